@@ -1,0 +1,303 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netvirt.overlay contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One OVSDB client for every module of the collection.
+
+It talks JSON-RPC to ovsdb-server through the ``ovs`` library's IDL: the schema
+is read from the server (so it never drifts from the running OVS), a module
+call commits exactly one transaction, and, for the Open_vSwitch database, the
+client waits until ovs-vswitchd has applied it (``next_cfg``/``cur_cfg``).
+
+Private (``_`` prefix): modules import it, users do not.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+import traceback
+
+OVS_IMPORT_ERROR = None
+OVS_IMPORT_TRACEBACK = None
+try:
+    import ovs.db.idl
+    import ovs.jsonrpc
+    import ovs.poller
+    import ovs.stream
+except ImportError as exc:  # pragma: no cover - exercised through the module tests
+    OVS_IMPORT_ERROR = exc
+    OVS_IMPORT_TRACEBACK = traceback.format_exc()
+
+DEFAULT_DB = 'unix:/var/run/openvswitch/db.sock'
+
+OVS_INSTALL_HINT = (
+    "The Python 'ovs' library (Open vSwitch's OVSDB bindings) is not importable on the "
+    "managed host. Install it with 'apt-get install python3-openvswitch' (Debian/Ubuntu), "
+    "'dnf install python3-openvswitch' (RHEL family) or 'pip install ovs', or set "
+    "ansible_python_interpreter to a Python that has it."
+)
+
+# Where distributions put the Python that their python3-openvswitch package serves.
+SYSTEM_PYTHONS = ['/usr/bin/python3', '/usr/libexec/platform-python', '/usr/bin/python']
+
+CONNECTION_ARGUMENT_SPEC = dict(
+    db=dict(type='str', default=DEFAULT_DB),
+    ssl_private_key=dict(type='path'),
+    ssl_certificate=dict(type='path'),
+    ssl_ca_cert=dict(type='path'),
+    timeout=dict(type='int', default=30),
+)
+
+
+class OvsdbError(Exception):
+    """A failure the user can act on; the message says what and where."""
+
+
+def ensure_ovs_library(module):
+    """Fail (or re-run under the system Python that has python3-openvswitch)."""
+    if OVS_IMPORT_ERROR is None:
+        return
+    from ansible.module_utils.common.respawn import (
+        has_respawned, probe_interpreters_for_module, respawn_module)
+    if not has_respawned():
+        interpreter = probe_interpreters_for_module(SYSTEM_PYTHONS, 'ovs.db.idl')
+        if interpreter:
+            respawn_module(interpreter)  # does not return
+    module.fail_json(msg=OVS_INSTALL_HINT, exception=OVS_IMPORT_TRACEBACK)
+
+
+def validate_connection_params(params):
+    """Return a list of problems with the db/ssl/timeout options (empty when fine)."""
+    problems = []
+    db = params.get('db') or ''
+    remotes = [r.strip() for r in db.split(',') if r.strip()]
+    if not remotes:
+        problems.append("db must name at least one OVSDB remote, e.g. '%s'" % DEFAULT_DB)
+    for remote in remotes:
+        method = remote.split(':', 1)[0]
+        if method not in ('unix', 'tcp', 'ssl'):
+            problems.append("db remote '%s' must start with unix:, tcp: or ssl:" % remote)
+        elif method in ('tcp', 'ssl') and remote.count(':') < 2:
+            problems.append("db remote '%s' needs an address and a port, e.g. %s:192.0.2.10:6640" % (remote, method))
+    uses_ssl = any(r.startswith('ssl:') for r in remotes)
+    ssl_files = [params.get(k) for k in ('ssl_private_key', 'ssl_certificate', 'ssl_ca_cert')]
+    if uses_ssl and not all(ssl_files):
+        problems.append('an ssl: remote needs ssl_private_key, ssl_certificate and ssl_ca_cert')
+    if params.get('timeout') is not None and params['timeout'] <= 0:
+        problems.append('timeout must be a positive number of seconds')
+    return problems
+
+
+class OvsdbClient(object):
+    """A connected IDL on one database, with blocking helpers bounded by a timeout."""
+
+    def __init__(self, remote=DEFAULT_DB, database='Open_vSwitch', timeout=30,
+                 ssl_private_key=None, ssl_certificate=None, ssl_ca_cert=None, tables=None):
+        self.remote = remote
+        self.database = database
+        self.timeout = timeout
+        self.tables_wanted = tables
+        self.idl = None
+        self._ssl = (ssl_private_key, ssl_certificate, ssl_ca_cert)
+
+    @classmethod
+    def from_params(cls, params, database='Open_vSwitch', tables=None):
+        return cls(params['db'], database=database, timeout=params['timeout'],
+                   ssl_private_key=params.get('ssl_private_key'),
+                   ssl_certificate=params.get('ssl_certificate'),
+                   ssl_ca_cert=params.get('ssl_ca_cert'), tables=tables)
+
+    # -- connecting ---------------------------------------------------------------
+
+    def _remotes(self):
+        return [r.strip() for r in self.remote.split(',') if r.strip()]
+
+    def _deadline(self):
+        return time.monotonic() + self.timeout
+
+    def _configure_ssl(self):
+        key, cert, ca = self._ssl
+        if any(r.startswith('ssl:') for r in self._remotes()):
+            ovs.stream.Stream.ssl_set_private_key_file(key)
+            ovs.stream.Stream.ssl_set_certificate_file(cert)
+            ovs.stream.Stream.ssl_set_ca_cert_file(ca)
+
+    def _fetch_schema(self):
+        """Ask the server for its schema (get_schema), trying each remote in turn."""
+        errors = []
+        for remote in self._remotes():
+            error, stream = ovs.stream.Stream.open_block(
+                ovs.stream.Stream.open(remote), int(self.timeout * 1000))
+            if error:
+                errors.append('%s: %s' % (remote, _strerror(error)))
+                continue
+            rpc = ovs.jsonrpc.Connection(stream)
+            try:
+                error, reply = _transact_with_deadline(
+                    rpc, ovs.jsonrpc.Message.create_request('get_schema', [self.database]),
+                    self._deadline())
+            finally:
+                rpc.close()
+            if error:
+                errors.append('%s: %s' % (remote, _strerror(error)))
+            elif reply.error:
+                errors.append('%s: %s' % (remote, reply.error))
+            else:
+                return reply.result
+        raise OvsdbError('cannot read the %s schema from %s (%s). Is ovsdb-server running '
+                         'and listening there?' % (self.database, self.remote, '; '.join(errors)))
+
+    def connect(self):
+        self._configure_ssl()
+        helper = ovs.db.idl.SchemaHelper(schema_json=self._fetch_schema())
+        if self.tables_wanted:
+            for table in self.tables_wanted:
+                helper.register_table(table)
+        else:
+            helper.register_all()
+        self.idl = ovs.db.idl.Idl(self.remote, helper)
+        self._run_until(self.idl.has_ever_connected,
+                        'the initial contents of %s' % self.database)
+        return self
+
+    def close(self):
+        if self.idl is not None:
+            self.idl.close()
+            self.idl = None
+
+    def __enter__(self):
+        return self.connect()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- the event loop -----------------------------------------------------------
+
+    def _run_until(self, condition, what, deadline=None):
+        deadline = deadline or self._deadline()
+        while True:
+            self.idl.run()
+            if condition():
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise OvsdbError('timed out after %ss waiting for %s from %s'
+                                 % (self.timeout, what, self.remote))
+            poller = ovs.poller.Poller()
+            self.idl.wait(poller)
+            poller.timer_wait(int(min(remaining, 0.5) * 1000))
+            poller.block()
+
+    @property
+    def tables(self):
+        return self.idl.tables
+
+    def rows(self, table):
+        return list(self.idl.tables[table].rows.values())
+
+    # -- transactions -------------------------------------------------------------
+
+    def transact(self, build, comment=None, wait_for_vswitchd=False):
+        """Commit one transaction that ``build(txn, tables)`` fills in.
+
+        Returns 'success', 'unchanged' or 'try again' (a verified column changed
+        underneath us: the caller re-reads, re-plans and calls again).
+        """
+        txn = ovs.db.idl.Transaction(self.idl)
+        if comment:
+            txn.add_comment(comment)
+        build(txn, self.idl.tables)
+        root = None
+        if wait_for_vswitchd:
+            root = _only_row(self.idl.tables['Open_vSwitch'])
+            root.increment('next_cfg')
+        deadline = self._deadline()
+        status = txn.commit()
+        while status == ovs.db.idl.Transaction.INCOMPLETE:
+            if time.monotonic() > deadline:
+                txn.abort()
+                raise OvsdbError('timed out after %ss committing to %s' % (self.timeout, self.remote))
+            poller = ovs.poller.Poller()
+            self.idl.wait(poller)
+            txn.wait(poller)
+            poller.timer_wait(500)
+            poller.block()
+            self.idl.run()
+            status = txn.commit()
+        if status == ovs.db.idl.Transaction.TRY_AGAIN:
+            # Let the IDL catch up with whatever changed before the caller re-reads.
+            self.idl.run()
+            return 'try again'
+        if status not in (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED):
+            raise OvsdbError('OVSDB transaction on %s failed (%s): %s'
+                             % (self.remote, ovs.db.idl.Transaction.status_to_string(status),
+                                txn.get_error()))
+        if wait_for_vswitchd and status == ovs.db.idl.Transaction.SUCCESS:
+            target = txn.get_increment_new_value()
+            self._run_until(lambda: _only_row(self.idl.tables['Open_vSwitch']).cur_cfg >= target,
+                            'ovs-vswitchd to apply the change (cur_cfg %s). Is ovs-vswitchd '
+                            'running? (set wait=false to skip waiting)' % target)
+        else:
+            # Make sure the IDL reflects the commit before anyone reads from it.
+            self.idl.run()
+        return 'success' if status == ovs.db.idl.Transaction.SUCCESS else 'unchanged'
+
+    def refresh(self):
+        """Process pending updates, so reads after a commit see its effects."""
+        deadline = time.monotonic() + 0.2
+        while time.monotonic() < deadline:
+            if not self.idl.run():
+                poller = ovs.poller.Poller()
+                self.idl.wait(poller)
+                poller.timer_wait(50)
+                poller.block()
+
+
+def _only_row(table):
+    rows = list(table.rows.values())
+    if len(rows) != 1:
+        raise OvsdbError('expected exactly one row in table %s, found %d' % (table.name, len(rows)))
+    return rows[0]
+
+
+def _strerror(error):
+    return os.strerror(error) if isinstance(error, int) else str(error)
+
+
+def _transact_with_deadline(rpc, request, deadline):
+    """Like Connection.transact_block, but never waits past the deadline."""
+    error = rpc.send(request)
+    while not error:
+        error, reply = rpc.recv()
+        if reply is not None and reply.id == request.id:
+            return 0, reply
+        if error and error != _EAGAIN:
+            break
+        if time.monotonic() > deadline:
+            return 'no reply before the timeout', None
+        error = 0
+        poller = ovs.poller.Poller()
+        rpc.run()
+        rpc.wait(poller)
+        rpc.recv_wait(poller)
+        poller.timer_wait(200)
+        poller.block()
+    return error, None
+
+
+_EAGAIN = errno.EAGAIN
+
+
+
+def connect_or_fail(module, database='Open_vSwitch', tables=None):
+    """Validate the connection options, connect, or fail_json with what to fix."""
+    ensure_ovs_library(module)
+    problems = validate_connection_params(module.params)
+    if problems:
+        module.fail_json(msg='; '.join(problems))
+    client = OvsdbClient.from_params(module.params, database=database, tables=tables)
+    try:
+        return client.connect()
+    except OvsdbError as exc:
+        module.fail_json(msg=str(exc))

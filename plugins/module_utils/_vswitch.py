@@ -1,0 +1,519 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netvirt.overlay contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read, plan and apply Open_vSwitch database state.
+
+The three steps are kept apart so that check mode, --diff and the real run all
+come from one plan:
+
+* ``snapshot(tables)`` turns the IDL's rows into plain dicts (bridges -> ports ->
+  interfaces), the *before*.
+* ``plan_bridge``/``plan_ports`` compare a desired spec with that snapshot and
+  return a list of changes (plain dicts, returned to the user as ``changes``).
+* ``simulate(before, changes)`` gives the predicted *after* (the diff and check
+  mode use it); ``apply_changes(txn, tables, changes)`` writes the same changes
+  into one OVSDB transaction.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import re
+
+# Column kinds decide how "desired" is compared with "current":
+#   scalar  - equal or not (None in the spec means: leave as it is)
+#   merge   - a map; listed keys must match, keys given as None must be absent,
+#             keys not listed are left alone (other tools own them)
+#   exact   - a map that must equal the spec (tunnel/patch options)
+#   set     - an unordered list
+BRIDGE_COLUMNS = {
+    'datapath_type': 'scalar',
+    'fail_mode': 'scalar',
+    'protocols': 'set',
+    'external_ids': 'merge',
+    'other_config': 'merge',
+    'controllers': 'set',
+}
+PORT_COLUMNS = {
+    'tag': 'scalar',
+    'trunks': 'set',
+    'vlan_mode': 'scalar',
+    'bond_mode': 'scalar',
+    'lacp': 'scalar',
+    'external_ids': 'merge',
+    'other_config': 'merge',
+}
+INTERFACE_COLUMNS = {
+    'type': 'scalar',
+    'options': 'exact',
+    'external_ids': 'merge',
+    'other_config': 'merge',
+    'mtu_request': 'scalar',
+    'ofport_request': 'scalar',
+    'bfd': 'exact',
+}
+
+# Columns that are optional scalars in the schema (stored as a 0/1-element set).
+OPTIONAL_SCALARS = {'fail_mode', 'tag', 'vlan_mode', 'bond_mode', 'lacp', 'mtu_request', 'ofport_request'}
+
+IFNAME_MAX = 15
+_IFNAME_RE = re.compile(r'^[A-Za-z0-9_.:@+-]+$')
+
+# external_ids key that marks tunnel ports as owned by a netvirt.overlay tunnel group.
+TUNNEL_GROUP_KEY = 'netvirt-overlay-tunnel-group'
+
+
+class PlanError(Exception):
+    """The request cannot be satisfied; raised before anything is written."""
+
+
+# -- reading ---------------------------------------------------------------------
+
+def opt(value):
+    """An optional scalar column: [] -> None, [x] -> x."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def _iface_dict(row):
+    return {
+        'type': row.type or 'system',
+        'options': dict(row.options),
+        'external_ids': dict(row.external_ids),
+        'other_config': dict(row.other_config),
+        'mtu_request': opt(row.mtu_request),
+        'ofport_request': opt(row.ofport_request),
+        'bfd': dict(row.bfd),
+    }
+
+
+def _port_dict(row):
+    return {
+        'tag': opt(row.tag),
+        'trunks': sorted(row.trunks),
+        'vlan_mode': opt(row.vlan_mode),
+        'bond_mode': opt(row.bond_mode),
+        'lacp': opt(row.lacp),
+        'external_ids': dict(row.external_ids),
+        'other_config': dict(row.other_config),
+        'interfaces': dict((i.name, _iface_dict(i)) for i in row.interfaces),
+    }
+
+
+def snapshot(tables):
+    """The configuration part of the database as plain, comparable dicts."""
+    bridges = {}
+    for br in tables['Bridge'].rows.values():
+        bridges[br.name] = {
+            'datapath_type': br.datapath_type or 'system',
+            'fail_mode': opt(br.fail_mode),
+            'protocols': sorted(br.protocols),
+            'external_ids': dict(br.external_ids),
+            'other_config': dict(br.other_config),
+            'controllers': sorted(c.target for c in br.controller),
+            'ports': dict((p.name, _port_dict(p)) for p in br.ports),
+        }
+    return bridges
+
+
+def port_owners(state):
+    """port name -> bridge, interface name -> (bridge, port)."""
+    ports, ifaces = {}, {}
+    for br_name, br in state.items():
+        for p_name, port in br['ports'].items():
+            ports[p_name] = br_name
+            for i_name in port['interfaces']:
+                ifaces[i_name] = (br_name, p_name)
+    return ports, ifaces
+
+
+# -- validation ------------------------------------------------------------------
+
+def check_ifname(name, what):
+    if not name or len(name) > IFNAME_MAX or not _IFNAME_RE.match(name):
+        raise PlanError("%s name '%s' is not a valid interface name: 1 to %d characters of "
+                        "letters, digits and _.:@+-" % (what, name, IFNAME_MAX))
+
+
+def check_ip(value, what, allow_flow=False):
+    if allow_flow and value == 'flow':
+        return
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise PlanError("%s '%s' is not an IP address" % (what, value))
+
+
+# -- planning --------------------------------------------------------------------
+
+def diff_columns(current, desired, kinds):
+    """Columns to write so that ``current`` satisfies ``desired``: {column: new value}."""
+    changes = {}
+    for column, kind in kinds.items():
+        want = desired.get(column)
+        if want is None:
+            continue
+        have = current.get(column) if current else None
+        if kind == 'scalar':
+            if want != have:
+                changes[column] = want
+        elif kind == 'set':
+            if sorted(want) != sorted(have or []):
+                changes[column] = sorted(want)
+        elif kind == 'exact':
+            want = dict((k, str(v)) for k, v in want.items())
+            if want != (have or {}):
+                changes[column] = want
+        elif kind == 'merge':
+            merged = dict(have or {})
+            for key, value in want.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = str(value)
+            if merged != (have or {}):
+                changes[column] = merged
+    return changes
+
+
+def plan_ports(bridge, current_ports, desired_ports, purge=False, purge_filter=None):
+    """Changes that make ``current_ports`` (of ``bridge``) satisfy ``desired_ports``.
+
+    ``desired_ports`` maps port name -> {port columns..., 'interfaces': {name: {columns}}}.
+    With ``purge``, ports not desired are deleted, except the bridge's own local
+    port and ports for which ``purge_filter(name, port)`` returns False.
+    """
+    changes = []
+    for name in sorted(desired_ports):
+        want = desired_ports[name]
+        have = current_ports.get(name)
+        want_ifaces = want.get('interfaces') or {name: {}}
+        if have is None:
+            changes.append({
+                'op': 'add_port', 'bridge': bridge, 'port': name,
+                'set': diff_columns({}, want, PORT_COLUMNS),
+                'interfaces': dict((i, diff_columns({}, cols, INTERFACE_COLUMNS))
+                                   for i, cols in sorted(want_ifaces.items())),
+            })
+            continue
+        cols = diff_columns(have, want, PORT_COLUMNS)
+        if cols:
+            changes.append({'op': 'set_port', 'bridge': bridge, 'port': name, 'set': cols})
+        for iface in sorted(want_ifaces):
+            icur = have['interfaces'].get(iface)
+            icols = diff_columns(icur or {}, want_ifaces[iface], INTERFACE_COLUMNS)
+            if icur is None:
+                changes.append({'op': 'add_interface', 'bridge': bridge, 'port': name,
+                                'interface': iface, 'set': icols})
+            elif icols:
+                changes.append({'op': 'set_interface', 'bridge': bridge, 'port': name,
+                                'interface': iface, 'set': icols})
+        for iface in sorted(set(have['interfaces']) - set(want_ifaces)):
+            changes.append({'op': 'del_interface', 'bridge': bridge, 'port': name, 'interface': iface})
+    if purge:
+        for name in sorted(set(current_ports) - set(desired_ports)):
+            if name == bridge:
+                continue
+            if purge_filter is not None and not purge_filter(name, current_ports[name]):
+                continue
+            changes.append({'op': 'del_port', 'bridge': bridge, 'port': name})
+    return changes
+
+
+def plan_bridge(state, name, desired, ports=None, purge_ports=False, purge_filter=None):
+    """Changes for one bridge: create or update it, then its ports (when ``ports`` is given)."""
+    current = state.get(name)
+    changes = []
+    if current is None:
+        changes.append({'op': 'add_bridge', 'bridge': name,
+                        'set': diff_columns({}, desired, BRIDGE_COLUMNS)})
+        current_ports = {}
+    else:
+        cols = diff_columns(current, desired, BRIDGE_COLUMNS)
+        if cols:
+            changes.append({'op': 'set_bridge', 'bridge': name, 'set': cols})
+        current_ports = current['ports']
+    if ports is not None:
+        changes.extend(plan_ports(name, current_ports, ports, purge_ports, purge_filter))
+    return changes
+
+
+def plan_bridge_absent(state, name):
+    return [{'op': 'del_bridge', 'bridge': name}] if name in state else []
+
+
+# -- predicting ------------------------------------------------------------------
+
+def _empty_iface():
+    return {'type': 'system', 'options': {}, 'external_ids': {}, 'other_config': {},
+            'mtu_request': None, 'ofport_request': None, 'bfd': {}}
+
+
+def _empty_port():
+    return {'tag': None, 'trunks': [], 'vlan_mode': None, 'bond_mode': None, 'lacp': None,
+            'external_ids': {}, 'other_config': {}, 'interfaces': {}}
+
+
+def simulate(state, changes):
+    """The state the changes would produce (pure; ``state`` is not modified)."""
+    after = copy.deepcopy(state)
+    for ch in changes:
+        op = ch['op']
+        if op == 'add_bridge':
+            br = {'datapath_type': 'system', 'fail_mode': None, 'protocols': [], 'external_ids': {},
+                  'other_config': {}, 'controllers': [], 'ports': {}}
+            br.update(copy.deepcopy(ch['set']))
+            local = _empty_port()
+            local['interfaces'][ch['bridge']] = dict(_empty_iface(), type='internal')
+            br['ports'][ch['bridge']] = local
+            after[ch['bridge']] = br
+        elif op == 'set_bridge':
+            after[ch['bridge']].update(copy.deepcopy(ch['set']))
+        elif op == 'del_bridge':
+            del after[ch['bridge']]
+        elif op == 'add_port':
+            port = _empty_port()
+            port.update(copy.deepcopy(ch['set']))
+            for iname, icols in ch['interfaces'].items():
+                port['interfaces'][iname] = dict(_empty_iface(), **copy.deepcopy(icols))
+            after[ch['bridge']]['ports'][ch['port']] = port
+        elif op == 'set_port':
+            after[ch['bridge']]['ports'][ch['port']].update(copy.deepcopy(ch['set']))
+        elif op == 'del_port':
+            del after[ch['bridge']]['ports'][ch['port']]
+        elif op == 'add_interface':
+            after[ch['bridge']]['ports'][ch['port']]['interfaces'][ch['interface']] = dict(
+                _empty_iface(), **copy.deepcopy(ch['set']))
+        elif op == 'set_interface':
+            after[ch['bridge']]['ports'][ch['port']]['interfaces'][ch['interface']].update(
+                copy.deepcopy(ch['set']))
+        elif op == 'del_interface':
+            del after[ch['bridge']]['ports'][ch['port']]['interfaces'][ch['interface']]
+    return after
+
+
+# -- applying --------------------------------------------------------------------
+
+def _write(row, column, value):
+    if column in OPTIONAL_SCALARS:
+        value = [] if value is None else [value]
+    if column == 'type' and value == 'system':
+        value = ''
+    setattr(row, column, value)
+
+
+def _new_interface(txn, tables, name, cols):
+    row = txn.insert(tables['Interface'])
+    row.name = name
+    for column, value in cols.items():
+        _write(row, column, value)
+    return row
+
+
+def _new_port(txn, tables, name, cols, interfaces):
+    port = txn.insert(tables['Port'])
+    port.name = name
+    for column, value in cols.items():
+        _write(port, column, value)
+    port.interfaces = [_new_interface(txn, tables, i, c) for i, c in sorted(interfaces.items())]
+    return port
+
+
+def apply_changes(txn, tables, changes):
+    """Write ``changes`` into ``txn``. Rows are found by name at commit time."""
+    root = list(tables['Open_vSwitch'].rows.values())[0]
+    bridges = dict((r.name, r) for r in tables['Bridge'].rows.values())
+    ports = dict((r.name, r) for r in tables['Port'].rows.values())
+    ifaces = dict((r.name, r) for r in tables['Interface'].rows.values())
+    # Ref columns are written whole (read, verify, write), as ovs-vsctl does: a
+    # concurrent change makes the commit return "try again" instead of losing it.
+    br_ports = {}
+    port_ifaces = {}
+
+    def ports_of(br):
+        if br.name not in br_ports:
+            br.verify('ports')
+            br_ports[br.name] = list(br.ports)
+        return br_ports[br.name]
+
+    def ifaces_of(port):
+        if port.name not in port_ifaces:
+            port.verify('interfaces')
+            port_ifaces[port.name] = list(port.interfaces)
+        return port_ifaces[port.name]
+
+    root.verify('bridges')
+    root_bridges = list(root.bridges)
+    root_changed = False
+    touched_bridges = set()
+    touched_ports = set()
+
+    for ch in changes:
+        op = ch['op']
+        if op == 'add_bridge':
+            br = txn.insert(tables['Bridge'])
+            br.name = ch['bridge']
+            for column, value in ch['set'].items():
+                if column == 'controllers':
+                    br.controller = _controllers(txn, tables, [], value)
+                else:
+                    _write(br, column, value)
+            local = _new_port(txn, tables, ch['bridge'], {}, {ch['bridge']: {'type': 'internal'}})
+            br_ports[br.name] = [local]
+            touched_bridges.add(br.name)
+            bridges[br.name] = br
+            root_bridges.append(br)
+            root_changed = True
+        elif op == 'set_bridge':
+            br = bridges[ch['bridge']]
+            for column, value in ch['set'].items():
+                if column == 'controllers':
+                    br.verify('controller')
+                    br.controller = _controllers(txn, tables, list(br.controller), value)
+                else:
+                    _write(br, column, value)
+        elif op == 'del_bridge':
+            br = bridges[ch['bridge']]
+            root_bridges = [b for b in root_bridges if b.uuid != br.uuid]
+            root_changed = True
+            br.delete()
+        elif op == 'add_port':
+            br = bridges[ch['bridge']]
+            port = _new_port(txn, tables, ch['port'], ch['set'], ch['interfaces'])
+            ports_of(br).append(port)
+            ports[port.name] = port
+            touched_bridges.add(br.name)
+        elif op == 'set_port':
+            port = ports[ch['port']]
+            for column, value in ch['set'].items():
+                _write(port, column, value)
+        elif op == 'del_port':
+            br = bridges[ch['bridge']]
+            port = ports[ch['port']]
+            br_ports[br.name] = [p for p in ports_of(br) if p.uuid != port.uuid]
+            touched_bridges.add(br.name)
+            port.delete()
+        elif op == 'add_interface':
+            port = ports[ch['port']]
+            ifaces_of(port).append(_new_interface(txn, tables, ch['interface'], ch['set']))
+            touched_ports.add(port.name)
+        elif op == 'set_interface':
+            row = ifaces[ch['interface']]
+            for column, value in ch['set'].items():
+                _write(row, column, value)
+        elif op == 'del_interface':
+            port = ports[ch['port']]
+            row = ifaces[ch['interface']]
+            port_ifaces[port.name] = [i for i in ifaces_of(port) if i.uuid != row.uuid]
+            touched_ports.add(port.name)
+            row.delete()
+        else:  # pragma: no cover - the planner only emits the ops above
+            raise PlanError('unknown change %r' % op)
+
+    if root_changed:
+        root.bridges = root_bridges
+    for name in touched_bridges:
+        bridges[name].ports = br_ports[name]
+    for name in touched_ports:
+        ports[name].interfaces = port_ifaces[name]
+
+
+def _controllers(txn, tables, current_rows, targets):
+    keep = [c for c in current_rows if c.target in targets]
+    have = set(c.target for c in keep)
+    for c in current_rows:
+        if c.target not in targets:
+            c.delete()
+    for target in sorted(set(targets) - have):
+        row = txn.insert(tables['Controller'])
+        row.target = target
+        keep.append(row)
+    return keep
+
+
+def unapplied(state, changes):
+    """Changes that ``state`` does not reflect (a guard against writing less than planned)."""
+    missing = []
+    for ch in changes:
+        br = state.get(ch['bridge'])
+        port = br['ports'].get(ch.get('port')) if br else None
+        op = ch['op']
+        if op == 'del_bridge':
+            target, present = None, br is not None
+        elif op in ('add_bridge', 'set_bridge'):
+            target, present = br, br is not None
+        elif op == 'del_port':
+            target, present = None, port is not None
+        elif op in ('add_port', 'set_port'):
+            target, present = port, port is not None
+        else:
+            iface = port['interfaces'].get(ch['interface']) if port else None
+            target, present = iface, iface is not None
+            if op == 'del_interface':
+                target = None
+        label = ' '.join('%s=%s' % (k, ch[k]) for k in ('bridge', 'port', 'interface') if k in ch)
+        if op.startswith('del_'):
+            if present:
+                missing.append('%s still there (%s)' % (label, op))
+            continue
+        if not present:
+            missing.append('%s absent (%s)' % (label, op))
+            continue
+        for column, value in ch['set'].items():
+            if target.get(column) != value:
+                missing.append('%s %s is %r, not %r' % (label, column, target.get(column), value))
+    return missing
+
+
+# -- reporting -------------------------------------------------------------------
+
+def interface_errors(tables, names):
+    """{interface: error} for the named interfaces that ovs-vswitchd could not set up."""
+    errors = {}
+    for row in tables['Interface'].rows.values():
+        if row.name in names and opt(row.error):
+            errors[row.name] = opt(row.error)
+    return errors
+
+
+def touched_interfaces(changes):
+    names = set()
+    for ch in changes:
+        if ch['op'] == 'add_port':
+            names.update(ch['interfaces'])
+        elif ch['op'] in ('add_interface', 'set_interface'):
+            names.add(ch['interface'])
+    return names
+
+
+def bridge_view(state, name):
+    """What --diff shows for one bridge (None when it does not exist)."""
+    return copy.deepcopy(state.get(name))
+
+
+def converge(client, plan, check_mode, wait, comment=None, attempts=3):
+    """Read, plan and (outside check mode) apply in one transaction.
+
+    ``plan(before)`` returns the changes; it may raise PlanError, which reaches
+    the caller before anything was written. Returns (before, changes, after):
+    in check mode ``after`` is the prediction, otherwise what the database holds
+    after the commit.
+    """
+    for _attempt in range(attempts):
+        before = snapshot(client.tables)
+        changes = plan(before)
+        if not changes or check_mode:
+            return before, changes, simulate(before, changes)
+        status = client.transact(lambda txn, tables: apply_changes(txn, tables, changes),
+                                 comment=comment, wait_for_vswitchd=wait)
+        if status != 'try again':
+            after = snapshot(client.tables)
+            missing = unapplied(after, changes)
+            if missing:
+                raise PlanError('the transaction was committed but the database does not show: %s'
+                                % '; '.join(missing))
+            return before, changes, after
+    raise PlanError('the database changed under every one of %d attempts to commit; '
+                    'is another tool rewriting the same bridge?' % attempts)

@@ -1,0 +1,247 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) netvirt.overlay contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: lab
+short_description: Create or remove a lab of hosts made of Linux namespaces on one machine
+version_added: 0.1.0
+author: netvirt.overlay developers (@netvirt)
+description:
+  - Builds, on the machine it runs on, a set of lab hosts, each with its own mount, UTS, IPC,
+    network and PID namespaces, private C(/run), C(/var/log), C(/etc/openvswitch),
+    C(/var/lib/openvswitch), C(/etc/ovn) and C(/var/lib/ovn), its hostname and an C(/etc/hosts).
+  - Each underlay network is a switch, a namespace with one Linux bridge; hosts plug into it with
+    veth pairs created directly inside the two namespaces. Links between two hosts (a VM and its
+    hypervisor) are veth pairs too.
+  - The machine's root network namespace is never changed. No lab namespace has a link to it.
+  - Ansible reaches lab hosts with the P(netvirt.overlay.namespace#connection) connection plugin.
+  - Run it on the machine itself (C(connection: local)), as root.
+options:
+  name:
+    description: Lab name; its state lives in C(/run/netvirt-lab/NAME).
+    type: str
+    default: lab
+  state:
+    description: V(absent) kills every host of the lab, which removes all their interfaces.
+    type: str
+    choices: [present, absent]
+    default: present
+  hosts:
+    description: The lab hosts.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Host name (inventory name).
+        type: str
+        required: true
+      hostname:
+        description: Hostname inside the host. Defaults to O(hosts[].name).
+        type: str
+      tmpfs:
+        description: More directories to give the host privately (empty tmpfs).
+        type: list
+        elements: path
+        default: []
+      binds:
+        description: Files or directories of the machine to bind-mount into the host.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          src:
+            description: Path on the machine.
+            type: path
+            required: true
+          dest:
+            description: Path inside the host (must exist).
+            type: path
+            required: true
+  networks:
+    description: Underlay networks (switches).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Network name.
+        type: str
+        required: true
+      mtu:
+        description: MTU of the switch and of the links plugged into it.
+        type: int
+        default: 1500
+      vlan_filtering:
+        description: Make the switch VLAN-aware (ports then use O(links[].vlan)).
+        type: bool
+        default: false
+  links:
+    description: Interfaces of hosts, each plugged into a network or into another host.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      host:
+        description: Host that gets the interface.
+        type: str
+        required: true
+      interface:
+        description: Interface name inside the host.
+        type: str
+        required: true
+      network:
+        description: Network to plug into. Exclusive with O(links[].peer_host).
+        type: str
+      peer_host:
+        description: Host that gets the other end (for example the hypervisor of a VM).
+        type: str
+      peer_interface:
+        description: Name of the other end. Required with O(links[].peer_host).
+        type: str
+      addresses:
+        description: Addresses with prefix length to put on the interface.
+        type: list
+        elements: str
+        default: []
+      routes:
+        description: Routes through this interface, as C(ip route) words (V(default via 198.18.64.1)).
+        type: list
+        elements: str
+        default: []
+      mac:
+        description: MAC address of the interface.
+        type: str
+      mtu:
+        description: MTU of both ends. Defaults to the network's.
+        type: int
+      vlan:
+        description: Access VLAN of the switch port (on a V(vlan_filtering) network).
+        type: int
+  hosts_entries:
+    description: Lines for every host's C(/etc/hosts) (V(198.18.0.11 hv1)).
+    type: list
+    elements: str
+    default: []
+attributes:
+  check_mode:
+    support: none
+  diff_mode:
+    support: none
+notes:
+  - Hosts are long-lived processes; they end when the lab is removed or the machine reboots.
+'''
+
+EXAMPLES = r'''
+- name: Two hosts on a transport network
+  netvirt.overlay.lab:
+    name: demo
+    hosts:
+      - name: hv1
+      - name: hv2
+    networks:
+      - name: transport
+    links:
+      - {host: hv1, interface: eth1, network: transport}
+      - {host: hv2, interface: eth1, network: transport}
+
+- name: Remove it
+  netvirt.overlay.lab:
+    name: demo
+    state: absent
+'''
+
+RETURN = r'''
+created:
+  description: Hosts, switches and links that were created or changed.
+  returned: always
+  type: list
+  elements: str
+  sample: ["sw-transport", "hv1", "hv1:eth1"]
+stopped:
+  description: Hosts and switches that were killed (state V(absent)).
+  returned: when state is absent
+  type: list
+  elements: str
+  sample: ["hv1", "sw-transport"]
+pids:
+  description: PID (on the machine) of every lab host's init process, by name.
+  returned: when state is present
+  type: dict
+  sample: {"hv1": 4242}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netvirt.overlay.plugins.module_utils._lab import (
+    LabError, ensure_lab, pid_of, stop_lab, switch_name)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type='str', default='lab'),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+            hosts=dict(type='list', elements='dict', default=[], options=dict(
+                name=dict(type='str', required=True),
+                hostname=dict(type='str'),
+                tmpfs=dict(type='list', elements='path', default=[]),
+                binds=dict(type='list', elements='dict', default=[], options=dict(
+                    src=dict(type='path', required=True),
+                    dest=dict(type='path', required=True),
+                )),
+            )),
+            networks=dict(type='list', elements='dict', default=[], options=dict(
+                name=dict(type='str', required=True),
+                mtu=dict(type='int', default=1500),
+                vlan_filtering=dict(type='bool', default=False),
+            )),
+            links=dict(type='list', elements='dict', default=[], options=dict(
+                host=dict(type='str', required=True),
+                interface=dict(type='str', required=True),
+                network=dict(type='str'),
+                peer_host=dict(type='str'),
+                peer_interface=dict(type='str'),
+                addresses=dict(type='list', elements='str', default=[]),
+                routes=dict(type='list', elements='str', default=[]),
+                mac=dict(type='str'),
+                mtu=dict(type='int'),
+                vlan=dict(type='int'),
+            ), mutually_exclusive=[('network', 'peer_host')],
+                required_one_of=[('network', 'peer_host')],
+                required_together=[('peer_host', 'peer_interface')]),
+            hosts_entries=dict(type='list', elements='str', default=[]),
+        ),
+        supports_check_mode=False,
+    )
+    p = module.params
+    if p['state'] == 'absent':
+        stopped = stop_lab(p['name'])
+        module.exit_json(changed=bool(stopped), created=[], stopped=stopped)
+
+    names = [h['name'] for h in p['hosts']]
+    if len(set(names)) != len(names):
+        module.fail_json(msg='a host is listed twice: %s' % ', '.join(sorted(n for n in names if names.count(n) > 1)))
+    for net in p['networks']:
+        if switch_name(net['name']) in names:
+            module.fail_json(msg="host name '%s' is reserved for the switch of network '%s'"
+                             % (switch_name(net['name']), net['name']))
+    for link in p['links']:
+        if len(link['interface']) > 15:
+            module.fail_json(msg="interface name '%s' of host %s is longer than 15 characters"
+                             % (link['interface'], link['host']))
+    try:
+        created = ensure_lab(p['name'], p['hosts'], p['networks'], p['links'], p['hosts_entries'])
+    except LabError as exc:
+        module.fail_json(msg=str(exc))
+    pids = dict((h['name'], pid_of(p['name'], h['name'])) for h in p['hosts'])
+    module.exit_json(changed=bool(created), created=created, pids=pids)
+
+
+if __name__ == '__main__':
+    main()

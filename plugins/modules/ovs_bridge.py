@@ -1,0 +1,258 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) netvirt.overlay contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: ovs_bridge
+short_description: Manage an Open vSwitch bridge and its ports through OVSDB
+version_added: 0.1.0
+author: netvirt.overlay developers (@netvirt)
+description:
+  - Declares one Open vSwitch bridge and, optionally, the ports it holds (system ports,
+    internal ports such as C(tep0) or C(mgmt0), bonds, VLAN settings, patch ports).
+  - Reads the database, computes the changes, and applies them as one OVSDB transaction, then
+    waits until C(ovs-vswitchd) has applied them. Nothing is written when the request is invalid.
+  - Maps (O(external_ids), O(other_config), and the same options of ports) are merged: keys
+    listed are set, keys given a null value are removed, keys not listed are left alone.
+  - Tunnel ports are managed with M(netvirt.overlay.ovs_tunnels); O(purge_ports) leaves them alone.
+extends_documentation_fragment:
+  - netvirt.overlay.ovsdb
+options:
+  bridge:
+    description: Name of the bridge (at most 15 characters).
+    type: str
+    required: true
+    aliases: [name]
+  state:
+    description: Whether the bridge exists. V(absent) removes the bridge with all its ports.
+    type: str
+    choices: [present, absent]
+    default: present
+  datapath_type:
+    description:
+      - V(system) uses the kernel datapath, V(netdev) the userspace datapath (needed where the
+        kernel has no openvswitch module). Left as it is when not given.
+    type: str
+    choices: [system, netdev]
+  fail_mode:
+    description: What the bridge does when no controller is connected.
+    type: str
+    choices: [standalone, secure]
+  protocols:
+    description: OpenFlow versions the bridge accepts.
+    type: list
+    elements: str
+    choices: [OpenFlow10, OpenFlow11, OpenFlow12, OpenFlow13, OpenFlow14, OpenFlow15]
+  controllers:
+    description: OpenFlow controller targets (the whole list), for example V(tcp:192.0.2.10:6653).
+    type: list
+    elements: str
+  external_ids:
+    description: Keys to set (or, with a null value, remove) in the bridge's external_ids.
+    type: dict
+  other_config:
+    description: Keys to set (or, with a null value, remove) in the bridge's other_config.
+    type: dict
+  ports:
+    description:
+      - The ports the bridge must hold. Ports not listed are left alone unless O(purge_ports) is set.
+      - When not given, the bridge's ports are not looked at.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Port name (at most 15 characters). For a single-interface port it is also the interface name.
+        type: str
+        required: true
+      type:
+        description: Interface type. A bond (O(ports[].interfaces)) is made of system interfaces.
+        type: str
+        choices: [system, internal, patch, tap, dummy]
+        default: system
+      peer:
+        description: For V(patch) ports, the patch port on the other bridge.
+        type: str
+      interfaces:
+        description: Makes the port a bond of these (at least two) system interfaces.
+        type: list
+        elements: str
+      bond_mode:
+        description: Bond balancing. Only for bonds.
+        type: str
+        choices: [active-backup, balance-slb, balance-tcp]
+      lacp:
+        description: LACP negotiation. Only for bonds.
+        type: str
+        choices: [active, passive, 'off']
+      tag:
+        description: Access VLAN (0-4095).
+        type: int
+      trunks:
+        description: VLANs a trunk port carries (0-4095 each).
+        type: list
+        elements: int
+      vlan_mode:
+        description: VLAN mode of the port.
+        type: str
+        choices: [access, trunk, native-tagged, native-untagged, dot1q-tunnel]
+      mtu:
+        description: MTU requested for the interface(s) (68-65535).
+        type: int
+      ofport:
+        description: OpenFlow port number to request (1-65279), so flows can name it.
+        type: int
+      options:
+        description: Interface options, as a whole (for example O(ports[].peer) ends up here).
+        type: dict
+      external_ids:
+        description: Keys to set or (null value) remove in the port's external_ids.
+        type: dict
+      interface_external_ids:
+        description: Keys to set or (null value) remove in the interface's external_ids (for example C(iface-id)).
+        type: dict
+      other_config:
+        description: Keys to set or (null value) remove in the port's other_config.
+        type: dict
+  purge_ports:
+    description:
+      - Remove ports of this bridge that are not listed in O(ports). The bridge's own local port
+        and tunnel ports owned by M(netvirt.overlay.ovs_tunnels) are kept.
+    type: bool
+    default: false
+  wait:
+    description: Wait until ovs-vswitchd has applied the change (needs ovs-vswitchd running).
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+notes:
+  - A port or an interface belongs to one bridge. Naming a port that is on another bridge is an error; nothing is moved silently.
+seealso:
+  - module: netvirt.overlay.ovs_tunnels
+  - module: netvirt.overlay.ovs_info
+  - module: netvirt.overlay.interface_address
+'''
+
+EXAMPLES = r'''
+- name: Underlay bridge with the NIC and a tunnel endpoint port (userspace datapath)
+  netvirt.overlay.ovs_bridge:
+    bridge: br-phy
+    datapath_type: netdev
+    ports:
+      - name: eth1
+      - name: tep0
+        type: internal
+        mtu: 1500
+
+- name: Management bridge on an LACP bond, with an internal management port in VLAN 10
+  netvirt.overlay.ovs_bridge:
+    bridge: br0
+    ports:
+      - name: bond0
+        interfaces: [eth0, eth1]
+        bond_mode: balance-tcp
+        lacp: active
+      - name: mgmt0
+        type: internal
+        tag: 10
+
+- name: Isolated integration bridge, patched to a tunnel bridge, nothing else on it
+  netvirt.overlay.ovs_bridge:
+    bridge: br-int
+    datapath_type: netdev
+    fail_mode: secure
+    protocols: [OpenFlow13]
+    ports:
+      - name: patch-tun
+        type: patch
+        peer: patch-int
+    purge_ports: true
+
+- name: Remove a bridge
+  netvirt.overlay.ovs_bridge:
+    bridge: br-old
+    state: absent
+'''
+
+RETURN = r'''
+changes:
+  description:
+    - The changes planned (check mode) or written in one OVSDB transaction, in order.
+      Each has C(op) (add_bridge, set_bridge, del_bridge, add_port, set_port, del_port,
+      add_interface, set_interface, del_interface), the names involved and the columns C(set).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"op": "add_port", "bridge": "br-phy", "port": "tep0", "set": {}, "interfaces": {"tep0": {"type": "internal"}}}]
+bridge:
+  description: The bridge after the run (predicted in check mode); null when absent.
+  returned: always
+  type: dict
+  sample: {"datapath_type": "netdev", "fail_mode": null, "protocols": [], "controllers": [], "ports": {}}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netvirt.overlay.plugins.module_utils._bridge import (
+    PORT_ARGUMENT_SPEC, plan, validate_bridge)
+from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import (
+    CONNECTION_ARGUMENT_SPEC, OvsdbError, connect_or_fail)
+from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import (
+    PlanError, converge, interface_errors, touched_interfaces)
+
+
+def main():
+    argument_spec = dict(
+        bridge=dict(type='str', required=True, aliases=['name']),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        datapath_type=dict(type='str', choices=['system', 'netdev']),
+        fail_mode=dict(type='str', choices=['standalone', 'secure']),
+        protocols=dict(type='list', elements='str',
+                       choices=['OpenFlow10', 'OpenFlow11', 'OpenFlow12', 'OpenFlow13', 'OpenFlow14', 'OpenFlow15']),
+        controllers=dict(type='list', elements='str'),
+        external_ids=dict(type='dict'),
+        other_config=dict(type='dict'),
+        ports=dict(type='list', elements='dict', options=PORT_ARGUMENT_SPEC),
+        purge_ports=dict(type='bool', default=False),
+        wait=dict(type='bool', default=True),
+    )
+    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+
+    try:
+        ports = validate_bridge(params)
+    except PlanError as exc:
+        module.fail_json(msg=str(exc))
+
+    client = connect_or_fail(module)
+    try:
+        before, changes, after = converge(
+            client, lambda state: plan(params, ports, state), module.check_mode, params['wait'],
+            comment='netvirt.overlay.ovs_bridge %s' % params['bridge'])
+        errors = {} if module.check_mode else interface_errors(client.tables, touched_interfaces(changes))
+    except (PlanError, OvsdbError) as exc:
+        module.fail_json(msg=str(exc))
+    finally:
+        client.close()
+
+    name = params['bridge']
+    result = dict(changed=bool(changes), changes=changes, bridge=after.get(name))
+    if module._diff:
+        result['diff'] = dict(before={name: before[name]} if name in before else {},
+                              after={name: after[name]} if name in after else {})
+    if errors:
+        module.fail_json(msg='the transaction was committed, but ovs-vswitchd could not set up: %s'
+                         % '; '.join('%s: %s' % kv for kv in sorted(errors.items())), **result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,111 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) netvirt.overlay contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: ovs_settings
+short_description: Switch-wide Open vSwitch settings (the Open_vSwitch table's external_ids and other_config)
+version_added: 0.1.0
+author: netvirt.overlay developers (@netvirt)
+description:
+  - Sets keys of the single row of the Open_vSwitch table, such as C(external_ids:system-id) or
+    OVN's C(ovn-remote), C(ovn-encap-type) and C(ovn-encap-ip), in one OVSDB transaction.
+  - Keys listed are set, keys given a null value are removed, other keys are left alone.
+extends_documentation_fragment:
+  - netvirt.overlay.ovsdb
+options:
+  external_ids:
+    description: Keys of external_ids to set (or, with a null value, remove).
+    type: dict
+    default: {}
+  other_config:
+    description: Keys of other_config to set (or, with a null value, remove).
+    type: dict
+    default: {}
+  wait:
+    description: Wait until ovs-vswitchd has applied the change (needs ovs-vswitchd running).
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+'''
+
+EXAMPLES = r'''
+- name: Make this host an OVN chassis
+  netvirt.overlay.ovs_settings:
+    external_ids:
+      system-id: hv1
+      ovn-remote: ssl:198.18.0.21:6642,ssl:198.18.0.22:6642,ssl:198.18.0.23:6642
+      ovn-encap-type: geneve
+      ovn-encap-ip: 198.18.1.11
+      ovn-bridge-datapath-type: netdev
+'''
+
+RETURN = r'''
+changes:
+  description: Columns written, with their new whole value (empty when nothing changed).
+  returned: always
+  type: dict
+  sample: {"external_ids": {"system-id": "hv1"}}
+settings:
+  description: external_ids and other_config after the run (predicted in check mode).
+  returned: always
+  type: dict
+  sample: {"external_ids": {"system-id": "hv1"}, "other_config": {}}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import (
+    CONNECTION_ARGUMENT_SPEC, OvsdbError, connect_or_fail)
+from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import diff_columns
+
+COLUMNS = {'external_ids': 'merge', 'other_config': 'merge'}
+
+
+def main():
+    argument_spec = dict(
+        external_ids=dict(type='dict', default={}),
+        other_config=dict(type='dict', default={}),
+        wait=dict(type='bool', default=True),
+    )
+    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    desired = dict((k, module.params[k]) for k in COLUMNS)
+
+    client = connect_or_fail(module, tables=['Open_vSwitch'])
+    try:
+        root = client.rows('Open_vSwitch')[0]
+        before = dict((k, dict(getattr(root, k))) for k in COLUMNS)
+        changes = diff_columns(before, desired, COLUMNS)
+        after = dict(before, **changes)
+        if changes and not module.check_mode:
+            def build(_txn, tables):
+                row = list(tables['Open_vSwitch'].rows.values())[0]
+                for column, value in changes.items():
+                    row.verify(column)
+                    setattr(row, column, value)
+            if client.transact(build, comment='netvirt.overlay.ovs_settings',
+                               wait_for_vswitchd=module.params['wait']) == 'try again':
+                module.fail_json(msg='the Open_vSwitch row changed while this task wrote it; run it again')
+            root = client.rows('Open_vSwitch')[0]
+            after = dict((k, dict(getattr(root, k))) for k in COLUMNS)
+    except (OvsdbError, IndexError) as exc:
+        module.fail_json(msg='cannot update the Open_vSwitch table: %s' % exc)
+    finally:
+        client.close()
+    result = dict(changed=bool(changes), changes=changes, settings=after)
+    if module._diff:
+        result['diff'] = dict(before=before, after=after)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+"""Integration tests run real ansible-playbook against lab hosts made of namespaces.
+
+Every test session checks that the machine's root network namespace (links, addresses,
+routes) is exactly as it was before, whatever the tests did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def root_netns_state():
+    """What the safety rule protects: the root namespace's links, addresses and routes."""
+    out = {}
+    for what in (['link'], ['-4', 'address'], ['-6', 'address'], ['-4', 'route'], ['-6', 'route']):
+        proc = subprocess.run(['ip', '-j'] + what + ['show'], stdout=subprocess.PIPE, check=True,
+                              universal_newlines=True)
+        data = json.loads(proc.stdout or '[]')
+        for entry in data:
+            # Counters and timers move on their own; the rest must not.
+            for volatile in ('stats64', 'stats', 'addr_info_lifetimes'):
+                entry.pop(volatile, None)
+            for addr in entry.get('addr_info', []):
+                addr.pop('valid_life_time', None)
+                addr.pop('preferred_life_time', None)
+        out[' '.join(what)] = data
+    return out
+
+
+@pytest.fixture(scope='session', autouse=True)
+def root_namespace_untouched():
+    before = root_netns_state()
+    yield
+    assert root_netns_state() == before, 'the tests changed the root network namespace'
+
+
+class Playbook(object):
+    """ansible-playbook with the JSON callback, so tests can assert on every task result."""
+
+    def __init__(self, inventory):
+        self.inventory = inventory
+
+    def run(self, playbook, check=False, diff=False, extra_vars=None, expect_rc=0):
+        argv = ['ansible-playbook', '-i', self.inventory, playbook]
+        if check:
+            argv.append('--check')
+        if diff:
+            argv.append('--diff')
+        if extra_vars:
+            argv += ['-e', json.dumps(extra_vars)]
+        with tempfile.NamedTemporaryFile(suffix='.json', delete=False) as handle:
+            results_path = handle.name
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
+                   ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, 'callback_plugins'),
+                   ANSIBLE_CALLBACKS_ENABLED='results_file', NVO_RESULTS_FILE=results_path)
+        proc = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True)
+        self.last_output = proc.stdout
+        try:
+            with open(results_path) as handle:
+                data = json.load(handle)
+        except ValueError:
+            raise AssertionError('ansible-playbook wrote no results (rc %d):\n%s'
+                                 % (proc.returncode, proc.stdout[-4000:]))
+        finally:
+            os.unlink(results_path)
+        if expect_rc is not None and proc.returncode != expect_rc:
+            raise AssertionError('ansible-playbook rc %d (expected %d): %s\n%s'
+                                 % (proc.returncode, expect_rc, failures(data), proc.stdout[-4000:]))
+        return data
+
+    def destroy(self):
+        self.run(os.path.join(ROOT, 'playbooks', 'lab_destroy.yml'))
+
+
+def results(data, task_name):
+    """{host: result} of the task with this name (last play that has it)."""
+    found = None
+    for play in data['plays']:
+        for task in play['tasks']:
+            if task['task']['name'] == task_name:
+                found = task['hosts']
+    if found is None:
+        raise AssertionError('no task named %r ran' % task_name)
+    return found
+
+
+def failures(data):
+    out = []
+    for play in data.get('plays', []):
+        for task in play['tasks']:
+            for host, res in task['hosts'].items():
+                if res.get('failed') or res.get('unreachable'):
+                    out.append('%s / %s: %s' % (host, task['task']['name'], res.get('msg')))
+    return out
+
+
+def changed_hosts(data):
+    return dict((host, stats['changed']) for host, stats in data['stats'].items() if stats['changed'])
+
+
+@pytest.fixture
+def lab_playbook():
+    """Factory: a Playbook on an inventory of tests/integration/inventories; its lab is removed after."""
+    made = []
+
+    def make(inventory_name):
+        pb = Playbook(os.path.join(HERE, 'inventories', inventory_name))
+        made.append(pb)
+        return pb
+
+    yield make
+    for pb in made:
+        pb.destroy()

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Prepare a fresh Debian machine for the lab and the tests: Debian packages from
+# tools/packages-debian.txt, pinned Python packages in a virtualenv outside the tree,
+# and a collection tree at <workdir>/ansible_collections/netvirt/overlay (ansible-test
+# and ansible-playbook only find the collection by that path).
+# Source it (". tools/setup.sh") to get NVO_VENV, NVO_COLLECTIONS and PATH set.
+set -euo pipefail
+
+NVO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export NVO_ROOT
+
+missing_debs() {
+    local pkg
+    grep -v '^\s*#' "$NVO_ROOT/tools/packages-debian.txt" | awk 'NF{print $1}' | while read -r pkg; do
+        dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' || echo "$pkg"
+    done
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "tools/setup.sh: run as root (the lab creates namespaces and installs packages)" >&2
+    exit 1
+fi
+
+mapfile -t NEED < <(missing_debs)
+if [ "${#NEED[@]}" -gt 0 ]; then
+    echo "== installing Debian packages: ${NEED[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${NEED[@]}" >/dev/null
+fi
+
+# The virtualenv is keyed by the pins, so a change of pins builds a fresh one.
+PIN_HASH="$(cat "$NVO_ROOT/tools/requirements.txt" "$NVO_ROOT/tools/constraints.txt" | sha256sum | cut -c1-12)"
+NVO_VENV="${NVO_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/netvirt-overlay/venv-$PIN_HASH}"
+export NVO_VENV
+if [ ! -x "$NVO_VENV/bin/ansible-playbook" ]; then
+    echo "== creating virtualenv $NVO_VENV"
+    "${PYTHON:-python3}" -m venv "$NVO_VENV"
+    "$NVO_VENV/bin/pip" install -q --disable-pip-version-check \
+        -r "$NVO_ROOT/tools/requirements.txt" -c "$NVO_ROOT/tools/constraints.txt"
+fi
+export PATH="$NVO_VENV/bin:$PATH"
+
+# ansible_collections/netvirt/overlay -> this checkout (a symlink, so edits show at once).
+NVO_COLLECTIONS="${NVO_COLLECTIONS:-${XDG_CACHE_HOME:-$HOME/.cache}/netvirt-overlay/collections-$(echo "$NVO_ROOT" | sha256sum | cut -c1-8)}"
+mkdir -p "$NVO_COLLECTIONS/ansible_collections/netvirt"
+ln -sfn "$NVO_ROOT" "$NVO_COLLECTIONS/ansible_collections/netvirt/overlay"
+export NVO_COLLECTIONS
+export ANSIBLE_COLLECTIONS_PATH="$NVO_COLLECTIONS"
+export ANSIBLE_CONFIG="$NVO_ROOT/ansible.cfg"
