@@ -1,0 +1,126 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netvirt.overlay contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Recording test double for pfctl(8).  Not pf: it parses nothing.
+
+State lives in the directory named by PF_DOUBLE_STATE:
+  calls.jsonl     one JSON list (argv without the program) per call
+  validated.json  fingerprints of every rule set that passed 'pfctl -n -f FILE'
+  loaded          fingerprint of the rule set last loaded with 'pfctl -f FILE'
+  enabled         exists while pf is "enabled"
+
+A fingerprint is the sha256 of the file's bytes in which every 'include "PATH"' and
+'load anchor NAME from "PATH"' has its PATH replaced by the fingerprint of that file,
+so it covers the exact bytes of every file pf would read, wherever they live.
+'pfctl -f FILE' (a load) exits 99 unless FILE's fingerprint was validated before.
+
+PF_DOUBLE_REJECT (a regular expression): 'pfctl -n' fails like a parse error on the
+first line, in any file read, that matches it.
+PF_DOUBLE_FAIL_LOAD (any value): a validated load fails as if the kernel refused it.
+"""
+
+import hashlib
+import json
+import os
+import re
+import sys
+
+STATE = os.environ['PF_DOUBLE_STATE']
+REF = re.compile(r'^(\s*(?:include|load\s+anchor\s+\S+\s+from)\s+)"([^"]+)"(.*)$')
+
+
+def record(argv):
+    with open(os.path.join(STATE, 'calls.jsonl'), 'a') as handle:
+        handle.write(json.dumps(argv) + '\n')
+
+
+def fingerprint(path, reject, depth=0):
+    """Return (fingerprint, None) or (None, error message)."""
+    if depth > 8:
+        return None, 'include nesting too deep at %s' % path
+    try:
+        with open(path, 'rb') as handle:
+            data = handle.read().decode('utf-8')
+    except OSError:
+        return None, 'cannot open the main config file or anchor file %s' % path
+    out = []
+    for number, line in enumerate(data.split('\n'), 1):
+        if reject and re.search(reject, line):
+            return None, '%s:%d: syntax error' % (path, number)
+        match = REF.match(line)
+        if match:
+            sub, error = fingerprint(match.group(2), reject, depth + 1)
+            if error:
+                return None, error
+            line = '%s"sha256:%s"%s' % (match.group(1), sub, match.group(3))
+        out.append(line)
+    return hashlib.sha256('\n'.join(out).encode('utf-8')).hexdigest(), None
+
+
+def load_json(name, default):
+    try:
+        with open(os.path.join(STATE, name)) as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return default
+
+
+def main(argv):
+    record(argv)
+    flags = set()
+    rule_file = show = None
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg == '-f':
+            rule_file = args.pop(0)
+        elif arg == '-s':
+            show = args.pop(0)
+        elif arg in ('-a', '-D'):
+            args.pop(0)
+        elif arg.startswith('-'):
+            flags.update(arg[1:])
+        else:
+            sys.stderr.write('pfctl double: unexpected argument %r\n' % arg)
+            return 64
+    enabled = os.path.join(STATE, 'enabled')
+    if show == 'info':
+        print('Status: %s for 0 days 00:00:01           Debug: Urgent' % (
+            'Enabled' if os.path.exists(enabled) else 'Disabled'))
+        return 0
+    if rule_file is not None:
+        reject = os.environ.get('PF_DOUBLE_REJECT') if 'n' in flags else None
+        digest, error = fingerprint(rule_file, reject)
+        if error:
+            sys.stderr.write('%s\n' % error)
+            return 1
+        validated = load_json('validated.json', [])
+        if 'n' in flags:
+            if digest not in validated:
+                validated.append(digest)
+            with open(os.path.join(STATE, 'validated.json'), 'w') as handle:
+                json.dump(validated, handle)
+            if 'v' in flags:
+                with open(rule_file) as handle:
+                    sys.stdout.write(handle.read())
+            return 0
+        if digest not in validated:
+            sys.stderr.write('pfctl double: refusing to load %s: this rule set (sha256 %s) never passed '
+                             'pfctl -n -f\n' % (rule_file, digest))
+            return 99
+        if os.environ.get('PF_DOUBLE_FAIL_LOAD'):
+            sys.stderr.write('pfctl: DIOCADDRULE: Invalid argument\n')
+            return 1
+        with open(os.path.join(STATE, 'loaded'), 'w') as handle:
+            handle.write(digest)
+    if 'e' in flags and 'n' not in flags:
+        if os.path.exists(enabled):
+            sys.stderr.write('pfctl: pf already enabled\n')
+            return 1
+        open(enabled, 'w').close()
+        sys.stderr.write('pf enabled\n')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

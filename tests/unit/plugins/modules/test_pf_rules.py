@@ -1,0 +1,426 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netvirt.overlay contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""pf_rules end to end: the real module runs as a subprocess, the way Ansible runs it, with
+pfctl and launchctl replaced by the recording doubles in pf_doubles/ (first on PATH).
+
+The pfctl double refuses (exit 99) to load a rule file whose content -- including every
+file it includes or loads as an anchor -- never passed 'pfctl -n -f'; the launchctl double
+runs the launchd item's ProgramArguments as RunAtLoad does, so the boot path is held to
+the same rule.
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import plistlib
+import pwd
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import ansible_collections.netvirt.overlay.plugins.modules.pf_rules as pf_rules_module
+
+DOUBLES = Path(__file__).resolve().parent / 'pf_doubles'
+MODULE = 'ansible_collections.netvirt.overlay.plugins.modules.pf_rules'
+COLLECTIONS_ROOT = str(Path(pf_rules_module.__file__).parents[5])
+OWNER = pwd.getpwuid(os.geteuid()).pw_name
+GROUP = grp.getgrgid(os.getegid()).gr_name
+
+
+class Lab(object):
+    """A scratch 'host': target paths in a tmp dir, doubles first on PATH, their shared state."""
+
+    def __init__(self, tmp_path):
+        self.tmp = tmp_path
+        self.etc = tmp_path / 'etc' / 'pf.anchors'
+        self.etc.mkdir(parents=True)
+        self.daemons = tmp_path / 'Library' / 'LaunchDaemons'
+        self.daemons.mkdir(parents=True)
+        self.state = tmp_path / 'state'
+        self.state.mkdir()
+        self.work = tmp_path / 'work'
+        self.work.mkdir()
+        self.anchor = self.etc / 'netvirt'
+        self.conf = self.etc / 'netvirt.pf.conf'
+        self.plist = self.daemons / 'org.netvirt.overlay.pf.plist'
+        self.env_extra = {}
+        self.runs = 0
+
+    def args(self, **kw):
+        args = dict(anchor='netvirt', platform='macos', anchor_path=str(self.anchor), conf_path=str(self.conf),
+                    launchd_plist_path=str(self.plist), macos_apple_anchors=False, owner=OWNER, group=GROUP)
+        args.update(kw)
+        return args
+
+    def env(self):
+        env = dict(os.environ)
+        env.update(PATH='%s%s%s' % (DOUBLES, os.pathsep, env.get('PATH', '/usr/bin:/bin')),
+                   PF_DOUBLE_STATE=str(self.state), PF_DOUBLE_PYTHON=sys.executable,
+                   PYTHONPATH=COLLECTIONS_ROOT)
+        env.pop('PF_DOUBLE_REJECT', None)
+        env.pop('PF_DOUBLE_FAIL_LOAD', None)
+        env.update(self.env_extra)
+        return env
+
+    def run(self, args, check_mode=False):
+        self.runs += 1
+        tmpdir = self.work / ('run%d' % self.runs)
+        tmpdir.mkdir()
+        payload = dict(args, _ansible_tmpdir=str(tmpdir), _ansible_check_mode=check_mode, _ansible_diff=True,
+                       _ansible_remote_tmp=str(tmpdir), _ansible_keep_remote_files=False)
+        argsfile = self.work / ('args%d.json' % self.runs)
+        argsfile.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': payload}))
+        # Mark where this run's calls start in the doubles' log.
+        self.mark = len(self.calls())
+        proc = subprocess.run([sys.executable, '-m', MODULE, str(argsfile)], env=self.env(), cwd=str(self.work),
+                              capture_output=True, text=True, timeout=60, check=False)
+        try:
+            result = json.loads(proc.stdout)
+        except ValueError:
+            raise AssertionError('module printed no JSON (rc=%d):\n%s\n%s' % (proc.returncode, proc.stdout, proc.stderr))
+        return result
+
+    def calls(self):
+        path = self.state / 'calls.jsonl'
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines()]
+
+    def run_calls(self):
+        return self.calls()[self.mark:]
+
+    def snapshot(self):
+        """Bytes of every file under the scratch etc and LaunchDaemons dirs."""
+        found = {}
+        for root in (self.etc, self.daemons, self.tmp / 'etc'):
+            for path in sorted(root.rglob('*')):
+                if path.is_file():
+                    found[str(path)] = path.read_bytes()
+        return found
+
+    def leftovers(self):
+        return [p.name for p in list(self.etc.iterdir()) + list(self.daemons.iterdir()) + list((self.tmp / 'etc').iterdir())
+                if p.name.endswith('.candidate')]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    return Lab(tmp_path)
+
+
+WORKSTATION = dict(
+    macros={'mgmt_net': '192.0.2.0/24'},
+    tables=[dict(name='admins', entries=['198.51.100.7'], persist=True)],
+    options=['block-policy drop', 'skip on lo0'],
+    normalization=['scrub in all no-df'],
+    filtering=['block in all',
+               {'action': 'pass', 'direction': 'in', 'quick': True, 'proto': 'tcp',
+                'from': ['$mgmt_net', '<admins>'], 'port': 22, 'state': 'keep'},
+               'pass out all keep state'],
+    reload=True,
+)
+
+
+def _pfctl_argv(calls):
+    return [c for c in calls if c[:1] != ['launchctl']]
+
+
+def test_macos_full_flow_render_validate_install_reload_persist(lab):
+    result = lab.run(lab.args(**WORKSTATION))
+    assert result.get('failed') is not True, result.get('msg')
+    assert result['changed'] is True
+    assert result['validated'] is True and result['reloaded'] is True and result['enabled'] is True
+    assert result['changed_files'] == [str(lab.anchor), str(lab.conf), str(lab.plist)]
+
+    calls = lab.run_calls()
+    candidate = calls[0][3]
+    assert calls[0][:3] == ['-v', '-n', '-f']
+    assert os.path.dirname(candidate) == str(lab.etc) and candidate.endswith('.candidate')
+    assert calls[1:] == [
+        ['-f', str(lab.conf)],
+        ['-s', 'info'],
+        ['-e'],
+        ['launchctl', 'print', 'system/org.netvirt.overlay.pf'],
+        ['launchctl', 'bootstrap', 'system', str(lab.plist)],
+        ['-e', '-f', str(lab.conf)],          # RunAtLoad, run by the launchctl double
+    ]
+    assert lab.leftovers() == []
+
+    # The installed files are exactly what the module rendered, root-style permissions.
+    assert lab.anchor.read_text() == result['anchor_content']
+    assert lab.conf.read_text() == result['conf_content']
+    assert 'load anchor "netvirt" from "%s"\n' % lab.anchor in result['conf_content']
+    assert 'pass in quick proto tcp from { $mgmt_net, <admins> } to any port 22 keep state\n' in result['anchor_content']
+    for path in (lab.anchor, lab.conf, lab.plist):
+        st = path.stat()
+        assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o644, os.geteuid(), os.getegid())
+
+    item = plistlib.loads(lab.plist.read_bytes())
+    assert item == {'Label': 'org.netvirt.overlay.pf', 'RunAtLoad': True,
+                    'ProgramArguments': [str(DOUBLES / 'pfctl'), '-e', '-f', str(lab.conf)]}
+
+    # What pf "runs" is the rule set that was validated.
+    validated = json.loads((lab.state / 'validated.json').read_text())
+    assert (lab.state / 'loaded').read_text() == validated[-1]
+    assert json.loads((lab.state / 'launchd.json').read_text()) == {'org.netvirt.overlay.pf': str(lab.plist)}
+
+
+def test_second_run_is_idempotent(lab):
+    first = lab.run(lab.args(**WORKSTATION))
+    assert first['changed'] is True
+    before = lab.snapshot()
+    mtimes = {p: os.stat(p).st_mtime_ns for p in before}
+    second = lab.run(lab.args(**WORKSTATION))
+    assert second['changed'] is False
+    assert second['changed_files'] == [] and second['validated'] is False and second['reloaded'] is False
+    assert lab.run_calls() == [['-s', 'info'], ['launchctl', 'print', 'system/org.netvirt.overlay.pf']]
+    assert lab.snapshot() == before
+    assert {p: os.stat(p).st_mtime_ns for p in before} == mtimes
+
+
+def test_check_mode_on_a_fresh_host_changes_nothing_and_shows_the_diff(lab):
+    result = lab.run(lab.args(**WORKSTATION), check_mode=True)
+    assert result['changed'] is True
+    assert result['validated'] is True
+    assert lab.snapshot() == {}
+    calls = lab.run_calls()
+    assert len(calls) == 1 and calls[0][:3] == ['-v', '-n', '-f']
+    assert not calls[0][3].startswith(str(lab.etc))       # candidate lived in the private tmpdir
+    diffs = {d['after_header']: d for d in result['diff']}
+    assert diffs[str(lab.anchor)]['before'] == ''
+    assert diffs[str(lab.anchor)]['before_header'] == '%s (absent)' % lab.anchor
+    assert diffs[str(lab.anchor)]['after'] == result['anchor_content']
+    assert 'set block-policy drop\n' in diffs[str(lab.conf)]['after']
+    assert '<string>-e</string>' in diffs[str(lab.plist)]['after']
+
+
+def test_check_mode_with_a_change_reports_before_and_after(lab):
+    lab.run(lab.args(**WORKSTATION))
+    before = lab.snapshot()
+    changed = dict(WORKSTATION, filtering=WORKSTATION['filtering'] + ['pass in proto tcp to port 6641'])
+    result = lab.run(lab.args(**changed), check_mode=True)
+    assert result['changed'] is True
+    assert result['changed_files'] == [str(lab.anchor)]
+    assert [d['after_header'] for d in result['diff']] == [str(lab.anchor)]
+    assert result['diff'][0]['before'] == before[str(lab.anchor)].decode()
+    assert result['diff'][0]['after'].endswith('pass out all keep state\npass in proto tcp to port 6641\n')
+    assert lab.snapshot() == before
+    assert [c[:3] for c in lab.run_calls()] == [['-v', '-n', '-f']]      # read-only, nothing loaded
+
+
+def test_failing_pfctl_n_leaves_installed_files_byte_for_byte(lab):
+    lab.run(lab.args(**WORKSTATION))
+    before = lab.snapshot()
+    assert set(before) == {str(lab.anchor), str(lab.conf), str(lab.plist)}
+    lab.env_extra['PF_DOUBLE_REJECT'] = 'port 6642'
+    changed = dict(WORKSTATION, options=['block-policy return'],
+                   filtering=WORKSTATION['filtering'] + ['pass in proto tcp to port 6642'])
+    result = lab.run(lab.args(**changed))
+    assert result['failed'] is True
+    assert result['msg'].startswith('pfctl -v -n rejected the candidate rule set for anchor "netvirt"; nothing was '
+                                    'installed and the files in place are unchanged. pfctl said: ')
+    assert result['msg'].endswith('%s (candidate):17: syntax error' % lab.anchor)
+    assert lab.snapshot() == before
+    assert lab.leftovers() == []
+    assert [c[:3] for c in lab.run_calls()] == [['-v', '-n', '-f']]     # no load, no launchctl
+
+
+def test_static_errors_fail_before_pfctl_runs_and_name_the_line(lab):
+    bad = dict(WORKSTATION, filtering=['block in all', 'nat on en0 from 10.0.0.0/8 to any -> (en0)'])
+    result = lab.run(lab.args(**bad))
+    assert result['failed'] is True
+    assert result['errors'] == [
+        'anchor file line 15 (filtering item 2): translation rule after filter rule at line 14; macOS pf requires '
+        'the order options, normalization, queueing, translation, filtering']
+    assert result['msg'] == ('the declared rule set for anchor "netvirt" is not valid for macos pf (nothing was '
+                             'installed): ' + result['errors'][0])
+    assert lab.calls() == []
+    assert lab.snapshot() == {}
+
+
+def test_openbsd_syntax_for_macos_is_refused(lab):
+    bad = dict(filtering=[dict(direction='out', on='en0', nat_to='(en0)')])
+    result = lab.run(lab.args(**bad))
+    assert result['failed'] is True
+    assert result['errors'] == [
+        'filtering item 1: nat_to is OpenBSD pf syntax; on macOS pf write a nat rule under translation']
+    assert lab.calls() == []
+
+
+def test_failed_reload_puts_the_previous_files_back(lab):
+    lab.run(lab.args(**WORKSTATION))
+    before = lab.snapshot()
+    lab.env_extra['PF_DOUBLE_FAIL_LOAD'] = '1'
+    changed = dict(WORKSTATION, filtering=WORKSTATION['filtering'] + ['pass in proto udp to port 53'])
+    result = lab.run(lab.args(**changed))
+    assert result['failed'] is True
+    assert result['msg'] == ('pfctl -f %s failed after the candidate had passed pfctl -n (rc=1): pfctl: DIOCADDRULE: '
+                             'Invalid argument. The previous files were put back; pf keeps running the rule set it '
+                             'had.' % lab.conf)
+    assert lab.snapshot() == before
+    assert lab.leftovers() == []
+
+
+def test_the_pfctl_double_refuses_a_rule_file_that_was_never_validated(lab):
+    lab.run(lab.args(**WORKSTATION))
+    env = lab.env()
+    pfctl = str(DOUBLES / 'pfctl')
+    ok = subprocess.run([pfctl, '-f', str(lab.conf)], env=env, capture_output=True, text=True, check=False)
+    assert ok.returncode == 0
+    with lab.anchor.open('a') as handle:          # a hand edit of the anchor the conf loads
+        handle.write('pass in all\n')
+    refused = subprocess.run([pfctl, '-f', str(lab.conf)], env=env, capture_output=True, text=True, check=False)
+    assert refused.returncode == 99
+    assert 'never passed pfctl -n -f' in refused.stderr
+
+
+def test_drift_is_repaired_through_validation(lab):
+    lab.run(lab.args(**WORKSTATION))
+    good = lab.anchor.read_bytes()
+    lab.anchor.write_bytes(good + b'pass in all\n')
+    result = lab.run(lab.args(**WORKSTATION))
+    assert result['changed'] is True and result['changed_files'] == [str(lab.anchor)]
+    assert lab.anchor.read_bytes() == good
+    assert [c[:3] for c in lab.run_calls()][:2] == [['-v', '-n', '-f'], ['-f', str(lab.conf)]]
+
+
+def test_changed_plist_is_reloaded_in_launchd(lab):
+    lab.run(lab.args(**WORKSTATION))
+    result = lab.run(lab.args(enable=False, **WORKSTATION))
+    assert result['changed'] is True
+    assert result['changed_files'] == [str(lab.plist)]
+    assert plistlib.loads(lab.plist.read_bytes())['ProgramArguments'] == [str(DOUBLES / 'pfctl'), '-f', str(lab.conf)]
+    assert lab.run_calls() == [
+        ['launchctl', 'print', 'system/org.netvirt.overlay.pf'],
+        ['launchctl', 'bootout', 'system/org.netvirt.overlay.pf'],
+        ['launchctl', 'bootstrap', 'system', str(lab.plist)],
+        ['-f', str(lab.conf)]]
+
+
+def test_freebsd_sets_rc_conf_and_keeps_the_rest(lab):
+    rc_conf = lab.tmp / 'etc' / 'rc.conf'
+    rc_conf.write_text('hostname="fw1"\npf_enable="NO"\nsshd_enable="YES"\n')
+    os.chmod(rc_conf, 0o600)
+    args = lab.args(platform='freebsd', rc_conf_path=str(rc_conf), macros={'ext_if': 'vtnet0'},
+                    translation=[dict(type='rdr', on='$ext_if', proto='tcp', port=[6641, 6642], target='10.20.0.10')],
+                    filtering=['block in on $ext_if all', 'pass in on $ext_if proto tcp to port { 6641, 6642 }'],
+                    reload=True, enable=False)
+    result = lab.run(args)
+    assert result['changed'] is True, result.get('msg')
+    assert rc_conf.read_text() == 'hostname="fw1"\npf_enable="NO"\nsshd_enable="YES"\npf_rules="%s"\n' % lab.conf
+    assert rc_conf.stat().st_mode & 0o7777 == 0o600
+    assert 'rdr on $ext_if proto tcp from any to any port { 6641, 6642 } -> 10.20.0.10\n' in lab.anchor.read_text()
+    assert not any(c[0] == 'launchctl' for c in lab.run_calls())
+    assert lab.run_calls()[1:] == [['-f', str(lab.conf)]]
+    assert not lab.plist.exists()
+    again = lab.run(dict(args, enable=True))
+    assert again['changed_files'] == [str(rc_conf)]
+    assert 'pf_enable="YES"\n' in rc_conf.read_text()
+
+
+def test_openbsd_includes_the_loader_from_pf_conf_and_reloads_it(lab):
+    pf_conf = lab.tmp / 'etc' / 'pf.conf'
+    original = 'set skip on lo\nblock return\npass\n'
+    pf_conf.write_text(original)
+    args = lab.args(platform='openbsd', system_conf_path=str(pf_conf),
+                    filtering=[dict(action='match', direction='out', on='em0', nat_to='(em0)'),
+                               dict(direction='in', on='em0', proto='tcp', port=[6641, 6642], rdr_to='10.20.0.10')],
+                    reload=True)
+    result = lab.run(args)
+    assert result['changed'] is True, result.get('msg')
+    assert pf_conf.read_text() == original + '# netvirt.overlay.pf_rules: anchor "netvirt"\ninclude "%s"\n' % lab.conf
+    calls = lab.run_calls()
+    assert calls[0][:3] == ['-v', '-n', '-f'] and os.path.basename(calls[0][3]).startswith('.pf.conf.')
+    assert calls[1:] == [['-f', str(pf_conf)], ['-s', 'info'], ['-e']]
+    assert 'pass in on em0 proto tcp from any to any port { 6641, 6642 } rdr-to 10.20.0.10\n' in lab.anchor.read_text()
+    assert 'nat-anchor' not in lab.conf.read_text()
+    assert lab.leftovers() == []
+    assert lab.run(args)['changed'] is False
+
+
+def test_openbsd_reload_without_persist_is_refused(lab):
+    result = lab.run(lab.args(platform='openbsd', persist=False, reload=True, filtering=['pass']))
+    assert result['failed'] is True
+    assert 'set persist=true' in result['msg']
+    assert lab.calls() == []
+
+
+def test_platform_auto_on_linux_says_what_to_do(lab):
+    result = lab.run(lab.args(platform='auto', filtering=['pass']))
+    assert result['failed'] is True
+    assert result['msg'] == ('platform=auto: this host runs Linux, which has no pf; set platform to macos, freebsd or '
+                             'openbsd to render for another system')
+
+
+# --------------------------------------------------------------------------- the role, via ansible-playbook
+
+PLAYBOOK = '''
+- name: Front the controller northbound API
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: %(python)s
+  roles:
+    - role: netvirt.overlay.pf_firewall
+      vars:
+        pf_firewall_platform: macos
+        pf_firewall_anchor_path: %(anchor)s
+        pf_firewall_conf_path: %(conf)s
+        pf_firewall_launchd_plist_path: %(plist)s
+        pf_firewall_file_owner: %(owner)s
+        pf_firewall_file_group: %(group)s
+        pf_firewall_macos_apple_anchors: false
+        pf_firewall_ssh_sources: [192.0.2.0/24]
+        pf_firewall_default_deny_inbound: true
+        pf_firewall_tables:
+          - name: ovn_clients
+            entries: [198.51.100.0/24]
+            persist: true
+        pf_firewall_filtering:
+          - pass in quick proto tcp from <ovn_clients> to any port { 6641, 6642 } keep state
+          - action: pass
+            direction: in
+            on: lo0
+            proto: udp
+            port: 53
+'''
+
+
+def _playbook(lab, check=False):
+    ansible_playbook = Path(sys.executable).parent / 'ansible-playbook'
+    if not ansible_playbook.exists():
+        pytest.skip('ansible-playbook is not next to %s' % sys.executable)
+    book = lab.work / 'site.yml'
+    book.write_text(PLAYBOOK % dict(python=sys.executable, anchor=lab.anchor, conf=lab.conf, plist=lab.plist,
+                                    owner=OWNER, group=GROUP))
+    env = lab.env()
+    env.update(ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_LOCALHOST_WARNING='false',
+               ANSIBLE_INVENTORY_UNPARSED_WARNING='false', ANSIBLE_LOCAL_TEMP=str(lab.work / 'ltmp'),
+               ANSIBLE_REMOTE_TEMP=str(lab.work / 'rtmp'), ANSIBLE_NOCOLOR='1')
+    env.pop('ANSIBLE_CONFIG', None)
+    lab.mark = len(lab.calls())
+    argv = [str(ansible_playbook), '-i', 'localhost,', str(book)] + (['--check'] if check else [])
+    return subprocess.run(argv, env=env, cwd=str(lab.work), capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_role_default_deny_keeps_ssh_first_and_is_idempotent(lab):
+    first = _playbook(lab)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert 'changed=1' in first.stdout
+    filtering = lab.anchor.read_text().split('# Filtering\n', 1)[1]
+    assert filtering == (
+        'block in all\n'
+        'pass in quick proto tcp from 192.0.2.0/24 to any port 22 flags S/SA keep state label "ansible-ssh"\n'
+        'pass in quick proto tcp from <ovn_clients> to any port { 6641, 6642 } keep state\n'
+        'pass in on lo0 proto udp from any to any port 53\n'      # YAML read 'on:' as true
+        'pass out all keep state\n')
+    assert [c[:2] for c in lab.run_calls()][:2] == [['-v', '-n'], ['-f', str(lab.conf)]]
+    second = _playbook(lab)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert 'changed=0' in second.stdout
