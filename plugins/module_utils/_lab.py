@@ -64,7 +64,7 @@ def pid_of(lab, name):
 
 def run(argv, check=True, input_data=None):
     proc = subprocess.run(argv, input=input_data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True)
+                          universal_newlines=True, check=False)
     if check and proc.returncode != 0:
         raise LabError('%s failed (%d): %s' % (' '.join(argv), proc.returncode, proc.stderr.strip()))
     return proc

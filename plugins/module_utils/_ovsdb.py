@@ -289,7 +289,6 @@ def _transact_with_deadline(rpc, request, deadline):
 _EAGAIN = errno.EAGAIN
 
 
-
 def connect_or_fail(module, database='Open_vSwitch', tables=None):
     """Validate the connection options, connect, or fail_json with what to fix."""
     ensure_ovs_library(module)

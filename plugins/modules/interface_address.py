@@ -47,8 +47,10 @@ options:
     default: 10
 attributes:
   check_mode:
+    description: Check mode plans the same changes a real run would make and writes nothing.
     support: full
   diff_mode:
+    description: Shows the state before and after (predicted in check mode).
     support: full
 requirements:
   - iproute2 with JSON output (C(ip -j)), as on every current distribution.

@@ -20,7 +20,7 @@ description:
     hypervisor) are veth pairs too.
   - The machine's root network namespace is never changed. No lab namespace has a link to it.
   - Ansible reaches lab hosts with the P(netvirt.overlay.namespace#connection) connection plugin.
-  - Run it on the machine itself (C(connection: local)), as root.
+  - Run it on the machine itself (connection V(local)), as root.
 options:
   name:
     description: Lab name; its state lives in C(/run/netvirt-lab/NAME).
@@ -130,8 +130,10 @@ options:
     default: []
 attributes:
   check_mode:
+    description: Check mode plans the same changes a real run would make and writes nothing.
     support: none
   diff_mode:
+    description: Shows the state before and after (predicted in check mode).
     support: none
 notes:
   - Hosts are long-lived processes; they end when the lab is removed or the machine reboots.

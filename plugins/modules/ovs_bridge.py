@@ -16,7 +16,7 @@ description:
     internal ports such as C(tep0) or C(mgmt0), bonds, VLAN settings, patch ports).
   - Reads the database, computes the changes, and applies them as one OVSDB transaction, then
     waits until C(ovs-vswitchd) has applied them. Nothing is written when the request is invalid.
-  - Maps (O(external_ids), O(other_config), and the same options of ports) are merged: keys
+  - Maps (O(external_ids), O(other_config), and the same options of ports) are merged. Keys
     listed are set, keys given a null value are removed, keys not listed are left alone.
   - Tunnel ports are managed with M(netvirt.overlay.ovs_tunnels); O(purge_ports) leaves them alone.
 extends_documentation_fragment:
@@ -129,8 +129,10 @@ options:
     default: true
 attributes:
   check_mode:
+    description: Check mode plans the same changes a real run would make and writes nothing.
     support: full
   diff_mode:
+    description: Shows the state before and after (predicted in check mode).
     support: full
 notes:
   - A port or an interface belongs to one bridge. Naming a port that is on another bridge is an error; nothing is moved silently.

@@ -12,7 +12,7 @@ short_description: Read Open vSwitch bridges, ports and interfaces with their ru
 version_added: 0.1.0
 author: netvirt.overlay developers (@netvirt)
 description:
-  - Returns the bridges of the Open_vSwitch database with their ports and interfaces: type,
+  - Returns the bridges of the Open_vSwitch database with their ports and interfaces, with type,
     options, OpenFlow port number, link and admin state, MTU, BFD state and the error
     ovs-vswitchd reported, if any. Reads only.
 extends_documentation_fragment:
@@ -24,8 +24,10 @@ options:
     elements: str
 attributes:
   check_mode:
+    description: Check mode plans the same changes a real run would make and writes nothing.
     support: full
   diff_mode:
+    description: Shows the state before and after (predicted in check mode).
     support: none
 seealso:
   - module: netvirt.overlay.ovs_bridge

@@ -32,8 +32,10 @@ options:
     default: true
 attributes:
   check_mode:
+    description: Check mode plans the same changes a real run would make and writes nothing.
     support: full
   diff_mode:
+    description: Shows the state before and after (predicted in check mode).
     support: full
 '''
 

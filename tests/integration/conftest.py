@@ -63,7 +63,7 @@ class Playbook(object):
                    ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, 'callback_plugins'),
                    ANSIBLE_CALLBACKS_ENABLED='results_file', NVO_RESULTS_FILE=results_path)
         proc = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              universal_newlines=True)
+                              universal_newlines=True, check=False)
         self.last_output = proc.stdout
         try:
             with open(results_path) as handle:
