@@ -470,12 +470,22 @@ def unapplied(state, changes):
 # -- reporting -------------------------------------------------------------------
 
 def interface_errors(tables, names):
-    """{interface: error} for the named interfaces that ovs-vswitchd could not set up."""
-    errors = {}
+    """Errors ovs-vswitchd reported for the named interfaces: ({name: error}, [warnings]).
+
+    A patch port whose peer does not exist yet is a normal step when two bridges are
+    patched together by two tasks; it is a warning, not a failure.
+    """
+    errors, warnings = {}, []
+    existing = set(row.name for row in tables['Interface'].rows.values())
     for row in tables['Interface'].rows.values():
-        if row.name in names and opt(row.error):
+        if row.name not in names or not opt(row.error):
+            continue
+        peer = row.options.get('peer')
+        if row.type == 'patch' and peer and peer not in existing:
+            warnings.append("patch port %s waits for its peer %s, which does not exist yet" % (row.name, peer))
+        else:
             errors[row.name] = opt(row.error)
-    return errors
+    return errors, warnings
 
 
 def touched_interfaces(changes):

@@ -209,7 +209,7 @@ def main():
         before, changes, after = converge(
             client, lambda state: plan(params, ports, state), module.check_mode, params['wait'],
             comment='netvirt.overlay.ovs_tunnels %s group %s' % (params['bridge'], params['group']))
-        errors = {} if module.check_mode else interface_errors(client.tables, touched_interfaces(changes))
+        errors, warnings = ({}, []) if module.check_mode else interface_errors(client.tables, touched_interfaces(changes))
     except (PlanError, OvsdbError) as exc:
         module.fail_json(msg=str(exc))
     finally:
@@ -221,6 +221,8 @@ def main():
     if module._diff:
         result['diff'] = dict(before=summary(group_ports(before.get(bridge), params['group'])),
                               after=result['tunnels'])
+    for warning in warnings:
+        module.warn(warning)
     if errors:
         module.fail_json(msg='the transaction was committed, but ovs-vswitchd could not set up: %s'
                          % '; '.join('%s: %s' % kv for kv in sorted(errors.items())), **result)

@@ -1,0 +1,53 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netvirt.overlay contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.netvirt.overlay.plugins.module_utils._mesh import (
+    MeshError, integration_bridge_ports, normalise_networks, tenant_mtu, tunnel_bridge_flows)
+from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import port_name
+
+
+def _wrap(func):
+    def call(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except MeshError as exc:
+            raise AnsibleFilterError(str(exc))
+    return call
+
+
+def mesh_peers(hostvars, hosts, me, encapsulation, all_networks, tep_var='overlay_tep_address',
+               networks_var='overlay_host_networks'):
+    """The other tunnel endpoints: [{host, remote_ip, port, networks}] (hosts without a TEP are skipped)."""
+    peers, seen = [], {}
+    names = [n['name'] for n in all_networks]
+    for host in hosts:
+        if host == me or host in seen:
+            continue
+        tep = hostvars[host].get(tep_var)
+        if not tep:
+            continue
+        ip = str(tep).split('/')[0]
+        if ip in seen.values():
+            raise AnsibleFilterError('hosts %s and %s have the same tunnel endpoint %s'
+                                     % ([h for h, i in seen.items() if i == ip][0], host, ip))
+        seen[host] = ip
+        carried = hostvars[host].get(networks_var)
+        peers.append({'host': host, 'remote_ip': ip, 'port': port_name(encapsulation, ip),
+                      'networks': list(names if carried is None else carried)})
+    return peers
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            'overlay_networks': _wrap(normalise_networks),
+            'tenant_mtu': _wrap(tenant_mtu),
+            'mesh_peers': mesh_peers,
+            'tunnel_bridge_flows': _wrap(tunnel_bridge_flows),
+            'integration_bridge_ports': _wrap(integration_bridge_ports),
+        }
