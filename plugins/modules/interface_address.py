@@ -11,6 +11,8 @@ module: interface_address
 short_description: Addresses, MTU and link state of one Linux interface (for example an OVS internal port)
 version_added: 0.1.0
 author: netvirt.overlay developers (@netvirt)
+extends_documentation_fragment:
+  - netvirt.overlay.attributes
 description:
   - Puts the listed IP addresses on an interface, sets its MTU and brings it up, with C(ip) from
     iproute2. Meant for the OVS internal ports that carry a host's own traffic, such as a tunnel
@@ -45,13 +47,6 @@ options:
     description: Seconds to wait for the interface to exist.
     type: int
     default: 10
-attributes:
-  check_mode:
-    description: Check mode plans the same changes a real run would make and writes nothing.
-    support: full
-  diff_mode:
-    description: Shows the state before and after (predicted in check mode).
-    support: full
 requirements:
   - iproute2 with JSON output (C(ip -j)), as on every current distribution.
 '''

@@ -21,6 +21,7 @@ description:
   - Tunnel ports are managed with M(netvirt.overlay.ovs_tunnels); O(purge_ports) leaves them alone.
 extends_documentation_fragment:
   - netvirt.overlay.ovsdb
+  - netvirt.overlay.attributes
 options:
   bridge:
     description: Name of the bridge (at most 15 characters).
@@ -127,13 +128,6 @@ options:
     description: Wait until ovs-vswitchd has applied the change (needs ovs-vswitchd running).
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Check mode plans the same changes a real run would make and writes nothing.
-    support: full
-  diff_mode:
-    description: Shows the state before and after (predicted in check mode).
-    support: full
 notes:
   - A port or an interface belongs to one bridge. Naming a port that is on another bridge is an error; nothing is moved silently.
 seealso:
@@ -204,10 +198,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._bridge import (
     PORT_ARGUMENT_SPEC, plan, validate_bridge)
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import (
-    CONNECTION_ARGUMENT_SPEC, OvsdbError, connect_or_fail)
-from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import (
-    PlanError, converge, interface_errors, touched_interfaces)
+from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import CONNECTION_ARGUMENT_SPEC
+from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError
+from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_module import run_and_exit
 
 
 def main():
@@ -234,28 +227,13 @@ def main():
     except PlanError as exc:
         module.fail_json(msg=str(exc))
 
-    client = connect_or_fail(module)
-    try:
-        before, changes, after = converge(
-            client, lambda state: plan(params, ports, state), module.check_mode, params['wait'],
-            comment='netvirt.overlay.ovs_bridge %s' % params['bridge'])
-        errors, warnings = ({}, []) if module.check_mode else interface_errors(client.tables, touched_interfaces(changes))
-    except (PlanError, OvsdbError) as exc:
-        module.fail_json(msg=str(exc))
-    finally:
-        client.close()
-
     name = params['bridge']
-    result = dict(changed=bool(changes), changes=changes, bridge=after.get(name))
-    if module._diff:
-        result['diff'] = dict(before={name: before[name]} if name in before else {},
-                              after={name: after[name]} if name in after else {})
-    for warning in warnings:
-        module.warn(warning)
-    if errors:
-        module.fail_json(msg='the transaction was committed, but ovs-vswitchd could not set up: %s'
-                         % '; '.join('%s: %s' % kv for kv in sorted(errors.items())), **result)
-    module.exit_json(**result)
+
+    def report(before, after):
+        return (dict(bridge=after.get(name)), {name: before[name]} if name in before else {},
+                {name: after[name]} if name in after else {})
+
+    run_and_exit(module, lambda state: plan(params, ports, state), 'netvirt.overlay.ovs_bridge %s' % name, report)
 
 
 if __name__ == '__main__':

@@ -17,6 +17,7 @@ description:
   - Keys listed are set, keys given a null value are removed, other keys are left alone.
 extends_documentation_fragment:
   - netvirt.overlay.ovsdb
+  - netvirt.overlay.attributes
 options:
   external_ids:
     description: Keys of external_ids to set (or, with a null value, remove).
@@ -30,13 +31,6 @@ options:
     description: Wait until ovs-vswitchd has applied the change (needs ovs-vswitchd running).
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Check mode plans the same changes a real run would make and writes nothing.
-    support: full
-  diff_mode:
-    description: Shows the state before and after (predicted in check mode).
-    support: full
 '''
 
 EXAMPLES = r'''

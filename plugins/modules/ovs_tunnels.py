@@ -23,6 +23,7 @@ description:
     are never touched.
 extends_documentation_fragment:
   - netvirt.overlay.ovsdb
+  - netvirt.overlay.attributes
 options:
   bridge:
     description: The bridge that holds the tunnel ports. It must exist.
@@ -96,13 +97,6 @@ options:
     description: Wait until ovs-vswitchd has applied the change (needs ovs-vswitchd running).
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Check mode plans the same changes a real run would make and writes nothing.
-    support: full
-  diff_mode:
-    description: Shows the state before and after (predicted in check mode).
-    support: full
 seealso:
   - module: netvirt.overlay.ovs_bridge
   - module: netvirt.overlay.ovs_info
@@ -150,12 +144,11 @@ tunnels:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import (
-    CONNECTION_ARGUMENT_SPEC, OvsdbError, connect_or_fail)
+from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import (
     REMOTE_KEY, TUNNEL_TYPES, desired_tunnels, plan)
-from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import (
-    TUNNEL_GROUP_KEY, PlanError, converge, interface_errors, touched_interfaces)
+from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import TUNNEL_GROUP_KEY, PlanError
+from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_module import run_and_exit
 
 
 def group_ports(bridge_state, group):
@@ -204,29 +197,14 @@ def main():
     except PlanError as exc:
         module.fail_json(msg=str(exc))
 
-    client = connect_or_fail(module)
-    try:
-        before, changes, after = converge(
-            client, lambda state: plan(params, ports, state), module.check_mode, params['wait'],
-            comment='netvirt.overlay.ovs_tunnels %s group %s' % (params['bridge'], params['group']))
-        errors, warnings = ({}, []) if module.check_mode else interface_errors(client.tables, touched_interfaces(changes))
-    except (PlanError, OvsdbError) as exc:
-        module.fail_json(msg=str(exc))
-    finally:
-        client.close()
+    bridge, group = params['bridge'], params['group']
 
-    bridge = params['bridge']
-    result = dict(changed=bool(changes), changes=changes,
-                  tunnels=summary(group_ports(after.get(bridge), params['group'])))
-    if module._diff:
-        result['diff'] = dict(before=summary(group_ports(before.get(bridge), params['group'])),
-                              after=result['tunnels'])
-    for warning in warnings:
-        module.warn(warning)
-    if errors:
-        module.fail_json(msg='the transaction was committed, but ovs-vswitchd could not set up: %s'
-                         % '; '.join('%s: %s' % kv for kv in sorted(errors.items())), **result)
-    module.exit_json(**result)
+    def report(before, after):
+        tunnels = summary(group_ports(after.get(bridge), group))
+        return dict(tunnels=tunnels), summary(group_ports(before.get(bridge), group)), tunnels
+
+    run_and_exit(module, lambda state: plan(params, ports, state),
+                 'netvirt.overlay.ovs_tunnels %s group %s' % (bridge, group), report)
 
 
 if __name__ == '__main__':
