@@ -87,7 +87,9 @@ def results(data, task_name):
     found = None
     for play in data['plays']:
         for task in play['tasks']:
-            if task['task']['name'] == task_name:
+            name = task['task']['name']
+            # Role tasks are named "role : task".
+            if name == task_name or name.endswith(' : ' + task_name):
                 found = task['hosts']
     if found is None:
         raise AssertionError('no task named %r ran' % task_name)

@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+"""The embedded lab's main job (static mesh): deploy, verify, re-run clean, per encapsulation.
+
+Runs against inventories/lab itself (the inventory users run), in a lab of its own name.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from conftest import ROOT, Playbook, changed_hosts, results
+
+LAB = os.path.join(ROOT, 'inventories', 'lab')
+SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
+VERIFY = os.path.join(ROOT, 'playbooks', 'verify.yml')
+CREATE = os.path.join(ROOT, 'playbooks', 'lab_create.yml')
+DESTROY = os.path.join(ROOT, 'playbooks', 'lab_destroy.yml')
+
+
+def lab_vars(name, **extra):
+    out = {'netvirt_lab_name': name, 'netvirt_lab_state_dir': '/run/netvirt-lab/%s' % name}
+    out.update(extra)
+    return out
+
+
+def table_of(data):
+    return results(data, 'Print the table')['localhost']['msg']
+
+
+@pytest.fixture
+def mesh_lab():
+    pb = Playbook(LAB)
+    ev = lab_vars('it-mesh')
+    yield pb, ev
+    pb.run(DESTROY, extra_vars=ev)
+
+
+def test_main_job_for_each_encapsulation(mesh_lab):
+    pb, ev = mesh_lab
+    pb.run(CREATE, extra_vars=ev)
+    for encapsulation in ('gre', 'vxlan', 'geneve'):
+        evx = dict(ev, overlay_encapsulation=encapsulation)
+        pb.run(SITE, extra_vars=evx)
+        second = pb.run(SITE, extra_vars=evx)
+        assert changed_hosts(second) == {}, 'second site.yml run with %s changed something' % encapsulation
+        check = pb.run(SITE, extra_vars=evx, check=True)
+        assert changed_hosts(check) == {}, 'check mode on a converged lab predicted changes'
+        verify = pb.run(VERIFY, extra_vars=evx)
+        table = table_of(verify)
+        print('\n%s\n%s' % (encapsulation, table))
+        assert 'FAIL' not in table
+        assert '(%s, best of' % encapsulation in table
+        tunnels = results(second, 'Tunnels to every other endpoint (stale ones removed)')
+        prefix = {'gre': 'gre-', 'vxlan': 'vxlan-', 'geneve': 'geneve-'}[encapsulation]
+        for host, res in tunnels.items():
+            assert res['tunnels'] and all(name.startswith(prefix) for name in res['tunnels']), (host, res['tunnels'])
+
+
+def reduced_inventory(tmp_path, drop_hosts):
+    """A copy of inventories/lab without some hosts (as a user would edit it)."""
+    inv = tmp_path / 'lab'
+    shutil.copytree(LAB, inv)
+    hosts = yaml.safe_load((inv / 'hosts.yml').read_text())
+    for group in hosts['all']['children'].values():
+        for name in drop_hosts:
+            (group.get('hosts') or {}).pop(name, None)
+    (inv / 'hosts.yml').write_text(yaml.safe_dump(hosts))
+    return str(inv)
+
+
+def test_removing_a_host_removes_its_tunnels_everywhere(mesh_lab, tmp_path):
+    pb, ev = mesh_lab
+    pb.run(CREATE, extra_vars=ev)
+    pb.run(SITE, extra_vars=ev)
+    smaller = Playbook(reduced_inventory(tmp_path, ['hv3', 'vm4']))
+    data = smaller.run(SITE, extra_vars=ev)
+    tunnels = results(data, 'Tunnels to every other endpoint (stale ones removed)')
+    for host in ('hv1', 'hv2'):
+        remotes = sorted(t['remote_ip'] for t in tunnels[host]['tunnels'].values())
+        assert '198.18.1.13' not in remotes, (host, remotes)
+        assert tunnels[host]['changed'] is True
+    assert changed_hosts(smaller.run(SITE, extra_vars=ev)) == {}
+
+
+def four_hypervisor_inventory(tmp_path):
+    """inventories/lab with a fourth hypervisor, and every VM on one network, one per hypervisor."""
+    inv = tmp_path / 'lab4'
+    shutil.copytree(LAB, inv)
+    hosts = yaml.safe_load((inv / 'hosts.yml').read_text())
+    hvs = hosts['all']['children']['hypervisors']['hosts']
+    hvs['hv4'] = copy.deepcopy(hvs['hv1'])
+    hvs['hv4'].update(lab_mgmt_address='198.18.0.14/24', overlay_tep_address='198.18.1.14/24')
+    vms = {}
+    for i in range(1, 5):
+        hvs['hv%d' % i]['overlay_host_networks'] = ['blue']
+        vms['vm%d' % i] = {'vm_hypervisor': 'hv%d' % i, 'vm_network': 'blue',
+                           'vm_address': '198.18.100.%d/24' % i, 'vm_mac': '02:00:00:00:64:%02x' % i}
+    hosts['all']['children']['vms']['hosts'] = vms
+    (inv / 'hosts.yml').write_text(yaml.safe_dump(hosts))
+    return str(inv)
+
+
+SEND_ONE_ARP = (
+    "import socket\n"
+    "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n"
+    "s.bind(('eth0', 0))\n"
+    "mac = bytes.fromhex('020000006401')\n"
+    "arp = bytes.fromhex('0001080006040001') + mac + socket.inet_aton('198.18.100.1') + bytes(6)"
+    " + socket.inet_aton('198.18.100.99')\n"
+    "s.send(b'\\xff' * 6 + mac + b'\\x08\\x06' + arp)\n"
+)
+
+
+def test_broadcast_reaches_each_vm_once_with_four_hypervisors(tmp_path):
+    ev = lab_vars('it-mesh4')
+    pb = Playbook(four_hypervisor_inventory(tmp_path))
+    try:
+        pb.run(CREATE, extra_vars=ev)
+        pb.run(SITE, extra_vars=ev)
+        pids = {}
+        for vm in ('vm1', 'vm2', 'vm3', 'vm4'):
+            with open('/run/netvirt-lab/it-mesh4/%s.pid' % vm) as handle:
+                pids[vm] = int(handle.read())
+        captures = {}
+        for vm in ('vm2', 'vm3', 'vm4'):
+            captures[vm] = subprocess.Popen(
+                ['nsenter', '-t', str(pids[vm]), '-n', '--', 'timeout', '4', 'tcpdump', '-i', 'eth0', '-nn', '-l',
+                 'arp and dst host 198.18.100.99'],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
+        time.sleep(1.5)  # let tcpdump attach
+        subprocess.run(['nsenter', '-t', str(pids['vm1']), '-n', '--', 'python3', '-c', SEND_ONE_ARP], check=True)
+        for vm, proc in captures.items():
+            out, _err = proc.communicate(timeout=10)
+            seen = [line for line in out.splitlines() if 'who-has 198.18.100.99' in line]
+            assert len(seen) == 1, '%s saw the broadcast %d times:\n%s' % (vm, len(seen), out)
+    finally:
+        pb.run(DESTROY, extra_vars=ev)
