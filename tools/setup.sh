@@ -26,7 +26,7 @@ if [ "${#NEED[@]}" -gt 0 ]; then
     echo "== installing Debian packages: ${NEED[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${NEED[@]}" >/dev/null
+    apt-get install -y -qq "${NEED[@]}" >/dev/null
 fi
 
 # The virtualenv is keyed by the pins, so a change of pins builds a fresh one.
