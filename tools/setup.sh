@@ -4,7 +4,8 @@
 # and a collection tree at <workdir>/ansible_collections/netvirt/overlay (ansible-test
 # and ansible-playbook only find the collection by that path).
 # Source it (". tools/setup.sh") to get NVO_VENV, NVO_COLLECTIONS and PATH set.
-set -euo pipefail
+# Strict mode when run directly; a caller that sources this file keeps its own options.
+[[ "${BASH_SOURCE[0]}" == "$0" ]] && set -euo pipefail
 
 NVO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export NVO_ROOT
