@@ -93,20 +93,25 @@ class OvsdbClient(object):
     """A connected IDL on one database, with blocking helpers bounded by a timeout."""
 
     def __init__(self, remote=DEFAULT_DB, database='Open_vSwitch', timeout=30,
-                 ssl_private_key=None, ssl_certificate=None, ssl_ca_cert=None, tables=None):
+                 ssl_private_key=None, ssl_certificate=None, ssl_ca_cert=None, tables=None,
+                 leader_only=None):
         self.remote = remote
         self.database = database
         self.timeout = timeout
         self.tables_wanted = tables
         self.idl = None
         self._ssl = (ssl_private_key, ssl_certificate, ssl_ca_cert)
+        # A clustered (Raft) database: True makes the IDL talk only to the leader, moving on
+        # to the next remote when the one it reached is a follower. None keeps the library's
+        # default (older ovs libraries do not know the argument).
+        self.leader_only = leader_only
 
     @classmethod
-    def from_params(cls, params, database='Open_vSwitch', tables=None):
+    def from_params(cls, params, database='Open_vSwitch', tables=None, leader_only=None):
         return cls(params['db'], database=database, timeout=params['timeout'],
                    ssl_private_key=params.get('ssl_private_key'),
                    ssl_certificate=params.get('ssl_certificate'),
-                   ssl_ca_cert=params.get('ssl_ca_cert'), tables=tables)
+                   ssl_ca_cert=params.get('ssl_ca_cert'), tables=tables, leader_only=leader_only)
 
     # -- connecting ---------------------------------------------------------------
 
@@ -156,7 +161,10 @@ class OvsdbClient(object):
                 helper.register_table(table)
         else:
             helper.register_all()
-        self.idl = ovs.db.idl.Idl(self.remote, helper)
+        if self.leader_only is None:
+            self.idl = ovs.db.idl.Idl(self.remote, helper)
+        else:
+            self.idl = ovs.db.idl.Idl(self.remote, helper, leader_only=self.leader_only)
         self._run_until(self.idl.has_ever_connected,
                         'the initial contents of %s' % self.database)
         return self
@@ -289,13 +297,14 @@ def _transact_with_deadline(rpc, request, deadline):
 _EAGAIN = errno.EAGAIN
 
 
-def connect_or_fail(module, database='Open_vSwitch', tables=None):
+def connect_or_fail(module, database='Open_vSwitch', tables=None, leader_only=None):
     """Validate the connection options, connect, or fail_json with what to fix."""
     ensure_ovs_library(module)
     problems = validate_connection_params(module.params)
     if problems:
         module.fail_json(msg='; '.join(problems))
-    client = OvsdbClient.from_params(module.params, database=database, tables=tables)
+    client = OvsdbClient.from_params(module.params, database=database, tables=tables,
+                                     leader_only=leader_only)
     try:
         return client.connect()
     except OvsdbError as exc:
