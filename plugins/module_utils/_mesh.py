@@ -16,6 +16,19 @@ Tables of br-tun:
   11 learn "this MAC is behind that tunnel" into 20, then out to br-int only
   20 learned unicast (written by 11 at run time); a miss -> 21
   21 flood: a network's frame goes to every endpoint that carries that network
+  12 from a service node: tag with the local VLAN, out to br-int only, learn nothing
+     (the outer source is the service node, not the host behind the MAC)
+  22 unknown unicast with service-node replication: straight to the endpoints of the network
+
+With ``bum_replication='service_node'`` table 21 hands broadcast and multicast to a
+fast-failover group per network (group id = local VLAN): the first live service-node tunnel
+(BFD decides liveness) gets one copy; when none is live the last bucket replicates from the
+source. Unknown unicast stays direct (table 22), so the receiver learns the sender's tunnel
+and unicast never passes through a service node.
+
+Endpoint kinds: a tunnel may carry ``kind`` = hypervisor (default), gateway or service_node.
+Service nodes never get a flood of their own; gateways never flood to each other, so two
+gateways bridging the same VLAN cannot form a loop through the overlay.
 """
 
 from __future__ import annotations
@@ -33,6 +46,10 @@ LEARNED_COOKIE = 0x4e57
 # the switch prints them back, so that ovs_flows compares them exactly.
 VLAN_PRESENT = 0x1000
 PATCH_TO_INT = 'patch-int'
+REPLICATION_MODES = ('source', 'service_node')
+KINDS = ('hypervisor', 'gateway', 'service_node')
+SERVICE_NODE = 'service_node'
+GATEWAY = 'gateway'
 
 
 class MeshError(Exception):
@@ -81,12 +98,52 @@ def normalise_networks(networks, encapsulation='gre'):
     return out
 
 
-def tunnel_bridge_flows(networks, local_networks, tunnels, patch_port=PATCH_TO_INT, learn_timeout=300):
+def _kind(tunnel):
+    kind = tunnel.get('kind') or 'hypervisor'
+    if kind not in KINDS:
+        raise MeshError("tunnel %s: kind '%s' is not one of %s" % (tunnel.get('port'), kind, ', '.join(KINDS)))
+    return kind
+
+
+def flood_receivers(net_name, tunnels, local_kind='hypervisor', exclude_port=None):
+    """Tunnel ports that get a copy of a flood of this network from this host, sorted.
+
+    Never a service node (they relay, they do not consume), never the sender, and a gateway
+    never floods to another gateway.
+    """
+    out = []
+    for tun in tunnels:
+        kind = _kind(tun)
+        if kind == SERVICE_NODE or tun['port'] == exclude_port:
+            continue
+        if local_kind == GATEWAY and kind == GATEWAY:
+            continue
+        if net_name in tun['networks']:
+            out.append(tun['port'])
+    return sorted(out)
+
+
+def _service_node_ports(tunnels):
+    # Preference order is the order of the inventory, not the port names.
+    return [t['port'] for t in tunnels if _kind(t) == SERVICE_NODE]
+
+
+def tunnel_bridge_flows(networks, local_networks, tunnels, patch_port=PATCH_TO_INT, learn_timeout=300,
+                        bum_replication='source', local_kind='hypervisor'):
     """Flows of br-tun for one host.
 
     ``networks``: all tenant networks (normalised); ``local_networks``: names this host
-    carries; ``tunnels``: [{'port': name, 'networks': [names the far end carries]}].
+    carries; ``tunnels``: [{'port': name, 'networks': [names the far end carries],
+    'kind': hypervisor|gateway|service_node}]; ``bum_replication``: source or service_node.
     """
+    if bum_replication not in REPLICATION_MODES:
+        raise MeshError("bum_replication '%s' is not one of %s" % (bum_replication, ', '.join(REPLICATION_MODES)))
+    if local_kind not in KINDS or local_kind == SERVICE_NODE:
+        raise MeshError("tunnel_bridge_flows is for hypervisors and gateways, not '%s'" % local_kind)
+    via_sn = bum_replication == 'service_node'
+    if via_sn and not _service_node_ports(tunnels):
+        raise MeshError('bum_replication service_node needs at least one service node '
+                        '(inventory group service_nodes with a tunnel endpoint)')
     by_name = dict((n['name'], n) for n in networks)
     unknown = sorted(set(local_networks) - set(by_name))
     if unknown:
@@ -94,7 +151,8 @@ def tunnel_bridge_flows(networks, local_networks, tunnels, patch_port=PATCH_TO_I
     local = [by_name[n] for n in sorted(set(local_networks), key=lambda n: by_name[n]['vni'])]
     flows = ['table=0,priority=%d,in_port=%s actions=resubmit(,1)' % (FLOW_PRIORITY, patch_port)]
     for tun in sorted(tunnels, key=lambda t: t['port']):
-        flows.append('table=0,priority=%d,in_port=%s actions=resubmit(,10)' % (FLOW_PRIORITY, tun['port']))
+        flows.append('table=0,priority=%d,in_port=%s actions=resubmit(,%d)'
+                     % (FLOW_PRIORITY, tun['port'], 12 if _kind(tun) == SERVICE_NODE else 10))
     flows.append('table=0,priority=0 actions=drop')
 
     flows.append('table=1,priority=%d,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=resubmit(,21)'
@@ -110,16 +168,126 @@ def tunnel_bridge_flows(networks, local_networks, tunnels, patch_port=PATCH_TO_I
                      % (FLOW_PRIORITY, net['vni'], VLAN_PRESENT | net['vlan']))
     flows.append('table=10,priority=0 actions=drop')
     flows.append('table=11,priority=1 actions=%s,output:%s' % (learn, patch_port))
-    flows.append('table=20,priority=0 actions=resubmit(,21)')
+    if any(_kind(t) == SERVICE_NODE for t in tunnels):
+        for net in local:
+            flows.append('table=12,priority=%d,tun_id=0x%x actions=push_vlan:0x8100,set_field:%d->vlan_vid,output:%s'
+                         % (FLOW_PRIORITY, net['vni'], VLAN_PRESENT | net['vlan'], patch_port))
+        flows.append('table=12,priority=0 actions=drop')
+    flows.append('table=20,priority=0 actions=resubmit(,%d)' % (22 if via_sn else 21))
 
+    direct = 22 if via_sn else 21
     for net in local:
-        ports = sorted(t['port'] for t in tunnels if net['name'] in t['networks'])
+        ports = flood_receivers(net['name'], tunnels, local_kind)
         if ports:
             outputs = ','.join('output:%s' % p for p in ports)
-            flows.append('table=21,priority=%d,dl_vlan=%d actions=pop_vlan,set_field:0x%x->tun_id,%s'
-                         % (FLOW_PRIORITY, net['vlan'], net['vni'], outputs))
+            flows.append('table=%d,priority=%d,dl_vlan=%d actions=pop_vlan,set_field:0x%x->tun_id,%s'
+                         % (direct, FLOW_PRIORITY, net['vlan'], net['vni'], outputs))
+        if via_sn:
+            flows.append('table=21,priority=%d,dl_vlan=%d actions=pop_vlan,set_field:0x%x->tun_id,group:%d'
+                         % (FLOW_PRIORITY, net['vlan'], net['vni'], net['vlan']))
     flows.append('table=21,priority=0 actions=drop')
+    if via_sn:
+        flows.append('table=22,priority=0 actions=drop')
     return flows
+
+
+def flood_groups(networks, local_networks, tunnels, patch_port=PATCH_TO_INT, bum_replication='source',
+                 local_kind='hypervisor'):
+    """OpenFlow 1.3 fast-failover groups of br-tun, one per local network (id = its local VLAN).
+
+    Buckets: each service node in inventory order, watching its own tunnel port (BFD makes a
+    port dead), then a last bucket watching the always-live patch port that replicates from the
+    source to the network's endpoints, so losing every service node degrades to source
+    replication instead of losing BUM traffic. Written the way ``ovs-ofctl dump-groups`` prints
+    them (without quotes), so a plain string comparison tells what changed. Empty with source
+    replication.
+    """
+    if bum_replication != 'service_node':
+        return []
+    by_name = dict((n['name'], n) for n in networks)
+    nodes = _service_node_ports(tunnels)
+    if not nodes:
+        raise MeshError('bum_replication service_node needs at least one service node')
+    out = []
+    for name in sorted(set(local_networks), key=lambda n: by_name[n]['vlan']):
+        net = by_name[name]
+        buckets = ['bucket=watch_port:%s,actions=output:%s' % (p, p) for p in nodes]
+        direct = flood_receivers(name, tunnels, local_kind)
+        if direct:
+            buckets.append('bucket=watch_port:%s,actions=%s'
+                           % (patch_port, ','.join('output:%s' % p for p in direct)))
+        out.append({'group_id': net['vlan'], 'network': name,
+                    'spec': 'group_id=%d,type=ff,%s' % (net['vlan'], ','.join(buckets))})
+    return out
+
+
+def service_node_flows(networks, tunnels):
+    """Flows of a service node's br-tun: replicate each BUM frame to the other endpoints of its VNI.
+
+    ``tunnels``: the hypervisors and gateways, [{'port', 'networks', 'kind'}]. A frame that came
+    in on endpoint E's tunnel with VNI v goes out on the tunnel of every other endpoint that
+    carries v: never back to E, never to a service node, and not from one gateway to another.
+    Anything else (unknown VNI, a VNI the sender does not carry) is dropped.
+    """
+    by_name = dict((n['name'], n) for n in networks)
+    flows = []
+    for tun in sorted(tunnels, key=lambda t: t['port']):
+        kind = _kind(tun)
+        if kind == SERVICE_NODE:
+            raise MeshError('service node tunnel %s: service nodes do not peer with each other' % tun['port'])
+        unknown = sorted(set(tun['networks']) - set(by_name))
+        if unknown:
+            raise MeshError('tunnel %s carries unknown tenant network(s): %s' % (tun['port'], ', '.join(unknown)))
+        for name in sorted(set(tun['networks']), key=lambda n: by_name[n]['vni']):
+            ports = flood_receivers(name, tunnels, kind, exclude_port=tun['port'])
+            actions = ','.join('output:%s' % p for p in ports) if ports else 'drop'
+            flows.append('table=0,priority=%d,in_port=%s,tun_id=0x%x actions=%s'
+                         % (FLOW_PRIORITY, tun['port'], by_name[name]['vni'], actions))
+    flows.append('table=0,priority=0 actions=drop')
+    return flows
+
+
+def replication_plan(networks, tunnels):
+    """{network name: {sender port: [receiver ports]}} of a service node (for reports and tests)."""
+    by_name = dict((n['name'], n) for n in networks)
+    plan = dict((n['name'], {}) for n in networks)
+    for tun in tunnels:
+        for name in tun['networks']:
+            if name in by_name:
+                plan[name][tun['port']] = flood_receivers(name, tunnels, _kind(tun), exclude_port=tun['port'])
+    return plan
+
+
+def check_topology(networks, endpoints):
+    """Validate who carries what before anything changes.
+
+    ``endpoints``: [{'host', 'kind', 'networks' (None = all)}] of every tunnel endpoint.
+    Errors: a host that is a service node and a hypervisor or gateway too, a tenant network
+    that no hypervisor or gateway carries, a host that carries an unknown network.
+    """
+    names = [n['name'] for n in networks]
+    kinds = {}
+    for ep in endpoints:
+        kinds.setdefault(ep['host'], set()).add(ep['kind'])
+    for host in sorted(kinds):
+        if SERVICE_NODE in kinds[host] and len(kinds[host]) > 1:
+            raise MeshError("host %s is a service node and a %s too; a service node only relays"
+                            % (host, ' and a '.join(sorted(kinds[host] - {SERVICE_NODE}))))
+    carried = set()
+    for ep in endpoints:
+        if ep['kind'] == SERVICE_NODE:
+            continue
+        nets = names if ep.get('networks') is None else list(ep['networks'])
+        unknown = sorted(set(nets) - set(names))
+        if unknown:
+            raise MeshError('host %s carries unknown tenant network(s): %s (overlay_networks has %s)'
+                            % (ep['host'], ', '.join(unknown), ', '.join(names)))
+        carried.update(nets)
+    for net in networks:
+        if net['name'] not in carried:
+            raise MeshError("tenant network '%s' (vni %d) is carried by no hypervisor or gateway; "
+                            "add it to some host's overlay_host_networks or remove it" % (net['name'], net['vni']))
+    return True
 
 
 def integration_bridge_ports(vm_ports, networks, local_networks, mtu, patch_port='patch-tun', peer='patch-int'):

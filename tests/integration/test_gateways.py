@@ -1,0 +1,140 @@
+# -*- coding: utf-8 -*-
+"""Gateways on real OVS in lab namespaces: L2 bridging to a VLAN, L3 routing with SNAT and a
+floating address, and failover when the active gateway's host dies (VRRP, no preemption)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import HERE, ROOT, Playbook, changed_hosts
+
+INVENTORY = 'gateways.yml'
+STATE = '/run/netvirt-lab/it-gw'
+PROBE = os.path.join(ROOT, 'playbooks', 'files', 'netprobe.py')
+SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
+CREATE = os.path.join(ROOT, 'playbooks', 'lab_create.yml')
+VIP, FIP, EXT, PHYS = '198.18.64.1', '198.18.64.10', '198.18.64.100', '198.18.100.50'
+MAX_GW_OUTAGE = 5.0
+
+
+def pid(host):
+    with open(os.path.join(STATE, '%s.pid' % host)) as handle:
+        return int(handle.read())
+
+
+def inside(host, *argv, **kw):
+    """Run a command in a lab host (never in the machine's own namespaces)."""
+    return subprocess.run(['nsenter', '-t', str(pid(host)), '-a'] + list(argv), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, check=kw.get('check', True))
+
+
+def start_probe(host, *args):
+    return subprocess.Popen(['nsenter', '-t', str(pid(host)), '-a', 'python3', PROBE] + list(args),
+                            stdout=subprocess.PIPE, universal_newlines=True)
+
+
+def pings(host, target, count=3):
+    return inside(host, 'ping', '-c', str(count), '-i', '0.2', '-W', '2', target, check=False).returncode == 0
+
+
+def eventually(predicate, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def active_router():
+    for gw in ('gw1', 'gw2'):
+        out = inside(gw, 'ip', 'netns', 'exec', 'nvr-red', 'ip', '-4', '-o', 'address', 'show', 'dev', 'ext0', check=False)
+        if ' %s/' % VIP in out.stdout:
+            return gw
+    return None
+
+
+PORTS = iter(range(8081, 8181))
+
+
+def whoami(client, server_host, address):
+    """What the server saw of the client (a one-connection server, on a port of its own)."""
+    port = str(next(PORTS))
+    server = start_probe(server_host, 'whoami-server', port, '10', '1')
+    time.sleep(0.5)
+    answer = inside(client, 'python3', PROBE, 'whoami', address, port, check=False).stdout.strip()
+    server.wait(timeout=20)
+    return answer
+
+
+@pytest.fixture(scope='module')
+def lab():
+    pb = Playbook(os.path.join(HERE, 'inventories', INVENTORY))
+    pb.run(CREATE)
+    pb.run(SITE)
+    yield pb
+    pb.destroy()
+
+
+def test_deploy_reruns_clean(lab):
+    assert changed_hosts(lab.run(SITE)) == {}
+
+
+def test_l2_gateway_joins_the_vlan_and_the_tenant_network(lab):
+    assert eventually(lambda: pings('phys1', '198.18.100.1'))
+    assert pings('vm1', PHYS)
+    # exactly one gateway bridges: br-l2 forwards only on the VRRP master
+    forwarding = [gw for gw in ('gw1', 'gw2') if 'cookie=0x4e58' in inside(gw, 'ovs-ofctl', 'dump-flows', 'br-l2').stdout]
+    assert len(forwarding) == 1, forwarding
+
+
+def test_l3_gateway_snat_and_floating_address(lab):
+    assert eventually(lambda: active_router() is not None)
+    assert eventually(lambda: pings('vm3', EXT, 1))
+    # vm3 has no floating address: SNAT to the router's address
+    assert whoami('vm3', 'ext1', EXT) == 'ext1 saw %s' % VIP
+    # vm4's floating address: reachable from outside (no SNAT inbound), and its own traffic leaves with it
+    assert whoami('ext1', 'vm4', FIP) == 'vm4 saw %s' % EXT
+    assert whoami('vm4', 'ext1', EXT) == 'ext1 saw %s' % FIP
+
+
+def test_losing_the_active_gateway(lab):
+    active = active_router()
+    other = 'gw2' if active == 'gw1' else 'gw1'
+    ping = start_probe('vm3', 'ping-gap', EXT, '10', '0.02')
+    time.sleep(2)
+    os.kill(pid(active), signal.SIGKILL)
+    result = json.loads(ping.communicate(timeout=30)[0])
+    print('gateway failover (host of %s killed): %s' % (active, result))
+    assert result['received'] > 0
+    assert result['outage_s'] <= MAX_GW_OUTAGE, result
+    assert active_router() == other
+    assert whoami('vm3', 'ext1', EXT) == 'ext1 saw %s' % VIP
+    # the L2 gateway moved too (or stayed): the physical host still reaches the VM
+    assert eventually(lambda: pings('phys1', '198.18.100.1', 2), timeout=15)
+
+    # Bring the host back: it rejoins as backup (no preemption, no second outage), and a further
+    # run changes nothing.
+    lab.run(CREATE)
+    lab.run(SITE)
+    assert active_router() == other
+    assert changed_hosts(lab.run(SITE)) == {}
+
+
+def test_bad_gateway_input_stops_before_any_change(lab):
+    bad = {'gateway_l2_networks': [{'network': 'blue', 'vlan': 4095}]}
+    data = lab.run(SITE, extra_vars=bad, expect_rc=2)
+    assert changed_hosts(data) == {}
+    assert 'vlan 4095 is outside 1-4094' in lab.last_output
+    router = {'name': 'red', 'network': 'red', 'address': '198.18.100.254/24', 'external_network': '198.18.64.0/24',
+              'external_vip': '198.18.64.1', 'external_addresses': {'gw1': '198.18.64.2', 'gw2': '198.18.64.3'},
+              'floating': [{'address': '198.18.65.10', 'fixed': '198.18.100.4'}], 'vrrp_id': 52}
+    data = lab.run(SITE, extra_vars={'gateway_routers': [router]}, expect_rc=2)
+    assert changed_hosts(data) == {}
+    assert 'floating address 198.18.65.10 is outside the external network 198.18.64.0/24' in lab.last_output

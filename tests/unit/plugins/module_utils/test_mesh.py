@@ -1,0 +1,198 @@
+# -*- coding: utf-8 -*-
+"""Flow computation of the static mesh: who receives which VNI's floods, with and without service nodes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ansible_collections.netvirt.overlay.plugins.module_utils._gateway import gateway_plan
+from ansible_collections.netvirt.overlay.plugins.module_utils._mesh import (
+    MeshError, check_topology, flood_groups, normalise_networks, replication_plan, service_node_flows,
+    tunnel_bridge_flows)
+
+NETS = normalise_networks([{'name': 'blue', 'vni': 1001}, {'name': 'red', 'vni': 1002}])
+
+
+def tun(port, networks, kind='hypervisor'):
+    return {'port': port, 'networks': list(networks), 'kind': kind}
+
+
+HV_PEERS = [tun('gre-hv2', ['blue', 'red']), tun('gre-hv3', ['red']), tun('gre-gw1', ['blue', 'red'], 'gateway'),
+            tun('gre-gw2', ['blue', 'red'], 'gateway'), tun('sn-1', ['blue', 'red'], 'service_node'),
+            tun('sn-2', ['blue', 'red'], 'service_node')]
+
+
+def outputs(flow):
+    return re.findall(r'output:([\w-]+)', flow.split('actions=', 1)[1])
+
+
+def flows_of(flows, table, match=''):
+    return [f for f in flows if f.startswith('table=%d,' % table) and match in f]
+
+
+# --- hypervisor with source replication ---------------------------------------------------
+
+def test_source_replication_is_unchanged_without_kinds():
+    peers = [{'port': 'gre-b', 'networks': ['blue']}, {'port': 'gre-a', 'networks': ['blue', 'red']}]
+    flows = tunnel_bridge_flows(NETS, ['blue', 'red'], peers)
+    assert flows_of(flows, 21, 'dl_vlan=1') == [
+        'table=21,priority=10,dl_vlan=1 actions=pop_vlan,set_field:0x3e9->tun_id,output:gre-a,output:gre-b']
+    assert outputs(flows_of(flows, 21, 'dl_vlan=2')[0]) == ['gre-a']
+    assert 'table=20,priority=0 actions=resubmit(,21)' in flows
+    assert not flows_of(flows, 12) and not flows_of(flows, 22)
+
+
+def test_source_replication_never_floods_to_service_nodes():
+    flows = tunnel_bridge_flows(NETS, ['blue', 'red'], HV_PEERS)
+    assert outputs(flows_of(flows, 21, 'dl_vlan=1')[0]) == ['gre-gw1', 'gre-gw2', 'gre-hv2']
+    assert outputs(flows_of(flows, 21, 'dl_vlan=2')[0]) == ['gre-gw1', 'gre-gw2', 'gre-hv2', 'gre-hv3']
+    # frames relayed by a service node are delivered but never learned
+    assert 'table=0,priority=10,in_port=sn-1 actions=resubmit(,12)' in flows
+    assert 'table=0,priority=10,in_port=gre-hv2 actions=resubmit(,10)' in flows
+    assert not any('learn' in f for f in flows_of(flows, 12))
+    assert flows_of(flows, 12, 'tun_id=0x3e9')[0].endswith('output:patch-int')
+    assert flood_groups(NETS, ['blue'], HV_PEERS) == []
+
+
+# --- hypervisor with service nodes --------------------------------------------------------
+
+def test_service_node_replication_sends_broadcast_to_the_group_only():
+    flows = tunnel_bridge_flows(NETS, ['blue'], HV_PEERS, bum_replication='service_node')
+    bum = flows_of(flows, 21, 'dl_vlan=1')
+    assert bum == ['table=21,priority=10,dl_vlan=1 actions=pop_vlan,set_field:0x3e9->tun_id,group:1']
+    assert outputs(bum[0]) == []
+    # unknown unicast goes straight to the endpoints so that they learn the sender's tunnel
+    assert 'table=20,priority=0 actions=resubmit(,22)' in flows
+    assert outputs(flows_of(flows, 22, 'dl_vlan=1')[0]) == ['gre-gw1', 'gre-gw2', 'gre-hv2']
+    assert not flows_of(flows, 21, 'dl_vlan=2')  # red is not local
+
+
+def test_flood_group_prefers_service_nodes_in_order_then_falls_back_to_source():
+    groups = flood_groups(NETS, ['red', 'blue'], HV_PEERS, bum_replication='service_node')
+    assert [g['group_id'] for g in groups] == [1, 2]
+    assert groups[1]['spec'] == (
+        'group_id=2,type=ff,bucket=watch_port:sn-1,actions=output:sn-1,bucket=watch_port:sn-2,actions=output:sn-2,'
+        'bucket=watch_port:patch-int,actions=output:gre-gw1,output:gre-gw2,output:gre-hv2,output:gre-hv3')
+
+
+def test_service_node_replication_needs_a_service_node():
+    with pytest.raises(MeshError, match='at least one service node'):
+        tunnel_bridge_flows(NETS, ['blue'], HV_PEERS[:4], bum_replication='service_node')
+    with pytest.raises(MeshError, match='not one of'):
+        tunnel_bridge_flows(NETS, ['blue'], HV_PEERS, bum_replication='multicast')
+
+
+def test_gateway_never_floods_to_the_other_gateway():
+    peers = [tun('gre-hv1', ['blue']), tun('gre-gw2', ['blue'], 'gateway'), tun('sn-1', ['blue'], 'service_node')]
+    flows = tunnel_bridge_flows(NETS, ['blue'], peers, local_kind='gateway')
+    assert outputs(flows_of(flows, 21, 'dl_vlan=1')[0]) == ['gre-hv1']
+    spec = flood_groups(NETS, ['blue'], peers, bum_replication='service_node', local_kind='gateway')[0]['spec']
+    assert 'gre-gw2' not in spec
+
+
+# --- service node -------------------------------------------------------------------------
+
+SN_PEERS = [tun('gre-hv1', ['blue']), tun('gre-hv2', ['blue', 'red']), tun('gre-hv3', ['red']),
+            tun('gre-gw1', ['blue', 'red'], 'gateway'), tun('gre-gw2', ['blue', 'red'], 'gateway')]
+
+
+def test_service_node_replicates_per_vni_to_the_carriers_only():
+    plan = replication_plan(NETS, SN_PEERS)
+    assert plan['blue'] == {'gre-hv1': ['gre-gw1', 'gre-gw2', 'gre-hv2'], 'gre-hv2': ['gre-gw1', 'gre-gw2', 'gre-hv1'],
+                            'gre-gw1': ['gre-hv1', 'gre-hv2'], 'gre-gw2': ['gre-hv1', 'gre-hv2']}
+    assert plan['red']['gre-hv3'] == ['gre-gw1', 'gre-gw2', 'gre-hv2']
+    assert 'gre-hv1' not in plan['red']
+
+
+def test_service_node_flows_never_send_back_and_drop_the_rest():
+    flows = service_node_flows(NETS, SN_PEERS)
+    by_key = {}
+    for flow in flows[:-1]:
+        port = re.search(r'in_port=([\w-]+)', flow).group(1)
+        vni = int(re.search(r'tun_id=(0x[0-9a-f]+)', flow).group(1), 16)
+        by_key[(port, vni)] = outputs(flow)
+        assert port not in outputs(flow)
+    assert by_key[('gre-hv1', 1001)] == ['gre-gw1', 'gre-gw2', 'gre-hv2']
+    assert ('gre-hv1', 1002) not in by_key  # hv1 does not carry red: such frames are dropped
+    assert by_key[('gre-hv3', 1002)] == ['gre-gw1', 'gre-gw2', 'gre-hv2']
+    assert flows[-1] == 'table=0,priority=0 actions=drop'
+
+
+def test_service_node_flow_with_no_receiver_drops():
+    flows = service_node_flows(NETS, [tun('gre-hv1', ['blue']), tun('gre-hv3', ['red'])])
+    assert 'table=0,priority=10,in_port=gre-hv1,tun_id=0x3e9 actions=drop' in flows
+
+
+def test_service_node_refuses_service_node_peers_and_unknown_networks():
+    with pytest.raises(MeshError, match='do not peer'):
+        service_node_flows(NETS, SN_PEERS + [tun('sn-2', ['blue'], 'service_node')])
+    with pytest.raises(MeshError, match='unknown tenant network'):
+        service_node_flows(NETS, [tun('gre-hv1', ['green'])])
+
+
+# --- validation of the inventory ----------------------------------------------------------
+
+def ep(host, kind, networks=None):
+    return {'host': host, 'kind': kind, 'networks': networks}
+
+
+def test_check_topology_accepts_the_lab():
+    assert check_topology(NETS, [ep('hv1', 'hypervisor', ['blue']), ep('hv3', 'hypervisor', ['red']),
+                                 ep('sn1', 'service_node')])
+
+
+def test_vni_that_no_host_carries_is_an_error():
+    with pytest.raises(MeshError, match="'red' \\(vni 1002\\) is carried by no hypervisor or gateway"):
+        check_topology(NETS, [ep('hv1', 'hypervisor', ['blue']), ep('sn1', 'service_node', ['red'])])
+
+
+def test_service_node_listed_as_hypervisor_is_an_error():
+    with pytest.raises(MeshError, match='host sn1 is a service node and a hypervisor too'):
+        check_topology(NETS, [ep('sn1', 'hypervisor'), ep('sn1', 'service_node')])
+
+
+def test_unknown_network_on_a_host_is_an_error():
+    with pytest.raises(MeshError, match='unknown tenant network'):
+        check_topology(NETS, [ep('hv1', 'hypervisor', ['blue', 'green'])])
+
+
+# --- gateways -----------------------------------------------------------------------------
+
+ROUTER = {'name': 'red', 'network': 'red', 'address': '198.18.100.254/24', 'external_network': '198.18.64.0/24',
+          'external_vip': '198.18.64.1', 'external_addresses': {'gw1': '198.18.64.2', 'gw2': '198.18.64.3'},
+          'floating': [{'address': '198.18.64.10', 'fixed': '198.18.100.4'}], 'vrrp_id': 52}
+
+
+def test_gateway_plan():
+    plan = gateway_plan(NETS, 'gw2', l2_networks=[{'network': 'blue', 'vlan': 100}], routers=[ROUTER], l2_vrrp_id=51)
+    assert plan['l2'] == [{'network': 'blue', 'vlan': 100, 'local_vlan': 1, 'int_port': 'l2gw-100', 'phy_port': 'l2phy-100'}]
+    # br-int side on the network's local VLAN, br-l2 side on the physical VLAN: OVS translates
+    assert plan['l2_int_ports'] == [{'name': 'l2gw-100', 'type': 'patch', 'peer': 'l2phy-100', 'tag': 1}]
+    assert plan['l2_bridge_ports'] == [{'name': 'eth2', 'trunks': [100]},
+                                       {'name': 'l2phy-100', 'type': 'patch', 'peer': 'l2gw-100', 'tag': 100}]
+    assert plan['routers'][0]['external_address'] == '198.18.64.3/24'
+    assert plan['routers'][0]['netns'] == 'nvr-red'
+    assert plan['ports'] == [{'name': 'nvr-red', 'network': 'red'}]
+
+
+@pytest.mark.parametrize('vlan', [0, 4095, 'x'])
+def test_gateway_vlan_outside_range_is_an_error(vlan):
+    with pytest.raises(MeshError, match='vlan'):
+        gateway_plan(NETS, 'gw1', l2_networks=[{'network': 'blue', 'vlan': vlan}])
+
+
+def test_floating_address_outside_the_external_network_is_an_error():
+    bad = dict(ROUTER, floating=[{'address': '198.18.65.10', 'fixed': '198.18.100.4'}])
+    with pytest.raises(MeshError, match='floating address 198.18.65.10 is outside the external network 198.18.64.0/24'):
+        gateway_plan(NETS, 'gw1', routers=[bad])
+
+
+def test_router_errors():
+    with pytest.raises(MeshError, match='no address for gateway gw3'):
+        gateway_plan(NETS, 'gw3', routers=[ROUTER])
+    with pytest.raises(MeshError, match='outside the tenant subnet'):
+        gateway_plan(NETS, 'gw1', routers=[dict(ROUTER, floating=[{'address': '198.18.64.10', 'fixed': '10.0.0.1'}])])
+    with pytest.raises(MeshError, match='used by router too'):
+        gateway_plan(NETS, 'gw1', l2_networks=[{'network': 'blue', 'vlan': 100}], routers=[ROUTER], l2_vrrp_id=52)
