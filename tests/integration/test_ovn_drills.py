@@ -1,0 +1,145 @@
+# -*- coding: utf-8 -*-
+"""Failure drills on the OVN lab (inventories/lab_ovn, built under its own lab name).
+
+* stop the Raft leader: the cluster elects another, the northbound accepts writes, VMs keep pinging;
+* stop the active gateway: north-south traffic resumes through the standby (the outage is measured);
+* restart ovs-vswitchd on a hypervisor: connectivity comes back without re-running Ansible.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROOT, Playbook
+
+LAB = 'it-ovn-drills'
+STATE = '/run/netvirt-lab/%s' % LAB
+EXTRA = {'netvirt_lab_name': LAB, 'netvirt_lab_state_dir': STATE}
+SSL = ['-p', '/etc/ovn/ovn-privkey.pem', '-c', '/etc/ovn/ovn-cert.pem', '-C', '/etc/ovn/cacert.pem']
+CONTROLLERS = {'ctl1': '198.18.0.21', 'ctl2': '198.18.0.22', 'ctl3': '198.18.0.23'}
+NB = ','.join('ssl:%s:6641' % a for a in CONTROLLERS.values())
+SB = ','.join('ssl:%s:6642' % a for a in CONTROLLERS.values())
+
+
+def pid(host):
+    with open(os.path.join(STATE, '%s.pid' % host)) as handle:
+        return int(handle.read().strip())
+
+
+def sh(host, argv, check=True, timeout=60):
+    proc = subprocess.run(['nsenter', '-t', str(pid(host)), '-a'] + argv, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError('%s: %s failed (%d): %s' % (host, ' '.join(argv), proc.returncode, proc.stdout))
+    return proc
+
+
+def background_ping(host, target, interval, count):
+    return subprocess.Popen(['nsenter', '-t', str(pid(host)), '-a', 'ping', '-n', '-i', str(interval), '-c', str(count),
+                             '-W', '1', target], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True)
+
+
+def ping_result(proc):
+    out = proc.communicate(timeout=120)[0]
+    sent, received = re.search(r'(\d+) packets transmitted, (\d+) received', out).groups()
+    seqs = [int(s) for s in re.findall(r'icmp_seq=(\d+)', out)]
+    return int(sent), int(received), seqs
+
+
+def role(host, db):
+    out = sh(host, ['ovn-appctl', '-t', '/var/run/ovn/ovn%s_db.ctl' % {'Northbound': 'nb', 'Southbound': 'sb'}[db],
+                    'cluster/status', 'OVN_%s' % db], check=False).stdout
+    found = re.search(r'Role: (\w+)', out)
+    return found.group(1) if found else None
+
+
+def active_gateway(via):
+    out = sh(via, ['ovn-sbctl', '--db=%s' % SB] + SSL + ['show']).stdout
+    for block in re.split(r'\n(?=Chassis )', out):
+        if 'cr-lr0-public' in block:
+            return re.match(r'Chassis "?([\w-]+)', block.strip()).group(1)
+    return None
+
+
+def wait_for(what, condition, timeout):
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        value = condition()
+        if value:
+            return value, time.monotonic() - start
+        time.sleep(0.2)
+    raise AssertionError('%s did not happen within %ss' % (what, timeout))
+
+
+@pytest.fixture(scope='module')
+def ovn_lab():
+    pb = Playbook(os.path.join(ROOT, 'inventories', 'lab_ovn'))
+    try:
+        pb.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=EXTRA)
+        pb.run(os.path.join(ROOT, 'playbooks', 'site.yml'), extra_vars=EXTRA)
+        # Warm up ARP and the gateway's flows.
+        for target in ('198.18.100.2', '198.18.101.3', '198.18.200.100'):
+            sh('vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', target], check=False)
+        yield pb
+    finally:
+        pb.run(os.path.join(ROOT, 'playbooks', 'lab_destroy.yml'), extra_vars=EXTRA, expect_rc=None)
+
+
+def test_raft_leader_stops(ovn_lab):
+    leader = [h for h in CONTROLLERS if role(h, 'Northbound') == 'leader']
+    assert len(leader) == 1, 'expected one northbound leader'
+    leader = leader[0]
+    others = [h for h in CONTROLLERS if h != leader]
+    ping = background_ping('vm1', '198.18.101.3', 0.1, 80)
+    time.sleep(1)
+    sh(leader, ['/usr/share/ovn/scripts/ovn-ctl', 'stop_nb_ovsdb'])
+    sh(leader, ['/usr/share/ovn/scripts/ovn-ctl', 'stop_sb_ovsdb'])
+    new_leader, elected_in = wait_for('a new northbound leader', lambda: next(
+        (h for h in others if role(h, 'Northbound') == 'leader'), None), 15)
+    # The northbound accepts writes through the new leader.
+    sh(others[0], ['ovn-nbctl', '--db=%s' % NB, '--timeout=20'] + SSL + ['ls-add', 'drill-probe'])
+    sh(others[0], ['ovn-nbctl', '--db=%s' % NB, '--timeout=20'] + SSL + ['ls-del', 'drill-probe'])
+    sent, received, _seqs = ping_result(ping)
+    print('\nraft drill: %s stopped, %s elected in %.1fs; ping %d/%d' % (leader, new_leader, elected_in, received, sent))
+    assert received >= sent - 2, 'VMs lost %d of %d pings while the leader changed' % (sent - received, sent)
+    # Bring the member back (the role would do the same) so later drills have three members.
+    subprocess.run(['ansible-playbook', '-i', os.path.join(ROOT, 'inventories', 'lab_ovn'),
+                    os.path.join(ROOT, 'playbooks', 'site.yml'), '--limit', 'controllers',
+                    '-e', 'netvirt_lab_name=%s netvirt_lab_state_dir=%s' % (LAB, STATE)],
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    assert role(leader, 'Northbound') in ('follower', 'leader')
+
+
+def test_active_gateway_stops(ovn_lab):
+    active = active_gateway('ctl2')
+    assert active == 'gw1', 'gw1 has the highest priority and should be active, found %s' % active
+    interval = 0.05
+    ping = background_ping('vm1', '198.18.200.100', interval, 300)
+    time.sleep(2)
+    os.kill(pid('gw1'), signal.SIGKILL)  # the whole gateway host: its daemons and links go with it
+    sent, received, seqs = ping_result(ping)
+    lost = sent - received
+    outage = lost * interval
+    print('\ngateway drill: gw1 killed; %d of %d pings lost, outage about %.1fs; now active: %s'
+          % (lost, sent, outage, active_gateway('ctl2')))
+    assert seqs and max(seqs) >= sent - 5, 'north-south traffic did not resume'
+    assert outage < 10, 'outage %.1fs is too long' % outage
+    assert active_gateway('ctl2') == 'gw2'
+
+
+def test_vswitchd_restart(ovn_lab):
+    sh('vm2', ['ping', '-c', '2', '-W', '1', '198.18.100.1'])
+    sh('hv2', ['/usr/share/openvswitch/scripts/ovs-ctl', '--no-ovsdb-server', '--system-id=hv2', 'restart'])
+    _ok, back_in = wait_for('vm2 -> vm1 after the restart', lambda: sh(
+        'vm2', ['ping', '-c', '1', '-W', '1', '198.18.100.1'], check=False).returncode == 0, 30)
+    _ok, routed_in = wait_for('vm2 -> vm3 (routed) after the restart', lambda: sh(
+        'vm2', ['ping', '-c', '1', '-W', '1', '198.18.101.3'], check=False).returncode == 0, 30)
+    print('\nvswitchd drill: hv2 restarted, vm2 -> vm1 back after %.1fs, vm2 -> vm3 (routed) after %.1fs more'
+          % (back_in, routed_in))
