@@ -1,16 +1,43 @@
 #!/usr/bin/env bash
-# The main job: build the embedded lab (hosts made of Linux namespaces on this machine),
-# deploy the overlay on it with the collection's roles, and verify it (prints a table,
-# exits non-zero if a check fails). Extra arguments go to ansible-playbook, e.g.
-#   bash tools/lab.sh -e overlay_encapsulation=vxlan
-# The lab stays up afterwards; remove it with: bash tools/lab.sh --destroy
+# The main job: build the embedded labs (hosts made of Linux namespaces on this machine), deploy
+# the overlay on them with the collection's roles, and verify them (each prints a table; the
+# script exits non-zero if any check fails).
+#   bash tools/lab.sh             both architectures: OVN over SSL (inventories/lab_ovn), then the
+#                                 static mesh with service nodes and gateways (inventories/lab)
+#   bash tools/lab.sh --ovn       only the OVN lab          bash tools/lab.sh --mesh   only the mesh lab
+#   bash tools/lab.sh [--ovn|--mesh] --destroy              remove the lab(s)
+# Other arguments go to ansible-playbook, e.g. --mesh -e overlay_encapsulation=vxlan.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$NVO_ROOT"
 
+modes=(ovn mesh)
+case "${1:-}" in
+    --ovn) modes=(ovn); shift ;;
+    --mesh) modes=(mesh); shift ;;
+esac
+
+inventory_of() { [ "$1" = ovn ] && echo inventories/lab_ovn || echo inventories/lab; }
+verify_of() { [ "$1" = ovn ] && echo playbooks/verify_ovn.yml || echo playbooks/verify.yml; }
+
 if [ "${1:-}" = "--destroy" ]; then
-    exec ansible-playbook -i inventories/lab playbooks/lab_destroy.yml
+    for mode in "${modes[@]}"; do
+        ansible-playbook -i "$(inventory_of "$mode")" playbooks/lab_destroy.yml
+    done
+    exit 0
 fi
-ansible-playbook -i inventories/lab playbooks/lab_create.yml "$@"
-ansible-playbook -i inventories/lab playbooks/site.yml "$@"
-ansible-playbook -i inventories/lab playbooks/verify.yml "$@"
+
+failed=()
+for mode in "${modes[@]}"; do
+    printf '\n##### %s lab (%s)\n' "$mode" "$(inventory_of "$mode")"
+    if ! { ansible-playbook -i "$(inventory_of "$mode")" playbooks/lab_create.yml "$@" &&
+           ansible-playbook -i "$(inventory_of "$mode")" playbooks/site.yml "$@" &&
+           ansible-playbook -i "$(inventory_of "$mode")" "$(verify_of "$mode")" "$@"; }; then
+        failed+=("$mode")
+    fi
+done
+if [ "${#failed[@]}" -gt 0 ]; then
+    echo "main job FAILED for: ${failed[*]}" >&2
+    exit 1
+fi
+echo "main job passed: ${modes[*]}"

@@ -28,6 +28,13 @@ stage "ansible-test sanity"
 sanity
 
 stage "ansible-lint (production profile)"
+# ansible-lint puts ~/.ansible/collections first on the collections path: an installed copy of
+# this collection there (from ansible-galaxy, say) would be linted instead of this checkout.
+stale="$HOME/.ansible/collections/ansible_collections/netvirt/overlay"
+if [ -e "$stale" ] && [ "$(readlink -f "$stale")" != "$NVO_ROOT" ]; then
+    echo "removing $stale, an installed copy of netvirt.overlay that would shadow this checkout"
+    rm -rf "$stale"
+fi
 ansible-lint --profile production --offline
 
 stage "pytest: unit, integration (real OVS in lab namespaces), molecule"

@@ -83,14 +83,14 @@ class Playbook(object):
 
 
 def results(data, task_name):
-    """{host: result} of the task with this name (last play that has it)."""
+    """{host: result} of the tasks with this name (a later task's result wins for a host)."""
     found = None
     for play in data['plays']:
         for task in play['tasks']:
             name = task['task']['name']
-            # Role tasks are named "role : task".
+            # Role tasks are named "role : task"; two roles may share a task name.
             if name == task_name or name.endswith(' : ' + task_name):
-                found = task['hosts']
+                found = dict(found or {}, **task['hosts'])
     if found is None:
         raise AssertionError('no task named %r ran' % task_name)
     return found
