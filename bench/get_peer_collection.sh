@@ -20,7 +20,7 @@ if [ ! -f "$MARKER" ]; then
         echo "== downloading the ansible 10.x wheel into $WHEELDIR" >&2
         "${PIP:-pip}" download --quiet --disable-pip-version-check --no-deps 'ansible==10.*' -d "$WHEELDIR" >&2
     fi
-    WHEEL="$(ls "$WHEELDIR"/ansible-10*.whl | sort -V | tail -n 1)"
+    WHEEL="$(find "$WHEELDIR" -maxdepth 1 -name 'ansible-10*.whl' | sort -V | tail -n 1)"
     echo "== extracting openvswitch.openvswitch from $(basename "$WHEEL")" >&2
     unzip -q -o "$WHEEL" 'ansible_collections/openvswitch/*' -d "$PEERDIR"
 fi
