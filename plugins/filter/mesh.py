@@ -6,21 +6,13 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import as_filter_errors
 from ansible_collections.netvirt.overlay.plugins.module_utils._mesh import (
-    MeshError, integration_bridge_ports, normalise_networks, tenant_mtu, tunnel_bridge_flows)
+    integration_bridge_ports, normalise_networks, tenant_mtu, tunnel_bridge_flows)
 from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import port_name
 
 # Name prefix of the tunnels to service nodes (group service-nodes, BFD on them).
 SERVICE_NODE_PORT_PREFIX = 'sn'
-
-
-def _wrap(func):
-    def call(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except MeshError as exc:
-            raise AnsibleFilterError(str(exc))
-    return call
 
 
 def mesh_peers(hostvars, hosts, me, encapsulation, all_networks, tep_var='overlay_tep_address',
@@ -56,9 +48,9 @@ def mesh_peers(hostvars, hosts, me, encapsulation, all_networks, tep_var='overla
 class FilterModule(object):
     def filters(self):
         return {
-            'overlay_networks': _wrap(normalise_networks),
-            'tenant_mtu': _wrap(tenant_mtu),
+            'overlay_networks': as_filter_errors(normalise_networks),
+            'tenant_mtu': as_filter_errors(tenant_mtu),
             'mesh_peers': mesh_peers,
-            'tunnel_bridge_flows': _wrap(tunnel_bridge_flows),
-            'integration_bridge_ports': _wrap(integration_bridge_ports),
+            'tunnel_bridge_flows': as_filter_errors(tunnel_bridge_flows),
+            'integration_bridge_ports': as_filter_errors(integration_bridge_ports),
         }

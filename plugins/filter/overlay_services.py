@@ -8,19 +8,11 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._gateway import gateway_plan
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import as_filter_errors
 from ansible_collections.netvirt.overlay.plugins.module_utils._mesh import (
     MeshError, check_topology, flood_groups, service_node_flows)
 
 KIND_OF_GROUP = (('service_nodes', 'service_node'), ('gateways', 'gateway'), ('hypervisors', 'hypervisor'))
-
-
-def _wrap(func):
-    def call(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except MeshError as exc:
-            raise AnsibleFilterError(str(exc))
-    return call
 
 
 def mesh_check(hostvars, groups, all_networks, tep_var='overlay_tep_address', networks_var='overlay_host_networks'):
@@ -42,7 +34,7 @@ class FilterModule(object):
     def filters(self):
         return {
             'mesh_check': mesh_check,
-            'service_node_flows': _wrap(service_node_flows),
-            'flood_groups': _wrap(flood_groups),
-            'gateway_plan': _wrap(gateway_plan),
+            'service_node_flows': as_filter_errors(service_node_flows),
+            'flood_groups': as_filter_errors(flood_groups),
+            'gateway_plan': as_filter_errors(gateway_plan),
         }

@@ -1,0 +1,20 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netvirt.overlay contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared by the filter plugins: the mesh logic raises MeshError, Ansible wants AnsibleFilterError."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.netvirt.overlay.plugins.module_utils._mesh import MeshError
+
+
+def as_filter_errors(func):
+    """Wrap a function so that a MeshError reaches the user as an AnsibleFilterError."""
+    def call(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except MeshError as exc:
+            raise AnsibleFilterError(str(exc))
+    return call
