@@ -471,65 +471,24 @@ def plan(desired, state, owner, purge=True):
 
     # HA chassis groups first: router ports refer to them.
     for name, group in sorted(desired['ha_chassis_groups'].items()):
-        want = {'external_ids': dict(mark), 'chassis': group['chassis']}
-        have = state['ha_chassis_groups'].get(name)
-        if have is None:
-            changes.append({'op': 'add_ha_group', 'group': name, 'set': want})
-        else:
-            cols = _diff(have, want)
-            if cols:
-                changes.append({'op': 'set_ha_group', 'group': name, 'set': cols})
+        _plan_row(changes, 'ha_group', {'group': name}, state['ha_chassis_groups'].get(name),
+                  {'external_ids': dict(mark), 'chassis': group['chassis']})
 
     for name, router in sorted(desired['routers'].items()):
         have = state['routers'].get(name)
-        want = {'external_ids': dict(mark), 'options': router['options']}
-        if have is None:
-            changes.append({'op': 'add_router', 'router': name, 'set': want})
-            have = {'ports': {}, 'static_routes': [], 'nat': []}
-        else:
-            cols = _diff(have, want)
-            if cols:
-                changes.append({'op': 'set_router', 'router': name, 'set': cols})
-        for pname, port in sorted(router['ports'].items()):
-            pwant = dict(port, external_ids=dict(mark))
-            phave = have['ports'].get(pname)
-            if phave is None:
-                changes.append({'op': 'add_router_port', 'router': name, 'port': pname, 'set': pwant})
-            else:
-                cols = _diff(phave, pwant)
-                if cols:
-                    changes.append({'op': 'set_router_port', 'router': name, 'port': pname, 'set': cols})
-        if purge:
-            for pname, phave in sorted(have['ports'].items()):
-                if pname not in router['ports'] and owned(phave, owner):
-                    changes.append({'op': 'del_router_port', 'router': name, 'port': pname})
+        _plan_row(changes, 'router', {'router': name}, have, {'external_ids': dict(mark), 'options': router['options']})
+        have = have or {'ports': {}, 'static_routes': [], 'nat': []}
+        _plan_ports(changes, 'router_port', {'router': name}, have['ports'], router['ports'], mark, owner, purge)
         changes.extend(_plan_children('route', 'router', name, have['static_routes'], router['static_routes'],
                                       mark, owner, purge))
         changes.extend(_plan_children('nat', 'router', name, have['nat'], router['nat'], mark, owner, purge))
 
     for name, switch in sorted(desired['switches'].items()):
         have = state['switches'].get(name)
-        want = {'external_ids': dict(mark), 'other_config': switch['other_config']}
-        if have is None:
-            changes.append({'op': 'add_switch', 'switch': name, 'set': want})
-            have = {'ports': {}, 'acls': []}
-        else:
-            cols = _diff(have, want)
-            if cols:
-                changes.append({'op': 'set_switch', 'switch': name, 'set': cols})
-        for pname, port in sorted(switch['ports'].items()):
-            pwant = dict(port, external_ids=dict(mark))
-            phave = have['ports'].get(pname)
-            if phave is None:
-                changes.append({'op': 'add_switch_port', 'switch': name, 'port': pname, 'set': pwant})
-            else:
-                cols = _diff(phave, pwant)
-                if cols:
-                    changes.append({'op': 'set_switch_port', 'switch': name, 'port': pname, 'set': cols})
-        if purge:
-            for pname, phave in sorted(have['ports'].items()):
-                if pname not in switch['ports'] and owned(phave, owner):
-                    changes.append({'op': 'del_switch_port', 'switch': name, 'port': pname})
+        _plan_row(changes, 'switch', {'switch': name}, have,
+                  {'external_ids': dict(mark), 'other_config': switch['other_config']})
+        have = have or {'ports': {}, 'acls': []}
+        _plan_ports(changes, 'switch_port', {'switch': name}, have['ports'], switch['ports'], mark, owner, purge)
         changes.extend(_plan_children('acl', 'switch', name, have['acls'], switch['acls'], mark, owner, purge))
 
     if purge:
@@ -543,6 +502,26 @@ def plan(desired, state, owner, purge=True):
             if name not in desired['ha_chassis_groups'] and owned(have, owner):
                 changes.append({'op': 'del_ha_group', 'group': name})
     return changes
+
+
+def _plan_row(changes, kind, ids, have, want):
+    """add_<kind> for a missing row, set_<kind> with the columns that differ from what it holds."""
+    if have is None:
+        changes.append(dict(ids, op='add_' + kind, set=want))
+        return
+    cols = _diff(have, want)
+    if cols:
+        changes.append(dict(ids, op='set_' + kind, set=cols))
+
+
+def _plan_ports(changes, kind, parent, have, want, mark, owner, purge):
+    """The named ports of one switch or router (parent: {'switch': name} or {'router': name})."""
+    for pname, port in sorted(want.items()):
+        _plan_row(changes, kind, dict(parent, port=pname), have.get(pname), dict(port, external_ids=dict(mark)))
+    if purge:
+        for pname, phave in sorted(have.items()):
+            if pname not in want and owned(phave, owner):
+                changes.append(dict(parent, op='del_' + kind, port=pname))
 
 
 def _plan_children(kind, parent_kind, parent, have, want, mark, owner, purge):

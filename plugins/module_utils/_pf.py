@@ -517,6 +517,18 @@ def _choice(rule, key, choices, where, default=None):
     return value
 
 
+def _match_words(rule, where, with_ports):
+    """What a filtering or translation rule matches: on <interface> <af> proto <proto> from ... to ..."""
+    words = []
+    if rule.get('interface'):
+        words += ['on', _listish(rule['interface'])]
+    if rule.get('af'):
+        words.append(_choice(rule, 'af', ('inet', 'inet6'), where))
+    if rule.get('proto'):
+        words += ['proto', _listish(rule['proto'])]
+    return words + _hosts(rule, with_ports)
+
+
 def render_filter_rule(rule, platform, where):
     rule = _normalize(rule, where)
     _check_keys(rule, _FILTER_KEYS, where)
@@ -529,13 +541,7 @@ def render_filter_rule(rule, platform, where):
         words.append('log')
     if rule.get('quick'):
         words.append('quick')
-    if rule.get('interface'):
-        words += ['on', _listish(rule['interface'])]
-    if rule.get('af'):
-        words.append(_choice(rule, 'af', ('inet', 'inet6'), where))
-    if rule.get('proto'):
-        words += ['proto', _listish(rule['proto'])]
-    words += _hosts(rule, True)
+    words += _match_words(rule, where, with_ports=True)
     if rule.get('flags'):
         words += ['flags', str(rule['flags'])]
     for key, word in (('nat_to', 'nat-to'), ('rdr_to', 'rdr-to')):
@@ -566,13 +572,7 @@ def render_translation_rule(rule, platform, where):
     words = [kind]
     if rule.get('pass'):
         words.append('pass')
-    if rule.get('interface'):
-        words += ['on', _listish(rule['interface'])]
-    if rule.get('af'):
-        words.append(_choice(rule, 'af', ('inet', 'inet6'), where))
-    if rule.get('proto'):
-        words += ['proto', _listish(rule['proto'])]
-    words += _hosts(rule, kind != 'binat')
+    words += _match_words(rule, where, with_ports=kind != 'binat')
     words += ['->', _listish(rule['target'])]
     if rule.get('target_port') is not None:
         words += ['port', str(rule['target_port'])]
