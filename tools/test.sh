@@ -38,4 +38,6 @@ fi
 ansible-lint --profile production --offline
 
 stage "pytest: unit, integration (real OVS in lab namespaces), molecule"
-python -m pytest tests -q -p no:cacheprovider "$@"
+# -rP prints what passing tests printed: the lab tables and the measured failover times.
+# --durations shows where the run's time goes (the CI budget is tight on 2 cores).
+python -m pytest tests -q -rP --durations=15 -p no:cacheprovider "$@"
