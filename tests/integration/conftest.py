@@ -49,8 +49,10 @@ class Playbook(object):
     def __init__(self, inventory):
         self.inventory = inventory
 
-    def run(self, playbook, check=False, diff=False, extra_vars=None, expect_rc=0):
+    def run(self, playbook, check=False, diff=False, extra_vars=None, expect_rc=0, limit=None):
         argv = ['ansible-playbook', '-i', self.inventory, playbook]
+        if limit:
+            argv += ['--limit', limit]
         if check:
             argv.append('--check')
         if diff:

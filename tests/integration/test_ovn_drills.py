@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 
 import pytest
+import yaml
 
-from conftest import ROOT, Playbook
+from conftest import ROOT, Playbook, changed_hosts
 
 LAB = 'it-ovn-drills'
 STATE = '/run/netvirt-lab/%s' % LAB
 EXTRA = {'netvirt_lab_name': LAB, 'netvirt_lab_state_dir': STATE}
+INVENTORY = os.path.join(ROOT, 'inventories', 'lab_ovn')
+SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
 SSL = ['-p', '/etc/ovn/ovn-privkey.pem', '-c', '/etc/ovn/ovn-cert.pem', '-C', '/etc/ovn/cacert.pem']
 CONTROLLERS = {'ctl1': '198.18.0.21', 'ctl2': '198.18.0.22', 'ctl3': '198.18.0.23'}
 NB = ','.join('ssl:%s:6641' % a for a in CONTROLLERS.values())
@@ -80,10 +84,10 @@ def wait_for(what, condition, timeout):
 
 @pytest.fixture(scope='module')
 def ovn_lab():
-    pb = Playbook(os.path.join(ROOT, 'inventories', 'lab_ovn'))
+    pb = Playbook(INVENTORY)
     try:
         pb.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=EXTRA)
-        pb.run(os.path.join(ROOT, 'playbooks', 'site.yml'), extra_vars=EXTRA)
+        pb.run(SITE, extra_vars=EXTRA)
         # Warm up ARP and the gateway's flows.
         for target in ('198.18.100.2', '198.18.101.3', '198.18.200.100'):
             sh('vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', target], check=False)
@@ -110,10 +114,7 @@ def test_raft_leader_stops(ovn_lab):
     print('\nraft drill: %s stopped, %s elected in %.1fs; ping %d/%d' % (leader, new_leader, elected_in, received, sent))
     assert received >= sent - 2, 'VMs lost %d of %d pings while the leader changed' % (sent - received, sent)
     # Bring the member back (the role would do the same) so later drills have three members.
-    subprocess.run(['ansible-playbook', '-i', os.path.join(ROOT, 'inventories', 'lab_ovn'),
-                    os.path.join(ROOT, 'playbooks', 'site.yml'), '--limit', 'controllers',
-                    '-e', 'netvirt_lab_name=%s netvirt_lab_state_dir=%s' % (LAB, STATE)],
-                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    ovn_lab.run(SITE, extra_vars=EXTRA, limit='controllers')
     assert role(leader, 'Northbound') in ('follower', 'leader')
 
 
@@ -143,3 +144,40 @@ def test_vswitchd_restart(ovn_lab):
         'vm2', ['ping', '-c', '1', '-W', '1', '198.18.101.3'], check=False).returncode == 0, 30)
     print('\nvswitchd drill: hv2 restarted, vm2 -> vm1 back after %.1fs, vm2 -> vm3 (routed) after %.1fs more'
           % (back_in, routed_in))
+
+
+def servers(host, db):
+    """The addresses of the servers that the cluster/status of ``host`` lists for a database."""
+    out = sh(host, ['ovn-appctl', '-t', '/var/run/ovn/ovn%s_db.ctl' % {'Northbound': 'nb', 'Southbound': 'sb'}[db],
+                    'cluster/status', 'OVN_%s' % db]).stdout
+    return sorted(re.findall(r'\([0-9a-f]{4} at ssl:([0-9.]+):\d+\)', out))
+
+
+def test_controller_leaves_and_joins_again(ovn_lab, tmp_path):
+    """controller_state: absent takes a member out of both clusters cleanly; present brings it back."""
+    inventory = tmp_path / 'lab_ovn'
+    shutil.copytree(INVENTORY, inventory)
+    hosts = yaml.safe_load((inventory / 'hosts.yml').read_text())
+    hosts['all']['children']['controllers']['hosts']['ctl3']['controller_state'] = 'absent'
+    (inventory / 'hosts.yml').write_text(yaml.safe_dump(hosts))
+    everyone = sorted(CONTROLLERS.values())
+    assert servers('ctl1', 'Northbound') == everyone
+
+    start = time.monotonic()
+    Playbook(str(inventory)).run(SITE, extra_vars=EXTRA, limit='controllers')
+    left_in = time.monotonic() - start
+    for db in ('Northbound', 'Southbound'):
+        assert servers('ctl1', db) == sorted(everyone[:2]), '%s: ctl3 is still a member' % db
+    assert sh('ctl3', ['test', '-e', '/var/lib/ovn/ovnnb_db.db'], check=False).returncode != 0
+    sh('ctl1', ['ovn-nbctl', '--db=%s' % NB, '--timeout=20'] + SSL + ['ls-add', 'shrink-probe'])
+    sh('ctl1', ['ovn-nbctl', '--db=%s' % NB, '--timeout=20'] + SSL + ['ls-del', 'shrink-probe'])
+
+    start = time.monotonic()
+    ovn_lab.run(SITE, extra_vars=EXTRA, limit='controllers')
+    joined_in = time.monotonic() - start
+    for db in ('Northbound', 'Southbound'):
+        assert servers('ctl1', db) == everyone, '%s: ctl3 did not join again' % db
+        assert role('ctl3', db) in ('follower', 'leader')
+    print('\ncontroller drill: ctl3 left both clusters (run %.0fs) and joined again (run %.0fs)'
+          % (left_in, joined_in))
+    assert changed_hosts(ovn_lab.run(SITE, extra_vars=EXTRA, limit='controllers')) == {}
