@@ -17,6 +17,12 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
+# The controllers of inventories/lab_ovn, and how a lab host reaches their databases over SSL.
+OVN_CONTROLLERS = {'ctl1': '198.18.0.21', 'ctl2': '198.18.0.22', 'ctl3': '198.18.0.23'}
+OVN_NB = ','.join('ssl:%s:6641' % a for a in OVN_CONTROLLERS.values())
+OVN_SB = ','.join('ssl:%s:6642' % a for a in OVN_CONTROLLERS.values())
+OVN_SSL = ['-p', '/etc/ovn/ovn-privkey.pem', '-c', '/etc/ovn/ovn-cert.pem', '-C', '/etc/ovn/cacert.pem']
+
 
 def root_netns_state():
     """What the safety rule protects: the root namespace's links, addresses and routes."""
@@ -41,6 +47,17 @@ def root_namespace_untouched():
     before = root_netns_state()
     yield
     assert root_netns_state() == before, 'the tests changed the root network namespace'
+
+
+def in_lab_host(state_dir, host, argv, check=True, timeout=60):
+    """Run argv in every namespace of a lab host (never in the machine's own); its CompletedProcess."""
+    with open(os.path.join(state_dir, '%s.pid' % host)) as handle:
+        pid = handle.read().strip()
+    proc = subprocess.run(['nsenter', '-t', pid, '-a'] + list(argv), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError('%s: %s failed (%d): %s' % (host, ' '.join(argv), proc.returncode, proc.stdout))
+    return proc
 
 
 class Playbook(object):

@@ -18,17 +18,13 @@ import time
 import pytest
 import yaml
 
-from conftest import ROOT, Playbook, changed_hosts
+from conftest import OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_SSL, ROOT, Playbook, changed_hosts, in_lab_host
 
 LAB = 'it-ovn-drills'
 STATE = '/run/netvirt-lab/%s' % LAB
 EXTRA = {'netvirt_lab_name': LAB, 'netvirt_lab_state_dir': STATE}
 INVENTORY = os.path.join(ROOT, 'inventories', 'lab_ovn')
 SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
-SSL = ['-p', '/etc/ovn/ovn-privkey.pem', '-c', '/etc/ovn/ovn-cert.pem', '-C', '/etc/ovn/cacert.pem']
-CONTROLLERS = {'ctl1': '198.18.0.21', 'ctl2': '198.18.0.22', 'ctl3': '198.18.0.23'}
-NB = ','.join('ssl:%s:6641' % a for a in CONTROLLERS.values())
-SB = ','.join('ssl:%s:6642' % a for a in CONTROLLERS.values())
 
 
 def pid(host):
@@ -37,11 +33,7 @@ def pid(host):
 
 
 def sh(host, argv, check=True, timeout=60):
-    proc = subprocess.run(['nsenter', '-t', str(pid(host)), '-a'] + argv, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=timeout, check=False)
-    if check and proc.returncode != 0:
-        raise AssertionError('%s: %s failed (%d): %s' % (host, ' '.join(argv), proc.returncode, proc.stdout))
-    return proc
+    return in_lab_host(STATE, host, argv, check=check, timeout=timeout)
 
 
 def background_ping(host, target, interval, count):
@@ -65,7 +57,7 @@ def role(host, db):
 
 
 def active_gateway(via):
-    out = sh(via, ['ovn-sbctl', '--db=%s' % SB] + SSL + ['show']).stdout
+    out = sh(via, ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['show']).stdout
     for block in re.split(r'\n(?=Chassis )', out):
         if 'cr-lr0-public' in block:
             return re.match(r'Chassis "?([\w-]+)', block.strip()).group(1)
@@ -97,10 +89,10 @@ def ovn_lab():
 
 
 def test_raft_leader_stops(ovn_lab):
-    leader = [h for h in CONTROLLERS if role(h, 'Northbound') == 'leader']
+    leader = [h for h in OVN_CONTROLLERS if role(h, 'Northbound') == 'leader']
     assert len(leader) == 1, 'expected one northbound leader'
     leader = leader[0]
-    others = [h for h in CONTROLLERS if h != leader]
+    others = [h for h in OVN_CONTROLLERS if h != leader]
     ping = background_ping('vm1', '198.18.101.3', 0.1, 80)
     time.sleep(1)
     sh(leader, ['/usr/share/ovn/scripts/ovn-ctl', 'stop_nb_ovsdb'])
@@ -108,8 +100,8 @@ def test_raft_leader_stops(ovn_lab):
     new_leader, elected_in = wait_for('a new northbound leader', lambda: next(
         (h for h in others if role(h, 'Northbound') == 'leader'), None), 15)
     # The northbound accepts writes through the new leader.
-    sh(others[0], ['ovn-nbctl', '--db=%s' % NB, '--timeout=20'] + SSL + ['ls-add', 'drill-probe'])
-    sh(others[0], ['ovn-nbctl', '--db=%s' % NB, '--timeout=20'] + SSL + ['ls-del', 'drill-probe'])
+    sh(others[0], ['ovn-nbctl', '--db=' + OVN_NB, '--timeout=20'] + OVN_SSL + ['ls-add', 'drill-probe'])
+    sh(others[0], ['ovn-nbctl', '--db=' + OVN_NB, '--timeout=20'] + OVN_SSL + ['ls-del', 'drill-probe'])
     sent, received, _seqs = ping_result(ping)
     print('\nraft drill: %s stopped, %s elected in %.1fs; ping %d/%d' % (leader, new_leader, elected_in, received, sent))
     assert received >= sent - 2, 'VMs lost %d of %d pings while the leader changed' % (sent - received, sent)
@@ -160,7 +152,7 @@ def test_controller_leaves_and_joins_again(ovn_lab, tmp_path):
     hosts = yaml.safe_load((inventory / 'hosts.yml').read_text())
     hosts['all']['children']['controllers']['hosts']['ctl3']['controller_state'] = 'absent'
     (inventory / 'hosts.yml').write_text(yaml.safe_dump(hosts))
-    everyone = sorted(CONTROLLERS.values())
+    everyone = sorted(OVN_CONTROLLERS.values())
     assert servers('ctl1', 'Northbound') == everyone
 
     start = time.monotonic()
@@ -169,8 +161,8 @@ def test_controller_leaves_and_joins_again(ovn_lab, tmp_path):
     for db in ('Northbound', 'Southbound'):
         assert servers('ctl1', db) == sorted(everyone[:2]), '%s: ctl3 is still a member' % db
     assert sh('ctl3', ['test', '-e', '/var/lib/ovn/ovnnb_db.db'], check=False).returncode != 0
-    sh('ctl1', ['ovn-nbctl', '--db=%s' % NB, '--timeout=20'] + SSL + ['ls-add', 'shrink-probe'])
-    sh('ctl1', ['ovn-nbctl', '--db=%s' % NB, '--timeout=20'] + SSL + ['ls-del', 'shrink-probe'])
+    sh('ctl1', ['ovn-nbctl', '--db=' + OVN_NB, '--timeout=20'] + OVN_SSL + ['ls-add', 'shrink-probe'])
+    sh('ctl1', ['ovn-nbctl', '--db=' + OVN_NB, '--timeout=20'] + OVN_SSL + ['ls-del', 'shrink-probe'])
 
     start = time.monotonic()
     ovn_lab.run(SITE, extra_vars=EXTRA, limit='controllers')

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from conftest import ROOT, Playbook, changed_hosts, results
+from conftest import OVN_SB, OVN_SSL, ROOT, Playbook, changed_hosts, in_lab_host, results
 
 LAB = 'it-ovn-lab'
 EXTRA = {'netvirt_lab_name': LAB, 'netvirt_lab_state_dir': '/run/netvirt-lab/%s' % LAB}
@@ -46,3 +46,18 @@ def test_site_verify_idempotence_and_check_mode(ovn_lab):
     check = ovn_lab.run(playbook('site.yml'), check=True, diff=True, extra_vars=EXTRA)
     assert changed_hosts(check) == {}
     assert results(check, 'Logical topology')['ctl1']['changes'] == []
+
+
+def test_vxlan_encapsulation(ovn_lab):
+    """The same deployment with ovn-encap-type vxlan: every chassis re-registers, traffic passes."""
+    vxlan = dict(EXTRA, overlay_encapsulation='vxlan')
+    ovn_lab.run(playbook('site.yml'), extra_vars=vxlan)
+    encaps = in_lab_host(EXTRA['netvirt_lab_state_dir'], 'ctl1', ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL
+                         + ['--bare', '--columns=type', 'list', 'Encap']).stdout.split()
+    assert len(encaps) == 5 and set(encaps) == {'vxlan'}, encaps  # 3 hypervisors, 2 gateways
+    verify = ovn_lab.run(playbook('verify_ovn.yml'), extra_vars=vxlan)
+    table = results(verify, 'Print the table')['localhost']['msg']
+    print('\n' + table)
+    assert 'FAIL' not in table
+    assert '(vxlan, MTU' in table
+    assert changed_hosts(ovn_lab.run(playbook('site.yml'), extra_vars=vxlan)) == {}
