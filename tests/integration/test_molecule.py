@@ -41,7 +41,7 @@ def step_result(output, scenario, step):
 
 
 def test_scenarios_found():
-    assert {'default', 'ovs'} <= set(SCENARIOS)
+    assert {'default', 'ovn', 'ovs'} <= set(SCENARIOS)
 
 
 @pytest.mark.parametrize('scenario', SCENARIOS)

@@ -11,6 +11,9 @@ if 'MOLECULE_SCENARIO_NAME' not in os.environ:
     # A bare `pytest` at the top of the checkout collects this file too.
     pytest.skip('checks of a Molecule scenario: run them with "molecule verify"', allow_module_level=True)
 
+# molecule/resources (on the verifier's PYTHONPATH, see .config/molecule/config.yml).
+from lab_checks import NETNS, LabHost, inventory_of  # noqa: E402
+
 # Every host of the scenario's inventory (Molecule passes it with --ansible-inventory).
 testinfra_hosts = ['all']
 
@@ -19,22 +22,13 @@ OVS_CTL = '/usr/share/openvswitch/scripts/ovs-ctl'
 
 @pytest.fixture(autouse=True)
 def _molecule_inventory(request):
-    if not request.config.option.ansible_inventory:
-        # Without Molecule's inventory, testinfra would fall back to ansible.cfg's (the main lab).
-        raise pytest.UsageError('run these tests with "molecule verify" (it passes --ansible-inventory)')
+    # Without Molecule's inventory, testinfra would fall back to ansible.cfg's (the main lab).
+    inventory_of(request.config)
 
 
-def _plain(value):
-    """ansible-inventory marks values that came from templates as unsafe: {'__ansible_unsafe': value}."""
-    return value.get('__ansible_unsafe') if isinstance(value, dict) else value
-
-
-def test_checks_run_in_this_scenarios_lab(host):
-    state_dir = _plain(host.ansible.get_variables()['netvirt_lab_state_dir'])
-    assert state_dir == '/run/netvirt-lab/molecule-ovs'
-    with open(os.path.join(state_dir, host.backend.host + '.pid')) as handle:
-        pid = int(handle.read())
-    assert host.check_output('readlink /proc/self/ns/net') == os.readlink('/proc/%d/ns/net' % pid)
+def test_checks_run_in_this_scenarios_lab(host, request):
+    lab_host = LabHost(inventory_of(request.config), host.backend.host)
+    assert host.check_output(NETNS) == lab_host.lab_netns()
 
 
 def test_daemons_run_under_ovs_ctl(host):
