@@ -34,17 +34,20 @@ def table_of(data):
     return results(data, 'Print the table')['localhost']['msg']
 
 
-@pytest.fixture
+@pytest.fixture(scope='module')
 def mesh_lab():
+    """One lab for the tests of this module: each deploys over what the one before left."""
     pb = Playbook(LAB)
     ev = lab_vars('it-mesh')
-    yield pb, ev
-    pb.run(DESTROY, extra_vars=ev)
+    try:
+        pb.run(CREATE, extra_vars=ev)
+        yield pb, ev
+    finally:
+        pb.run(DESTROY, extra_vars=ev, expect_rc=None)
 
 
 def test_main_job_for_each_encapsulation(mesh_lab):
     pb, ev = mesh_lab
-    pb.run(CREATE, extra_vars=ev)
     # One lab, switched from one encapsulation to the next as a user would: every tunnel port is
     # replaced in place, so this also proves that nothing learned through the old ports survives.
     for encapsulation in ('gre', 'vxlan', 'geneve'):
@@ -52,8 +55,9 @@ def test_main_job_for_each_encapsulation(mesh_lab):
         pb.run(SITE, extra_vars=evx)
         second = pb.run(SITE, extra_vars=evx)
         assert changed_hosts(second) == {}, 'second site.yml run with %s changed something' % encapsulation
-        check = pb.run(SITE, extra_vars=evx, check=True)
-        assert changed_hosts(check) == {}, 'check mode on a converged lab predicted changes'
+        if encapsulation == 'gre':  # the same tasks for every encapsulation; once is enough
+            check = pb.run(SITE, extra_vars=evx, check=True)
+            assert changed_hosts(check) == {}, 'check mode on a converged lab predicted changes'
         # The table carries timing figures (failovers, throughput) measured on a shared 2-core
         # machine; one busy moment can spoil a row, so a failed verification is measured once more.
         verify = pb.run(VERIFY, extra_vars=evx, expect_rc=None)
@@ -84,7 +88,6 @@ def reduced_inventory(tmp_path, drop_hosts):
 
 def test_removing_a_host_removes_its_tunnels_everywhere(mesh_lab, tmp_path):
     pb, ev = mesh_lab
-    pb.run(CREATE, extra_vars=ev)
     pb.run(SITE, extra_vars=ev)
     smaller = Playbook(reduced_inventory(tmp_path, ['hv3', 'vm4']))
     data = smaller.run(SITE, extra_vars=ev)
