@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -49,15 +50,35 @@ def root_namespace_untouched():
     assert root_netns_state() == before, 'the tests changed the root network namespace'
 
 
+def lab_pid(state_dir, host):
+    """The PID that holds a lab host's namespaces (playbooks/lab_create.yml writes it)."""
+    with open(os.path.join(state_dir, '%s.pid' % host)) as handle:
+        return int(handle.read().strip())
+
+
 def in_lab_host(state_dir, host, argv, check=True, timeout=60):
     """Run argv in every namespace of a lab host (never in the machine's own); its CompletedProcess."""
-    with open(os.path.join(state_dir, '%s.pid' % host)) as handle:
-        pid = handle.read().strip()
-    proc = subprocess.run(['nsenter', '-t', pid, '-a'] + list(argv), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=timeout, check=False)
+    proc = subprocess.run(['nsenter', '-t', str(lab_pid(state_dir, host)), '-a'] + list(argv), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
-        raise AssertionError('%s: %s failed (%d): %s' % (host, ' '.join(argv), proc.returncode, proc.stdout))
+        raise AssertionError('%s: %s failed (%d): %s%s' % (host, ' '.join(argv), proc.returncode, proc.stdout, proc.stderr))
     return proc
+
+
+def start_in_lab_host(state_dir, host, argv, **popen):
+    """Start argv in a lab host without waiting for it; its stdout is a pipe (text)."""
+    return subprocess.Popen(['nsenter', '-t', str(lab_pid(state_dir, host)), '-a'] + list(argv),
+                            stdout=subprocess.PIPE, universal_newlines=True, **popen)
+
+
+def eventually(predicate, timeout=20, step=0.5):
+    """True as soon as predicate() is, False if it still is not after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
 
 
 class Playbook(object):

@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 
 import pytest
 
-from conftest import HERE, ROOT, Playbook, changed_hosts
+from conftest import HERE, ROOT, Playbook, changed_hosts, eventually, in_lab_host, lab_pid, start_in_lab_host
 
 INVENTORY = 'gateways.yml'
 STATE = '/run/netvirt-lab/it-gw'
@@ -24,32 +23,20 @@ MAX_GW_OUTAGE = 5.0
 
 
 def pid(host):
-    with open(os.path.join(STATE, '%s.pid' % host)) as handle:
-        return int(handle.read())
+    return lab_pid(STATE, host)
 
 
 def inside(host, *argv, **kw):
     """Run a command in a lab host (never in the machine's own namespaces)."""
-    return subprocess.run(['nsenter', '-t', str(pid(host)), '-a'] + list(argv), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, check=kw.get('check', True))
+    return in_lab_host(STATE, host, argv, check=kw.get('check', True))
 
 
 def start_probe(host, *args):
-    return subprocess.Popen(['nsenter', '-t', str(pid(host)), '-a', 'python3', PROBE] + list(args),
-                            stdout=subprocess.PIPE, universal_newlines=True)
+    return start_in_lab_host(STATE, host, ['python3', PROBE] + list(args))
 
 
 def pings(host, target, count=3):
     return inside(host, 'ping', '-c', str(count), '-i', '0.2', '-W', '2', target, check=False).returncode == 0
-
-
-def eventually(predicate, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 def active_router():

@@ -16,7 +16,7 @@ import time
 import pytest
 import yaml
 
-from conftest import ROOT, Playbook, changed_hosts, failures, in_lab_host, results
+from conftest import ROOT, Playbook, changed_hosts, failures, in_lab_host, lab_pid, results
 
 LAB = os.path.join(ROOT, 'inventories', 'lab')
 SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
@@ -152,10 +152,7 @@ def test_broadcast_reaches_each_vm_once_with_four_hypervisors(tmp_path):
     try:
         pb.run(CREATE, extra_vars=ev)
         pb.run(SITE, extra_vars=ev)
-        pids = {}
-        for vm in ('vm1', 'vm2', 'vm3', 'vm4'):
-            with open('/run/netvirt-lab/it-mesh4/%s.pid' % vm) as handle:
-                pids[vm] = int(handle.read())
+        pids = dict((vm, lab_pid(ev['netvirt_lab_state_dir'], vm)) for vm in ('vm1', 'vm2', 'vm3', 'vm4'))
         captures = {}
         for vm in ('vm2', 'vm3', 'vm4'):
             captures[vm] = subprocess.Popen(

@@ -18,7 +18,7 @@ import time
 import pytest
 import yaml
 
-from conftest import OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_SSL, ROOT, Playbook, changed_hosts, in_lab_host
+from conftest import OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_SSL, ROOT, Playbook, changed_hosts, in_lab_host, lab_pid, start_in_lab_host
 
 LAB = 'it-ovn-drills'
 STATE = '/run/netvirt-lab/%s' % LAB
@@ -28,8 +28,7 @@ SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
 
 
 def pid(host):
-    with open(os.path.join(STATE, '%s.pid' % host)) as handle:
-        return int(handle.read().strip())
+    return lab_pid(STATE, host)
 
 
 def sh(host, argv, check=True, timeout=60):
@@ -37,9 +36,8 @@ def sh(host, argv, check=True, timeout=60):
 
 
 def background_ping(host, target, interval, count):
-    return subprocess.Popen(['nsenter', '-t', str(pid(host)), '-a', 'ping', '-n', '-i', str(interval), '-c', str(count),
-                             '-W', '1', target], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            universal_newlines=True)
+    return start_in_lab_host(STATE, host, ['ping', '-n', '-i', str(interval), '-c', str(count), '-W', '1', target],
+                             stderr=subprocess.STDOUT)
 
 
 def ping_result(proc):

@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 
 import pytest
 
-from conftest import ROOT, changed_hosts, results
+from conftest import ROOT, changed_hosts, eventually, in_lab_host, lab_pid, results, start_in_lab_host
 
 INVENTORY = 'service_nodes.yml'
 STATE = '/run/netvirt-lab/it-sn'
@@ -23,14 +22,12 @@ MAX_BUM_OUTAGE = 3.0
 
 
 def pid(host):
-    with open(os.path.join(STATE, '%s.pid' % host)) as handle:
-        return int(handle.read())
+    return lab_pid(STATE, host)
 
 
 def inside(host, *argv):
-    """Run a command in a lab host (never in the machine's own namespaces)."""
-    return subprocess.run(['nsenter', '-t', str(pid(host)), '-a'] + list(argv), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, check=True).stdout
+    """Run a command in a lab host (never in the machine's own namespaces); its output."""
+    return in_lab_host(STATE, host, argv).stdout
 
 
 def probe(host, *args):
@@ -38,22 +35,12 @@ def probe(host, *args):
 
 
 def start_probe(host, *args):
-    return subprocess.Popen(['nsenter', '-t', str(pid(host)), '-a', 'python3', PROBE] + list(args),
-                            stdout=subprocess.PIPE, universal_newlines=True)
+    return start_in_lab_host(STATE, host, ['python3', PROBE] + list(args))
 
 
 def bfd_up(hv, remote):
     out = inside(hv, 'ovs-vsctl', '--bare', '--columns=bfd_status', 'find', 'interface', 'options:remote_ip=%s' % remote)
     return 'state=up' in out
-
-
-def wait_for(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 @pytest.fixture(scope='module')
@@ -75,7 +62,7 @@ def test_deploy_reruns_clean(lab):
 
 
 def test_hypervisor_sends_one_copy_and_service_node_replicates_per_vni(lab):
-    assert wait_for(lambda: bfd_up('hv1', '198.18.1.21') and bfd_up('hv1', '198.18.1.22'))
+    assert eventually(lambda: bfd_up('hv1', '198.18.1.21') and bfd_up('hv1', '198.18.1.22'), timeout=30)
     count = 40
     before_ports = probe('hv1', 'port-tx', 'br-tun')
     before_groups = probe('hv1', 'group-stats', 'br-tun')
@@ -99,7 +86,7 @@ def test_hypervisor_sends_one_copy_and_service_node_replicates_per_vni(lab):
 
 def test_losing_a_service_node_costs_bum_seconds_and_unicast_nothing(lab):
     pb, _first = lab
-    assert wait_for(lambda: bfd_up('hv1', '198.18.1.21'))
+    assert eventually(lambda: bfd_up('hv1', '198.18.1.21'), timeout=30)
     bum = start_probe('vm1', 'arp-probe', 'eth0', '198.18.100.2', '8', '0.02')
     unicast = start_probe('vm1', 'ping-gap', '198.18.100.2', '8', '0.02')
     time.sleep(2)
@@ -118,7 +105,7 @@ def test_losing_a_service_node_costs_bum_seconds_and_unicast_nothing(lab):
     again = pb.run(SITE)
     assert set(changed_hosts(again)) <= {'sn1'}
     assert changed_hosts(pb.run(SITE)) == {}
-    assert wait_for(lambda: bfd_up('hv1', '198.18.1.21'))
+    assert eventually(lambda: bfd_up('hv1', '198.18.1.21'), timeout=30)
 
 
 def test_bad_input_stops_before_any_change(lab):
