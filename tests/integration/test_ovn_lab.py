@@ -1,63 +1,222 @@
 # -*- coding: utf-8 -*-
-"""The OVN main job as a test: the lab of inventories/lab_ovn (under its own lab name) is built,
-site.yml deploys controllers, the logical topology, chassis and gateways, verify_ovn.yml passes
-over SSL, a second site run changes nothing, and check mode on the converged lab predicts nothing."""
+"""The OVN lab (inventories/lab_ovn, built under its own lab name): the main job as a test, then
+failure drills, on one lab that the tests take through in order.
+
+1. site.yml deploys controllers, the logical topology, chassis and gateways (Geneve);
+   verify_ovn.yml passes over SSL; a second run changes nothing; check mode predicts nothing.
+2. Drills on the converged lab:
+   * stop the Raft leader: the cluster elects another, the northbound accepts writes, VMs keep pinging;
+   * restart ovs-vswitchd on a hypervisor: connectivity comes back without re-running Ansible;
+   * controller_state: absent takes a member out of both clusters; present brings it back.
+3. The same deployment switched to VXLAN: every chassis re-registers, verify_ovn.yml passes.
+4. Last, because it takes a host away for good: kill the active gateway's host; north-south
+   traffic resumes through the standby (the outage is measured).
+"""
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import signal
+import subprocess
+import time
 
 import pytest
+import yaml
 
-from conftest import OVN_SB, OVN_SSL, ROOT, Playbook, changed_hosts, in_lab_host, results
+from conftest import (OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_SSL, ROOT, Playbook, changed_hosts, in_lab_host, lab_pid,
+                      results, start_in_lab_host)
 
 LAB = 'it-ovn-lab'
-EXTRA = {'netvirt_lab_name': LAB, 'netvirt_lab_state_dir': '/run/netvirt-lab/%s' % LAB}
+STATE = '/run/netvirt-lab/%s' % LAB
+EXTRA = {'netvirt_lab_name': LAB, 'netvirt_lab_state_dir': STATE}
+INVENTORY = os.path.join(ROOT, 'inventories', 'lab_ovn')
+SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
+VERIFY = os.path.join(ROOT, 'playbooks', 'verify_ovn.yml')
 
 
-def playbook(name):
-    return os.path.join(ROOT, 'playbooks', name)
+def sh(host, argv, check=True, timeout=60):
+    return in_lab_host(STATE, host, argv, check=check, timeout=timeout)
+
+
+def background_ping(host, target, interval, count):
+    return start_in_lab_host(STATE, host, ['ping', '-n', '-i', str(interval), '-c', str(count), '-W', '1', target],
+                             stderr=subprocess.STDOUT)
+
+
+def ping_result(proc):
+    out = proc.communicate(timeout=120)[0]
+    sent, received = re.search(r'(\d+) packets transmitted, (\d+) received', out).groups()
+    seqs = [int(s) for s in re.findall(r'icmp_seq=(\d+)', out)]
+    return int(sent), int(received), seqs
+
+
+def cluster_status(host, db, check=False):
+    return sh(host, ['ovn-appctl', '-t', '/var/run/ovn/ovn%s_db.ctl' % {'Northbound': 'nb', 'Southbound': 'sb'}[db],
+                     'cluster/status', 'OVN_%s' % db], check=check).stdout
+
+
+def role(host, db):
+    found = re.search(r'Role: (\w+)', cluster_status(host, db))
+    return found.group(1) if found else None
+
+
+def servers(host, db):
+    """The addresses of the servers that the cluster/status of ``host`` lists for a database."""
+    return sorted(re.findall(r'\([0-9a-f]{4} at ssl:([0-9.]+):\d+\)', cluster_status(host, db, check=True)))
+
+
+def active_gateway(via):
+    out = sh(via, ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['show']).stdout
+    for block in re.split(r'\n(?=Chassis )', out):
+        if 'cr-lr0-public' in block:
+            return re.match(r'Chassis "?([\w-]+)', block.strip()).group(1)
+    return None
+
+
+def wait_for(what, condition, timeout):
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        value = condition()
+        if value:
+            return value, time.monotonic() - start
+        time.sleep(0.2)
+    raise AssertionError('%s did not happen within %ss' % (what, timeout))
+
+
+def table_of(verify):
+    table = results(verify, 'Print the table')['localhost']['msg']
+    print('\n' + table)
+    return table
 
 
 @pytest.fixture(scope='module')
 def ovn_lab():
-    pb = Playbook(os.path.join(ROOT, 'inventories', 'lab_ovn'))
+    pb = Playbook(INVENTORY)
     try:
-        pb.run(playbook('lab_create.yml'), extra_vars=EXTRA)
+        pb.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=EXTRA)
         yield pb
     finally:
-        pb.run(playbook('lab_destroy.yml'), extra_vars=EXTRA, expect_rc=None)
+        pb.run(os.path.join(ROOT, 'playbooks', 'lab_destroy.yml'), extra_vars=EXTRA, expect_rc=None)
+
+
+@pytest.fixture()
+def deployed(ovn_lab):
+    """The lab deployed (by the first test, or here when a later test runs alone)."""
+    if sh('ctl1', ['test', '-e', '/var/lib/ovn/ovnnb_db.db'], check=False).returncode != 0:
+        ovn_lab.run(SITE, extra_vars=EXTRA)
+    return ovn_lab
 
 
 def test_site_verify_idempotence_and_check_mode(ovn_lab):
-    first = ovn_lab.run(playbook('site.yml'), extra_vars=EXTRA)
+    first = ovn_lab.run(SITE, extra_vars=EXTRA)
     topology = results(first, 'Logical topology')
     assert len(topology) == 1 and not list(topology.values())[0].get('failed')
 
-    verify = ovn_lab.run(playbook('verify_ovn.yml'), extra_vars=EXTRA)
-    table = results(verify, 'Print the table')['localhost']['msg']
-    print('\n' + table)
+    table = table_of(ovn_lab.run(VERIFY, extra_vars=EXTRA))
     assert 'FAIL' not in table
     assert 'southbound listener, plain tcp client' in table
 
-    second = ovn_lab.run(playbook('site.yml'), extra_vars=EXTRA)
+    second = ovn_lab.run(SITE, extra_vars=EXTRA)
     assert changed_hosts(second) == {}
 
-    check = ovn_lab.run(playbook('site.yml'), check=True, diff=True, extra_vars=EXTRA)
+    check = ovn_lab.run(SITE, check=True, diff=True, extra_vars=EXTRA)
     assert changed_hosts(check) == {}
     assert results(check, 'Logical topology')['ctl1']['changes'] == []
 
 
-def test_vxlan_encapsulation(ovn_lab):
+def test_raft_leader_stops(deployed):
+    # Warm up ARP and the gateway's flows.
+    for target in ('198.18.100.2', '198.18.101.3', '198.18.200.100'):
+        sh('vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', target], check=False)
+    leader = [h for h in OVN_CONTROLLERS if role(h, 'Northbound') == 'leader']
+    assert len(leader) == 1, 'expected one northbound leader'
+    leader = leader[0]
+    others = [h for h in OVN_CONTROLLERS if h != leader]
+    ping = background_ping('vm1', '198.18.101.3', 0.1, 80)
+    time.sleep(1)
+    sh(leader, ['/usr/share/ovn/scripts/ovn-ctl', 'stop_nb_ovsdb'])
+    sh(leader, ['/usr/share/ovn/scripts/ovn-ctl', 'stop_sb_ovsdb'])
+    new_leader, elected_in = wait_for('a new northbound leader', lambda: next(
+        (h for h in others if role(h, 'Northbound') == 'leader'), None), 15)
+    # The northbound accepts writes through the new leader.
+    sh(others[0], ['ovn-nbctl', '--db=' + OVN_NB, '--timeout=20'] + OVN_SSL + ['ls-add', 'drill-probe'])
+    sh(others[0], ['ovn-nbctl', '--db=' + OVN_NB, '--timeout=20'] + OVN_SSL + ['ls-del', 'drill-probe'])
+    sent, received, _seqs = ping_result(ping)
+    print('\nraft drill: %s stopped, %s elected in %.1fs; ping %d/%d' % (leader, new_leader, elected_in, received, sent))
+    assert received >= sent - 2, 'VMs lost %d of %d pings while the leader changed' % (sent - received, sent)
+    # Bring the member back (the role would do the same) so later drills have three members.
+    deployed.run(SITE, extra_vars=EXTRA, limit='controllers')
+    assert role(leader, 'Northbound') in ('follower', 'leader')
+
+
+def test_vswitchd_restart(deployed):
+    sh('vm2', ['ping', '-c', '2', '-W', '1', '198.18.100.1'])
+    sh('hv2', ['/usr/share/openvswitch/scripts/ovs-ctl', '--no-ovsdb-server', '--system-id=hv2', 'restart'])
+    _ok, back_in = wait_for('vm2 -> vm1 after the restart', lambda: sh(
+        'vm2', ['ping', '-c', '1', '-W', '1', '198.18.100.1'], check=False).returncode == 0, 30)
+    _ok, routed_in = wait_for('vm2 -> vm3 (routed) after the restart', lambda: sh(
+        'vm2', ['ping', '-c', '1', '-W', '1', '198.18.101.3'], check=False).returncode == 0, 30)
+    print('\nvswitchd drill: hv2 restarted, vm2 -> vm1 back after %.1fs, vm2 -> vm3 (routed) after %.1fs more'
+          % (back_in, routed_in))
+
+
+def test_controller_leaves_and_joins_again(deployed, tmp_path):
+    """controller_state: absent takes a member out of both clusters cleanly; present brings it back."""
+    inventory = tmp_path / 'lab_ovn'
+    shutil.copytree(INVENTORY, inventory)
+    hosts = yaml.safe_load((inventory / 'hosts.yml').read_text())
+    hosts['all']['children']['controllers']['hosts']['ctl3']['controller_state'] = 'absent'
+    (inventory / 'hosts.yml').write_text(yaml.safe_dump(hosts))
+    everyone = sorted(OVN_CONTROLLERS.values())
+    assert servers('ctl1', 'Northbound') == everyone
+
+    start = time.monotonic()
+    Playbook(str(inventory)).run(SITE, extra_vars=EXTRA, limit='controllers')
+    left_in = time.monotonic() - start
+    for db in ('Northbound', 'Southbound'):
+        assert servers('ctl1', db) == sorted(everyone[:2]), '%s: ctl3 is still a member' % db
+    assert sh('ctl3', ['test', '-e', '/var/lib/ovn/ovnnb_db.db'], check=False).returncode != 0
+    sh('ctl1', ['ovn-nbctl', '--db=' + OVN_NB, '--timeout=20'] + OVN_SSL + ['ls-add', 'shrink-probe'])
+    sh('ctl1', ['ovn-nbctl', '--db=' + OVN_NB, '--timeout=20'] + OVN_SSL + ['ls-del', 'shrink-probe'])
+
+    start = time.monotonic()
+    deployed.run(SITE, extra_vars=EXTRA, limit='controllers')
+    joined_in = time.monotonic() - start
+    for db in ('Northbound', 'Southbound'):
+        assert servers('ctl1', db) == everyone, '%s: ctl3 did not join again' % db
+        assert role('ctl3', db) in ('follower', 'leader')
+    print('\ncontroller drill: ctl3 left both clusters (run %.0fs) and joined again (run %.0fs)'
+          % (left_in, joined_in))
+    assert changed_hosts(deployed.run(SITE, extra_vars=EXTRA, limit='controllers')) == {}
+
+
+def test_vxlan_encapsulation(deployed):
     """The same deployment with ovn-encap-type vxlan: every chassis re-registers, traffic passes."""
     vxlan = dict(EXTRA, overlay_encapsulation='vxlan')
-    ovn_lab.run(playbook('site.yml'), extra_vars=vxlan)
-    encaps = in_lab_host(EXTRA['netvirt_lab_state_dir'], 'ctl1', ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL
-                         + ['--bare', '--columns=type', 'list', 'Encap']).stdout.split()
+    deployed.run(SITE, extra_vars=vxlan)
+    encaps = sh('ctl1', ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['--bare', '--columns=type', 'list', 'Encap']).stdout.split()
     assert len(encaps) == 5 and set(encaps) == {'vxlan'}, encaps  # 3 hypervisors, 2 gateways
-    verify = ovn_lab.run(playbook('verify_ovn.yml'), extra_vars=vxlan)
-    table = results(verify, 'Print the table')['localhost']['msg']
-    print('\n' + table)
+    table = table_of(deployed.run(VERIFY, extra_vars=vxlan))
     assert 'FAIL' not in table
     assert '(vxlan, MTU' in table
-    assert changed_hosts(ovn_lab.run(playbook('site.yml'), extra_vars=vxlan)) == {}
+    assert changed_hosts(deployed.run(SITE, extra_vars=vxlan)) == {}
+
+
+def test_active_gateway_stops(deployed):
+    active = active_gateway('ctl2')
+    assert active == 'gw1', 'gw1 has the highest priority and should be active, found %s' % active
+    sh('vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.18.200.100'], check=False)
+    interval = 0.05
+    ping = background_ping('vm1', '198.18.200.100', interval, 300)
+    time.sleep(2)
+    os.kill(lab_pid(STATE, 'gw1'), signal.SIGKILL)  # the whole gateway host: its daemons and links go with it
+    sent, received, seqs = ping_result(ping)
+    lost = sent - received
+    outage = lost * interval
+    print('\ngateway drill: gw1 killed; %d of %d pings lost, outage about %.1fs; now active: %s'
+          % (lost, sent, outage, active_gateway('ctl2')))
+    assert seqs and max(seqs) >= sent - 5, 'north-south traffic did not resume'
+    assert outage < 10, 'outage %.1fs is too long' % outage
+    assert active_gateway('ctl2') == 'gw2'
