@@ -196,3 +196,17 @@ def test_router_errors():
         gateway_plan(NETS, 'gw1', routers=[dict(ROUTER, floating=[{'address': '198.18.64.10', 'fixed': '10.0.0.1'}])])
     with pytest.raises(MeshError, match='used by router too'):
         gateway_plan(NETS, 'gw1', l2_networks=[{'network': 'blue', 'vlan': 100}], routers=[ROUTER], l2_vrrp_id=52)
+
+
+def test_hypervisor_role_forgets_flows_by_the_cookie_that_learn_gives_them():
+    # The role deletes learned flows by cookie (roles/hypervisor/vars/main.yml): it must be the
+    # cookie the learn() action of the tunnel bridge's flows writes.
+    import os
+    import yaml
+    from ansible_collections.netvirt.overlay.plugins.module_utils._mesh import LEARNED_COOKIE
+    root = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..')
+    with open(os.path.join(root, 'roles', 'hypervisor', 'vars', 'main.yml')) as handle:
+        role_vars = yaml.safe_load(handle)
+    assert int(role_vars['hypervisor_learned_cookie'], 16) == LEARNED_COOKIE
+    learns = [f for f in tunnel_bridge_flows(NETS, ['blue'], HV_PEERS[:1]) if 'learn(' in f]
+    assert learns and all('cookie=%#x' % LEARNED_COOKIE in f for f in learns)
