@@ -85,12 +85,6 @@ def wait_for(what, condition, timeout):
     raise AssertionError('%s did not happen within %ss' % (what, timeout))
 
 
-def table_of(verify):
-    table = results(verify, 'Print the table')['localhost']['msg']
-    print('\n' + table)
-    return table
-
-
 @pytest.fixture(scope='module')
 def ovn_lab():
     pb = Playbook(INVENTORY)
@@ -114,7 +108,7 @@ def test_site_verify_idempotence_and_check_mode(ovn_lab):
     topology = results(first, 'Logical topology')
     assert len(topology) == 1 and not list(topology.values())[0].get('failed')
 
-    table = table_of(ovn_lab.run(VERIFY, extra_vars=EXTRA))
+    table = ovn_lab.verify(VERIFY, EXTRA, 'geneve')
     assert 'FAIL' not in table
     assert 'southbound listener, plain tcp client' in table
 
@@ -198,7 +192,7 @@ def test_vxlan_encapsulation(deployed):
     deployed.run(SITE, extra_vars=vxlan)
     encaps = sh('ctl1', ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['--bare', '--columns=type', 'list', 'Encap']).stdout.split()
     assert len(encaps) == 5 and set(encaps) == {'vxlan'}, encaps  # 3 hypervisors, 2 gateways
-    table = table_of(deployed.run(VERIFY, extra_vars=vxlan))
+    table = deployed.verify(VERIFY, vxlan, 'vxlan')
     assert 'FAIL' not in table
     assert '(vxlan, MTU' in table
     assert changed_hosts(deployed.run(SITE, extra_vars=vxlan)) == {}
