@@ -7,6 +7,7 @@ routes) is exactly as it was before, whatever the tests did.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -132,8 +133,8 @@ class Playbook(object):
         print('\n%s\n%s' % (label, table))
         return table
 
-    def destroy(self):
-        self.run(os.path.join(ROOT, 'playbooks', 'lab_destroy.yml'))
+    def destroy(self, expect_rc=0):
+        self.run(os.path.join(ROOT, 'playbooks', 'lab_destroy.yml'), expect_rc=expect_rc)
 
 
 def results(data, task_name):
@@ -177,3 +178,16 @@ def lab_playbook():
     yield make
     for pb in made:
         pb.destroy()
+
+
+@contextlib.contextmanager
+def deployed_lab(inventory_name):
+    """The lab of an inventory of tests/integration/inventories, created and deployed with site.yml:
+    (Playbook, results of the deployment). The lab is removed afterwards, also when the
+    deployment fails."""
+    pb = Playbook(os.path.join(HERE, 'inventories', inventory_name))
+    try:
+        pb.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'))
+        yield pb, pb.run(os.path.join(ROOT, 'playbooks', 'site.yml'))
+    finally:
+        pb.destroy(expect_rc=None)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import HERE, ROOT, Playbook, changed_hosts, eventually, in_lab_host, lab_pid, start_in_lab_host
+from conftest import ROOT, changed_hosts, deployed_lab, eventually, in_lab_host, lab_pid, start_in_lab_host
 
 INVENTORY = 'gateways.yml'
 STATE = '/run/netvirt-lab/it-gw'
@@ -62,11 +62,8 @@ def whoami(client, server_host, address):
 
 @pytest.fixture(scope='module')
 def lab():
-    pb = Playbook(os.path.join(HERE, 'inventories', INVENTORY))
-    pb.run(CREATE)
-    pb.run(SITE)
-    yield pb
-    pb.destroy()
+    with deployed_lab(INVENTORY) as (pb, _first):
+        yield pb
 
 
 def test_deploy_reruns_clean(lab):

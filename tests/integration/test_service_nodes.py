@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, changed_hosts, eventually, in_lab_host, lab_pid, results, start_in_lab_host
+from conftest import ROOT, changed_hosts, deployed_lab, eventually, in_lab_host, lab_pid, results, start_in_lab_host
 
 INVENTORY = 'service_nodes.yml'
 STATE = '/run/netvirt-lab/it-sn'
@@ -45,12 +45,8 @@ def bfd_up(hv, remote):
 
 @pytest.fixture(scope='module')
 def lab():
-    from conftest import Playbook, HERE
-    pb = Playbook(os.path.join(HERE, 'inventories', INVENTORY))
-    pb.run(CREATE)
-    first = pb.run(SITE)
-    yield pb, first
-    pb.destroy()
+    with deployed_lab(INVENTORY) as (pb, first):
+        yield pb, first
 
 
 def test_deploy_reruns_clean(lab):
