@@ -94,8 +94,11 @@ def _gaps(times, sent, seconds, step):
 
 
 def ping_gap(target, seconds, step):
+    # A count, not a deadline (-w): at a deadline ping stops at once, and a request still in flight
+    # then counts as lost. With -c it waits up to -W for the last replies.
+    count = max(1, int(round(float(seconds) / float(step))))
     begin = time.time()
-    out = subprocess.run(['ping', '-n', '-D', '-i', str(step), '-w', str(seconds), target],
+    out = subprocess.run(['ping', '-n', '-D', '-i', str(step), '-c', str(count), '-W', '1', target],
                          stdout=subprocess.PIPE, universal_newlines=True, check=False).stdout
     finish = time.time() - begin
     sent = re.search(r'(\d+) packets transmitted', out)
