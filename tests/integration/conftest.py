@@ -133,8 +133,8 @@ class Playbook(object):
         print('\n%s\n%s' % (label, table))
         return table
 
-    def destroy(self, expect_rc=0):
-        self.run(os.path.join(ROOT, 'playbooks', 'lab_destroy.yml'), expect_rc=expect_rc)
+    def destroy(self, extra_vars=None, expect_rc=0):
+        self.run(os.path.join(ROOT, 'playbooks', 'lab_destroy.yml'), extra_vars=extra_vars, expect_rc=expect_rc)
 
 
 def results(data, task_name):
@@ -181,13 +181,20 @@ def lab_playbook():
 
 
 @contextlib.contextmanager
+def created_lab(inventory, extra_vars=None):
+    """The lab of an inventory, built with lab_create.yml: its Playbook. The lab is removed
+    afterwards, also when what ran in it failed."""
+    pb = Playbook(inventory)
+    try:
+        pb.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=extra_vars)
+        yield pb
+    finally:
+        pb.destroy(extra_vars=extra_vars, expect_rc=None)
+
+
+@contextlib.contextmanager
 def deployed_lab(inventory_name):
     """The lab of an inventory of tests/integration/inventories, created and deployed with site.yml:
-    (Playbook, results of the deployment). The lab is removed afterwards, also when the
-    deployment fails."""
-    pb = Playbook(os.path.join(HERE, 'inventories', inventory_name))
-    try:
-        pb.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'))
+    (Playbook, results of the deployment)."""
+    with created_lab(os.path.join(HERE, 'inventories', inventory_name)) as pb:
         yield pb, pb.run(os.path.join(ROOT, 'playbooks', 'site.yml'))
-    finally:
-        pb.destroy(expect_rc=None)

@@ -16,7 +16,7 @@ import time
 import pytest
 import yaml
 
-from conftest import ROOT, Playbook, changed_hosts, in_lab_host, lab_pid, results
+from conftest import ROOT, Playbook, changed_hosts, created_lab, in_lab_host, lab_pid, results
 
 LAB = os.path.join(ROOT, 'inventories', 'lab')
 SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
@@ -34,13 +34,9 @@ def lab_vars(name, **extra):
 @pytest.fixture(scope='module')
 def mesh_lab():
     """One lab for the tests of this module: each deploys over what the one before left."""
-    pb = Playbook(LAB)
     ev = lab_vars('it-mesh')
-    try:
-        pb.run(CREATE, extra_vars=ev)
+    with created_lab(LAB, ev) as pb:
         yield pb, ev
-    finally:
-        pb.run(DESTROY, extra_vars=ev, expect_rc=None)
 
 
 def test_main_job_for_each_encapsulation(mesh_lab):

@@ -25,8 +25,8 @@ import time
 import pytest
 import yaml
 
-from conftest import (OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_SSL, ROOT, Playbook, changed_hosts, in_lab_host, lab_pid,
-                      results, start_in_lab_host)
+from conftest import (OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_SSL, ROOT, Playbook, changed_hosts, created_lab, in_lab_host,
+                      lab_pid, results, start_in_lab_host)
 
 LAB = 'it-ovn-lab'
 STATE = '/run/netvirt-lab/%s' % LAB
@@ -87,12 +87,8 @@ def wait_for(what, condition, timeout):
 
 @pytest.fixture(scope='module')
 def ovn_lab():
-    pb = Playbook(INVENTORY)
-    try:
-        pb.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=EXTRA)
+    with created_lab(INVENTORY, EXTRA) as pb:
         yield pb
-    finally:
-        pb.run(os.path.join(ROOT, 'playbooks', 'lab_destroy.yml'), extra_vars=EXTRA, expect_rc=None)
 
 
 @pytest.fixture()
