@@ -30,6 +30,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, 'tools'))
+import host_guard  # noqa: E402  (tools/host_guard.py: what no lab may change)
 INVENTORY = os.path.join(HERE, 'inventory.yml')
 PLAYBOOKS = os.path.join(HERE, 'playbooks')
 LAB_DESTROY = os.path.join(ROOT, 'playbooks', 'lab_destroy.yml')
@@ -74,23 +76,6 @@ def remotes(count):
 def port_name(remote):
     """ovs_tunnels' name for an IPv4 remote (gre-<address in hex>): all methods make the same ports."""
     return 'gre-%08x' % int(ipaddress.IPv4Address(remote))
-
-
-def root_netns_state():
-    """What the lab must never change: the root namespace's links, addresses and routes."""
-    out = {}
-    for what in (['link'], ['-4', 'address'], ['-6', 'address'], ['-4', 'route'], ['-6', 'route']):
-        proc = subprocess.run(['ip', '-j'] + what + ['show'], capture_output=True, text=True, check=True)
-        data = json.loads(proc.stdout or '[]')
-        for entry in data:
-            # Counters and address lifetimes move on their own; everything else must not.
-            for volatile in ('stats64', 'stats'):
-                entry.pop(volatile, None)
-            for addr in entry.get('addr_info', []):
-                addr.pop('valid_life_time', None)
-                addr.pop('preferred_life_time', None)
-        out[' '.join(what)] = data
-    return out
 
 
 def timed(argv, env=None):
@@ -307,7 +292,7 @@ def run(args):
         lab = Lab(env, workdir)
         # A lab left over by an interrupted run would start with stale ports: remove it first.
         lab.destroy()
-        before = root_netns_state()
+        before = host_guard.snapshot()
         try:
             lab.create()
             return run_sizes(lab, args.sizes, args.skip_peer_above)
@@ -316,8 +301,9 @@ def run(args):
                 lab.destroy()
             finally:
                 # Checked even if the destroy failed: the safety rule matters more than the numbers.
-                if root_netns_state() != before:
-                    raise BenchError('the root network namespace changed during the benchmark')
+                changed = host_guard.differences(before, host_guard.snapshot())
+                if changed:
+                    raise BenchError('the benchmark changed this machine: %s' % '; '.join(changed))
 
 
 def main(argv=None):

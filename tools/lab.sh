@@ -27,6 +27,11 @@ if [ "${1:-}" = "--destroy" ]; then
     exit 0
 fi
 
+# Nothing the lab does may change this machine (tools/host_guard.py says what is compared).
+guard="$(mktemp)"
+trap 'rm -f "$guard"' EXIT
+python3 tools/host_guard.py snapshot "$guard"
+
 failed=()
 for mode in "${modes[@]}"; do
     printf '\n##### %s lab (%s)\n' "$mode" "$(inventory_of "$mode")"
@@ -36,6 +41,9 @@ for mode in "${modes[@]}"; do
         failed+=("$mode")
     fi
 done
+if ! python3 tools/host_guard.py compare "$guard"; then
+    failed+=("host guard")
+fi
 if [ "${#failed[@]}" -gt 0 ]; then
     echo "main job FAILED for: ${failed[*]}" >&2
     exit 1
