@@ -15,6 +15,7 @@ failure drills, on one lab that the tests take through in order.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -34,6 +35,11 @@ EXTRA = {'netvirt_lab_name': LAB, 'netvirt_lab_state_dir': STATE}
 INVENTORY = os.path.join(ROOT, 'inventories', 'lab_ovn')
 SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
 VERIFY = os.path.join(ROOT, 'playbooks', 'verify_ovn.yml')
+# The rows verify_ovn.yml must print for inventories/lab_ovn: 3 controllers, 5 chassis (3 hypervisors,
+# 2 gateways), 4 VMs that ping each other and the external host, then north-south and throughput.
+OVN_TABLE = {'OVN_Northbound Raft cluster': 1, 'OVN_Southbound Raft cluster': 1, 'southbound listener': 2,
+             'chassis ': 5, 'east-west ': 4, 'routed ': 8, 'north-south ': 4, 'external host sees the SNAT address': 1,
+             'TCP north-south': 1, 'TCP overlay': 1, 'TCP underlay': 1, 'overlay / underlay throughput': 1}
 
 
 def sh(host, argv, check=True, timeout=60):
@@ -104,7 +110,7 @@ def test_site_verify_idempotence_and_check_mode(ovn_lab):
     topology = results(first, 'Logical topology')
     assert len(topology) == 1 and not list(topology.values())[0].get('failed')
 
-    table = ovn_lab.verify(VERIFY, EXTRA, 'geneve')
+    table = ovn_lab.verify(VERIFY, EXTRA, 'geneve', OVN_TABLE)
     assert 'FAIL' not in table
     assert 'southbound listener, plain tcp client' in table
 
@@ -114,6 +120,27 @@ def test_site_verify_idempotence_and_check_mode(ovn_lab):
     check = ovn_lab.run(SITE, check=True, diff=True, extra_vars=EXTRA)
     assert changed_hosts(check) == {}
     assert results(check, 'Logical topology')['ctl1']['changes'] == []
+
+
+def test_no_private_key_in_the_output(deployed):
+    """A node key that must be placed again never shows in the output, in check mode with --diff
+    or in the real run with --diff -v (nor in the recorded task results)."""
+    key = sh('hv1', ['cat', '/etc/ovn/ovn-privkey.pem']).stdout
+    body = [line for line in key.splitlines() if line and not line.startswith('-----')]
+    assert 'PRIVATE KEY' in key and body
+    # Another valid PEM file in place of the key: copy would show the difference in its diff.
+    sh('hv1', ['cp', '/etc/ovn/ovn-cert.pem', '/etc/ovn/ovn-privkey.pem'])
+    try:
+        check = deployed.run(SITE, extra_vars=EXTRA, limit='hv1', check=True, diff=True, verbose=True)
+        check_output = deployed.last_output
+    finally:
+        real = deployed.run(SITE, extra_vars=EXTRA, limit='hv1', diff=True, verbose=True)
+    assert results(check, 'Private key on the node')['hv1']['changed']
+    assert results(real, 'Private key on the node')['hv1']['changed']
+    assert sh('hv1', ['cat', '/etc/ovn/ovn-privkey.pem']).stdout == key
+    for label, text in (('check mode', check_output + json.dumps(check)), ('real run', deployed.last_output + json.dumps(real))):
+        assert 'PRIVATE KEY' not in text, '%s printed a private key' % label
+        assert not [line for line in body if line in text], '%s printed part of the private key' % label
 
 
 def test_raft_leader_stops(deployed):
@@ -188,7 +215,7 @@ def test_vxlan_encapsulation(deployed):
     deployed.run(SITE, extra_vars=vxlan)
     encaps = sh('ctl1', ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['--bare', '--columns=type', 'list', 'Encap']).stdout.split()
     assert len(encaps) == 5 and set(encaps) == {'vxlan'}, encaps  # 3 hypervisors, 2 gateways
-    table = deployed.verify(VERIFY, vxlan, 'vxlan')
+    table = deployed.verify(VERIFY, vxlan, 'vxlan', OVN_TABLE)
     assert 'FAIL' not in table
     assert '(vxlan, MTU' in table
     assert changed_hosts(deployed.run(SITE, extra_vars=vxlan)) == {}
