@@ -68,7 +68,14 @@ class Connection(ConnectionBase):
             raise AnsibleConnectionFailure(
                 "lab host '%s' is not running (no PID in %s); create the lab first "
                 "(playbooks/lab_create.yml)" % (name, pidfile))
-        if not os.path.exists('/proc/%d/ns/net' % pid):
+        try:
+            for ns in ('net', 'mnt'):
+                # Entering the machine's own namespaces would run the task on the machine itself.
+                if os.readlink('/proc/%d/ns/%s' % (pid, ns)) == os.readlink('/proc/self/ns/%s' % ns):
+                    raise AnsibleConnectionFailure(
+                        "refusing lab host '%s': PID %d from %s is in this machine's own %s namespace, "
+                        "not a lab host" % (name, pid, pidfile, ns))
+        except OSError:
             raise AnsibleConnectionFailure("lab host '%s' (PID %d from %s) is gone; re-create the lab"
                                            % (name, pid, pidfile))
         return pid

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -46,20 +47,45 @@ def _sh_quote(value):
     return "'" + str(value).replace("'", "'\"'\"'") + "'"
 
 
+_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$')
+
+
+def check_name(value, what):
+    """A lab or host name: it becomes a path under STATE_ROOT, so no slash, no dots, not empty."""
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise LabError("%s %r: use 1-63 letters, digits, '-' or '_', starting with a letter or digit" % (what, value))
+    return value
+
+
 def state_dir(lab):
-    return os.path.join(STATE_ROOT, lab)
+    """/run/netvirt-lab/LAB; refuses a name that would lead anywhere else."""
+    check_name(lab, 'lab name')
+    path = os.path.realpath(os.path.join(STATE_ROOT, lab))
+    if os.path.dirname(path) != os.path.realpath(STATE_ROOT):
+        raise LabError('lab name %r resolves to %s, outside %s' % (lab, path, STATE_ROOT))
+    return path
+
+
+def is_lab_host(pid):
+    """True for the init process of a lab host: it carries the ready marker and lives in network
+    and mount namespaces of its own, never in this machine's (those of the caller)."""
+    try:
+        for ns in ('net', 'mnt'):
+            if os.readlink('/proc/%d/ns/%s' % (pid, ns)) == os.readlink('/proc/self/ns/%s' % ns):
+                return False
+    except OSError:
+        return False
+    return os.path.exists('/proc/%d/root%s' % (pid, READY))
 
 
 def pid_of(lab, name):
     """PID (root namespace) of a running lab host, or None."""
     try:
-        with open(os.path.join(state_dir(lab), '%s.pid' % name)) as handle:
+        with open(os.path.join(state_dir(lab), '%s.pid' % check_name(name, 'host name'))) as handle:
             pid = int(handle.read().strip())
     except (OSError, ValueError):
         return None
-    if os.path.exists('/proc/%d/root%s' % (pid, READY)):
-        return pid
-    return None
+    return pid if is_lab_host(pid) else None
 
 
 def run(argv, check=True, input_data=None):
@@ -157,6 +183,9 @@ def stop_lab(lab, timeout=10):
             with open(os.path.join(sdir, entry)) as handle:
                 pid = int(handle.read().strip())
         except (OSError, ValueError):
+            continue
+        # A stale PID file may name a process that is no lab host any more (PIDs are reused).
+        if not is_lab_host(pid):
             continue
         try:
             os.kill(pid, signal.SIGKILL)

@@ -23,11 +23,16 @@ description:
   - Run it on the machine itself (connection V(local)), as root.
 options:
   name:
-    description: Lab name; its state lives in C(/run/netvirt-lab/NAME).
+    description:
+      - Lab name; its state lives in C(/run/netvirt-lab/NAME). 1-63 letters, digits, C(-) or C(_)
+        (no slash, no dots), so that it can never name a path outside C(/run/netvirt-lab).
     type: str
     default: lab
   state:
-    description: V(absent) kills every host of the lab, which removes all their interfaces.
+    description:
+      - V(absent) kills every host of the lab, which removes all their interfaces. Only processes
+        that carry the lab's ready marker and live in namespaces other than the machine's own are
+        killed; a stale PID file naming any other process is ignored.
     type: str
     choices: [present, absent]
     default: present
@@ -181,7 +186,7 @@ pids:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._lab import (
-    LabError, ensure_lab, pid_of, stop_lab, switch_name)
+    LabError, check_name, ensure_lab, pid_of, state_dir, stop_lab, switch_name)
 
 
 def main():
@@ -222,6 +227,14 @@ def main():
         supports_check_mode=False,
     )
     p = module.params
+    try:
+        state_dir(p['name'])
+        for host in p['hosts']:
+            check_name(host['name'], 'host name')
+        for net in p['networks']:
+            check_name(net['name'], 'network name')
+    except LabError as exc:
+        module.fail_json(msg=str(exc))
     if p['state'] == 'absent':
         stopped = stop_lab(p['name'])
         module.exit_json(changed=bool(stopped), created=[], stopped=stopped)

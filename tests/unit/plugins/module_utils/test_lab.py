@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+"""The lab never reaches outside itself: names stay under /run/netvirt-lab, and only lab hosts
+are killed or entered."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from ansible.errors import AnsibleConnectionFailure
+from ansible_collections.netvirt.overlay.plugins.connection.namespace import Connection
+from ansible_collections.netvirt.overlay.plugins.module_utils import _lab
+
+
+@pytest.mark.parametrize('name', ['', '.', '..', '../etc', 'a/b', 'lab.old', '/run', '-x', 'a b', None, 'x' * 64])
+def test_a_lab_name_that_could_leave_the_state_root_is_refused(name):
+    with pytest.raises(_lab.LabError):
+        _lab.state_dir(name)
+
+
+def test_a_plain_name_is_a_folder_of_the_state_root():
+    assert _lab.state_dir('it-mesh_2') == os.path.join(os.path.realpath(_lab.STATE_ROOT), 'it-mesh_2')
+
+
+@pytest.fixture
+def bystander(tmp_path, monkeypatch):
+    """A process of this machine's own namespaces, named by a lab's PID file."""
+    monkeypatch.setattr(_lab, 'STATE_ROOT', str(tmp_path))
+    proc = subprocess.Popen(['sleep', '60'])
+    (tmp_path / 'lab1').mkdir()
+    (tmp_path / 'lab1' / 'hv1.pid').write_text('%d\n' % proc.pid)
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def test_removing_a_lab_never_kills_a_process_that_is_no_lab_host(bystander):
+    assert not _lab.is_lab_host(bystander.pid)
+    assert _lab.pid_of('lab1', 'hv1') is None
+    assert _lab.stop_lab('lab1') == []
+    assert bystander.poll() is None, 'a process outside the lab was killed'
+
+
+def test_the_connection_refuses_a_process_in_the_machines_own_namespaces(bystander, tmp_path):
+    conn = Connection.__new__(Connection)
+    options = {'remote_addr': 'hv1', 'lab_state_dir': str(tmp_path / 'lab1')}
+    conn.get_option = options.get
+    with pytest.raises(AnsibleConnectionFailure, match="own net namespace"):
+        conn._host_pid()
