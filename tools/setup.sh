@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare a fresh Debian machine for the lab and the tests: Debian packages from
-# tools/packages-debian.txt, pinned Python packages in a virtualenv outside the tree,
+# tools/packages-debian.txt, hash-pinned Python packages (tools/requirements.lock) in a virtualenv outside the tree,
 # and a collection tree at <workdir>/ansible_collections/netvirt/overlay (ansible-test
 # and ansible-playbook only find the collection by that path).
 # Source it (". tools/setup.sh") to get NVO_VENV, NVO_COLLECTIONS and PATH set.
@@ -31,14 +31,15 @@ if [ "${#NEED[@]}" -gt 0 ]; then
 fi
 
 # The virtualenv is keyed by the pins, so a change of pins builds a fresh one.
-PIN_HASH="$(cat "$NVO_ROOT/tools/requirements.txt" "$NVO_ROOT/tools/constraints.txt" | sha256sum | cut -c1-12)"
+PIN_HASH="$(sha256sum < "$NVO_ROOT/tools/requirements.lock" | cut -c1-12)"
 NVO_VENV="${NVO_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/netvirt-overlay/venv-$PIN_HASH}"
 export NVO_VENV
 if [ ! -x "$NVO_VENV/bin/ansible-playbook" ]; then
     echo "== creating virtualenv $NVO_VENV"
     "${PYTHON:-python3}" -m venv "$NVO_VENV"
-    "$NVO_VENV/bin/pip" install -q --disable-pip-version-check \
-        -r "$NVO_ROOT/tools/requirements.txt" -c "$NVO_ROOT/tools/constraints.txt"
+    # Every package, transitive ones included, pinned with its hashes (tools/lock_requirements.sh).
+    "$NVO_VENV/bin/pip" install -q --disable-pip-version-check --require-hashes \
+        -r "$NVO_ROOT/tools/requirements.lock"
 fi
 export PATH="$NVO_VENV/bin:$PATH"
 

@@ -26,10 +26,11 @@ stage() { printf '\n=== %s\n' "$*"; }
 # ansible-test wants a real directory named ansible_collections/netvirt/overlay (not a
 # symlink), so sanity runs on a copy of the files git would ship.
 sanity() {
-    local venv="${NVO_VENV}-sanity" work
+    local venv work
+    venv="${NVO_VENV}-sanity-$(sha256sum < tools/requirements-sanity.lock | cut -c1-8)"
     if [ ! -x "$venv/bin/ansible-test" ]; then
         "${PYTHON:-python3}" -m venv "$venv"
-        "$venv/bin/pip" install -q --disable-pip-version-check -r tools/requirements-sanity.txt
+        "$venv/bin/pip" install -q --disable-pip-version-check --require-hashes -r tools/requirements-sanity.lock
     fi
     # ansible-test fills each sanity test's virtualenv with pip by a get-pip script that it
     # downloads from a host these machines cannot reach, unless the script is in its cache: put

@@ -1,0 +1,49 @@
+# -*- coding: utf-8 -*-
+"""Python packages are installed only from the hashed lock files, which keep the top-level pins."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+TOOLS = os.path.join(ROOT, 'tools')
+
+
+def norm(name):
+    return re.sub(r'[-_.]+', '-', name).lower()
+
+
+def entries(path):
+    """{name: (version, [hashes])} of a requirements file with continuation lines."""
+    with open(path) as handle:
+        text = re.sub(r'\\\n', ' ', handle.read())
+    out = {}
+    for line in text.splitlines():
+        line = line.split('#', 1)[0].strip()
+        if line:
+            name, version = re.match(r'^([A-Za-z0-9_.-]+)==(\S+)', line).groups()
+            out[norm(name)] = (version, re.findall(r'--hash=sha256:([0-9a-f]{64})', line))
+    return out
+
+
+@pytest.mark.parametrize('name', ['requirements', 'requirements-sanity'])
+def test_every_locked_package_has_hashes_and_the_top_level_pins_hold(name):
+    top, lock = entries(os.path.join(TOOLS, name + '.txt')), entries(os.path.join(TOOLS, name + '.lock'))
+    for package, (version, hashes) in lock.items():
+        assert hashes, '%s has no hash in %s.lock' % (package, name)
+    for package, (version, _hashes) in top.items():
+        assert lock.get(package, (None,))[0] == version, '%s==%s of %s.txt is not what the lock pins' % (package, version, name)
+
+
+def test_every_pip_install_of_the_tools_checks_hashes():
+    installs = []
+    for script in ('setup.sh', 'test.sh'):
+        with open(os.path.join(TOOLS, script)) as handle:
+            text = re.sub(r'\\\n', ' ', handle.read())
+        installs += [line for line in text.splitlines() if re.search(r'pip"? install', line)]
+    assert len(installs) == 2, installs
+    for line in installs:
+        assert '--require-hashes' in line and '.lock' in line, line
