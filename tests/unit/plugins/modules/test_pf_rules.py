@@ -416,7 +416,7 @@ def test_role_default_deny_keeps_ssh_first_and_is_idempotent(lab):
     filtering = lab.anchor.read_text().split('# Filtering\n', 1)[1]
     assert filtering == (
         'block in all\n'
-        'pass in quick proto tcp from 192.0.2.0/24 to any port 22 flags S/SA keep state label "ansible-ssh"\n'
+        'pass in quick proto tcp from 192.0.2.0/24 to any port 22 flags any keep state label "ansible-ssh"\n'
         'pass in quick proto tcp from <ovn_clients> to any port { 6641, 6642 } keep state\n'
         'pass in on lo0 proto udp from any to any port 53\n'      # YAML read 'on:' as true
         'pass out all keep state\n')
