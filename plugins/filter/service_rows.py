@@ -113,8 +113,8 @@ def gateway_rows(l2, l3, max_outage):
          'measured': fip or 'no answer', 'ok': fip == fip_expect},
         {'check': 'gateway failover (keepalived stopped on %s): %s -> ext1' % (l3.get('active'), l3.get('inside')),
          'expect': '<= %s s, the other gateway holds %s' % (max_outage, l3.get('vip')),
-         'measured': '%s s (%d/%d pings lost), then %s held %s' % (outage, sent - received, sent,
-                                                                 '+'.join(holders) or 'nobody', l3.get('vip')),
+         'measured': '%s s (%d/%d pings lost), then %s held %s'
+                     % (outage, sent - received, sent, '+'.join(holders) or 'nobody', l3.get('vip')),
          'ok': (received > 0 and outage is not None and float(outage) <= max_outage
                 and len(holders) == 1 and holders[0] != l3.get('active')),
          'timing': True},
