@@ -1,0 +1,73 @@
+# Copyright (c) netvirt.overlay contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Print, as one JSON object, the state of a lab host that the modules may change: the
+Open_vSwitch database, every bridge's OpenFlow flows and groups, the addresses, MTUs and link
+states of every interface, and the OVN northbound database when one runs.
+
+Columns that ovs-vswitchd and ovsdb-server update on their own (statistics, status, link
+counters, cfg sequence numbers written by a commit are kept: a commit is a change) are left out,
+so two snapshots are equal exactly when nothing was written.
+"""
+
+import json
+import subprocess
+
+# Maintained by ovs-vswitchd itself, whatever clients do.
+VOLATILE = {
+    'Interface': {'statistics', 'status', 'link_resets', 'link_state', 'link_speed', 'duplex',
+                  'admin_state', 'mtu', 'ifindex', 'lacp_current', 'bfd_status', 'cfm_fault',
+                  'cfm_fault_status', 'cfm_health', 'cfm_remote_mpids', 'cfm_flap_count',
+                  'cfm_remote_opstate', 'error', 'ofport', 'mac_in_use'},
+    'Port': {'statistics', 'status', 'bond_active_slave', 'rstp_statistics', 'rstp_status'},
+    'Bridge': {'status', 'datapath_id', 'datapath_version', 'rstp_status'},
+    'Open_vSwitch': {'cur_cfg', 'statistics', 'dpdk_initialized', 'dpdk_version', 'iface_types',
+                     'datapath_types', 'db_version', 'ovs_version', 'system_type', 'system_version'},
+    'Controller': {'status', 'is_connected', 'role'},
+    'Manager': {'status', 'is_connected'},
+}
+
+
+def run(argv):
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+    return proc.returncode, proc.stdout
+
+
+def dump(remote, database):
+    """{table: sorted rows without volatile columns}, rows keyed by content, not by _uuid order."""
+    rc, out = run(['ovsdb-client', '--format=json', 'dump', remote, database])
+    if rc != 0:
+        return None
+    tables = {}
+    for line in out.splitlines():
+        if not line.strip():
+            continue
+        # One JSON object per table: {"caption": "TABLE table", "headings": [...], "data": [...]}
+        doc = json.loads(line)
+        table = doc['caption'].split()[0]
+        skip = VOLATILE.get(table, set())
+        rows = [dict((h, v) for h, v in zip(doc['headings'], row) if h not in skip and h != '_version')
+                for row in doc['data']]
+        tables[table] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True))
+    return tables
+
+
+def main():
+    state = {'ovsdb': dump('unix:/run/openvswitch/db.sock', 'Open_vSwitch'),
+             'ovn_nb': dump('unix:/run/ovn/ovnnb_db.sock', 'OVN_Northbound'),
+             'flows': {}, 'groups': {}}
+    rc, out = run(['ovs-vsctl', '--timeout=10', 'list-br'])
+    for bridge in out.split() if rc == 0 else []:
+        state['flows'][bridge] = sorted(run(['ovs-ofctl', '-O', 'OpenFlow15', 'dump-flows', '--no-stats', bridge])[1].splitlines())
+        state['groups'][bridge] = sorted(run(['ovs-ofctl', '-O', 'OpenFlow15', 'dump-groups', bridge])[1].splitlines())
+    links = json.loads(run(['ip', '-j', 'address', 'show'])[1] or '[]')
+    state['links'] = dict((link['ifname'], {
+        'mtu': link.get('mtu'), 'up': 'UP' in link.get('flags', []),
+        # The kernel adds IPv6 link-local addresses on its own, some time after a link comes up.
+        'addresses': sorted('%s/%s' % (a['local'], a['prefixlen']) for a in link.get('addr_info', [])
+                            if not (a.get('family') == 'inet6' and a.get('scope') == 'link'))})
+        for link in links)
+    print(json.dumps(state, sort_keys=True))
+
+
+if __name__ == '__main__':
+    main()
