@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import time
 import traceback
+
+from ansible_collections.netvirt.overlay.plugins.module_utils._input import (
+    InputError, integer, ip_address, readable_file)
 
 OVS_IMPORT_ERROR = None
 OVS_IMPORT_TRACEBACK = None
@@ -48,6 +52,14 @@ CONNECTION_ARGUMENT_SPEC = dict(
     ssl_ca_cert=dict(type='path'),
     timeout=dict(type='int', default=30),
 )
+SSL_OPTIONS = ('ssl_private_key', 'ssl_certificate', 'ssl_ca_cert')
+
+# Connection targets as OVS writes them (ovsdb-server(1), ovs-vswitchd's Controller table).
+ACTIVE_METHODS = ('tcp', 'ssl', 'unix')
+TARGET_FORMS = {'tcp': 'tcp:IP:PORT', 'ssl': 'ssl:IP:PORT', 'unix': 'unix:PATH',
+                'ptcp': 'ptcp:[PORT][:IP]', 'pssl': 'pssl:[PORT][:IP]', 'punix': 'punix:PATH'}
+_HOSTNAME_RE = re.compile(r'^(?=.*[A-Za-z])[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
+                          r'(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$')
 
 
 class OvsdbError(Exception):
@@ -67,25 +79,103 @@ def ensure_ovs_library(module):
     module.fail_json(msg=OVS_INSTALL_HINT, exception=OVS_IMPORT_TRACEBACK)
 
 
+def _host(text, what, hostnames, unicast):
+    """The address part of a target: an IP address ([IPv6] in brackets), or a DNS name where allowed."""
+    if text.startswith('[') and text.endswith(']'):
+        return ip_address(text[1:-1], what, version=6, unicast=unicast)
+    if ':' in text:
+        raise InputError('%s: %s is an IPv6 address without brackets; write [%s]' % (what, text, text))
+    if hostnames and _HOSTNAME_RE.match(text):
+        return text
+    return ip_address(text, what, version=4, unicast=unicast)
+
+
+def _port(text, what, low):
+    if not text.isdigit():
+        raise InputError('%s: %r is not a port number (allowed: %d-65535)' % (what, text, low))
+    return integer(int(text), what, low, 65535)
+
+
+def check_target(target, field, methods=ACTIVE_METHODS, hostnames=False):
+    """One OVS connection target (an OVSDB remote, an OpenFlow controller) of one of ``methods``.
+
+    Active targets (tcp:, ssl:) need an address and a port, passive ones (ptcp:, pssl:) take an
+    optional port and listening address, unix:/punix: a path. ``hostnames`` allows DNS names
+    where the program that connects resolves them (the Python ovs library does not).
+    Raises InputError naming ``field``, the target and the forms allowed; returns the target.
+    """
+    allowed = ', '.join(TARGET_FORMS[m] for m in methods)
+    text = str(target).strip()
+    method, sep, rest = text.partition(':')
+    if not sep or method not in methods:
+        raise InputError("%s: '%s' must start with %s (allowed: %s)"
+                         % (field, target, ', '.join(m + ':' for m in methods), allowed))
+    what = "%s '%s'" % (field, text)
+    if method in ('unix', 'punix'):
+        if not rest:
+            raise InputError('%s: no socket path (allowed: %s)' % (what, allowed))
+    elif method in ('tcp', 'ssl'):
+        if rest.startswith('['):
+            host, close, port = rest.partition(']')
+            host, port = host + close, port[1:] if port.startswith(':') else ''
+        else:
+            host, _sep, port = rest.rpartition(':')
+        if not host or not port:
+            raise InputError('%s needs an address and a port, e.g. %s:192.0.2.10:6640 (allowed: %s)'
+                             % (what, method, allowed))
+        _host(host, what + ' address', hostnames, unicast=True)
+        _port(port, what + ' port', 1)
+    else:
+        if rest.startswith('['):
+            port, host = '', rest
+        else:
+            port, _sep, host = rest.partition(':')
+        if port:
+            _port(port, what + ' port', 0)
+        if host:
+            _host(host, what + ' address', hostnames, unicast=False)
+    return text
+
+
+def pem_file(path, field):
+    """Key material for SSL: a readable file with a PEM block (the ovs library reads it only
+    when it connects, and then fails with an exception that does not say which file)."""
+    readable_file(path, field)
+    with open(path, 'rb') as handle:
+        head = handle.read(1 << 16)
+    if b'-----BEGIN ' not in head:
+        raise InputError('%s: %s is not PEM (no -----BEGIN line)' % (field, path))
+    return path
+
+
 def validate_connection_params(params):
-    """Return a list of problems with the db/ssl/timeout options (empty when fine)."""
+    """Return a list of problems with the db/ssl/timeout options (empty when fine).
+
+    Each problem names the option, the value and what is allowed.
+    """
     problems = []
     db = params.get('db') or ''
     remotes = [r.strip() for r in db.split(',') if r.strip()]
     if not remotes:
         problems.append("db must name at least one OVSDB remote, e.g. '%s'" % DEFAULT_DB)
     for remote in remotes:
-        method = remote.split(':', 1)[0]
-        if method not in ('unix', 'tcp', 'ssl'):
-            problems.append("db remote '%s' must start with unix:, tcp: or ssl:" % remote)
-        elif method in ('tcp', 'ssl') and remote.count(':') < 2:
-            problems.append("db remote '%s' needs an address and a port, e.g. %s:192.0.2.10:6640" % (remote, method))
-    uses_ssl = any(r.startswith('ssl:') for r in remotes)
-    ssl_files = [params.get(k) for k in ('ssl_private_key', 'ssl_certificate', 'ssl_ca_cert')]
-    if uses_ssl and not all(ssl_files):
-        problems.append('an ssl: remote needs ssl_private_key, ssl_certificate and ssl_ca_cert')
+        try:
+            check_target(remote, 'db')
+        except InputError as exc:
+            problems.append(str(exc))
+    if any(r.startswith('ssl:') for r in remotes):
+        missing = [k for k in SSL_OPTIONS if not params.get(k)]
+        if missing:
+            problems.append('db: an ssl: remote needs ssl_private_key, ssl_certificate and ssl_ca_cert '
+                            '(not given: %s)' % ', '.join(missing))
+        for option in SSL_OPTIONS:
+            if params.get(option):
+                try:
+                    pem_file(params[option], option)
+                except InputError as exc:
+                    problems.append(str(exc))
     if params.get('timeout') is not None and params['timeout'] <= 0:
-        problems.append('timeout must be a positive number of seconds')
+        problems.append('timeout must be a positive number of seconds, not %s' % params['timeout'])
     return problems
 
 
@@ -132,8 +222,14 @@ class OvsdbClient(object):
         """Ask the server for its schema (get_schema), trying each remote in turn."""
         errors = []
         for remote in self._remotes():
-            error, stream = ovs.stream.Stream.open_block(
-                ovs.stream.Stream.open(remote), int(self.timeout * 1000))
+            try:
+                error, stream = ovs.stream.Stream.open_block(
+                    ovs.stream.Stream.open(remote), int(self.timeout * 1000))
+            except (OSError, ValueError) as exc:
+                # The library reads the SSL files here (a key that does not match its certificate).
+                errors.append('%s: %s%s' % (remote, exc, ' (ssl_private_key %s, ssl_certificate %s, ssl_ca_cert %s)'
+                                            % self._ssl if remote.startswith('ssl:') else ''))
+                continue
             if error:
                 errors.append('%s: %s' % (remote, _strerror(error)))
                 continue

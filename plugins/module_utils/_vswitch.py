@@ -20,6 +20,11 @@ from __future__ import annotations
 import copy
 import ipaddress
 import re
+import socket
+
+from ansible_collections.netvirt.overlay.plugins.module_utils._input import (
+    InputError, ip_address, number_or_word, ovsdb_map, unique)
+from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import OvsdbError, check_target
 
 # Column kinds decide how "desired" is compared with "current":
 #   scalar  - equal or not (None in the spec means: leave as it is)
@@ -137,6 +142,36 @@ def check_ifname(name, what):
                         "letters, digits and _.:@+-" % (what, name, IFNAME_MAX))
 
 
+def device_exists(name):
+    """Whether this host (its network namespace) has a network device of that name."""
+    try:
+        socket.if_nametoindex(name)
+    except OSError:
+        return False
+    return True
+
+
+def map_column(mapping, field, allow_none=True):
+    """A map column's desired value (external_ids, other_config, options), values as OVSDB strings.
+
+    PlanError naming field.key for a list or dict value (str() would store its Python text), an
+    empty key, or, unless ``allow_none``, a key without a value (None means: remove the key).
+    """
+    try:
+        return ovsdb_map(mapping, field, allow_none)
+    except InputError as exc:
+        raise PlanError(str(exc))
+
+
+def set_column(values, field):
+    """A set column's desired value (trunks, protocols, controllers): PlanError for an element
+    listed twice, since the database keeps it once and would never match the list."""
+    try:
+        return unique(values or [], field)
+    except InputError as exc:
+        raise PlanError(str(exc))
+
+
 def check_ip(value, what, allow_flow=False):
     if allow_flow and value == 'flow':
         return
@@ -144,6 +179,94 @@ def check_ip(value, what, allow_flow=False):
         ipaddress.ip_address(value)
     except ValueError:
         raise PlanError("%s '%s' is not an IP address" % (what, value))
+
+
+# -- switch-wide settings ----------------------------------------------------------
+# Keys of the Open_vSwitch row that ovs-vswitchd or ovn-controller parse: each ignores a value it
+# cannot read (or falls back to a default), silently, so such a value is refused up front.
+
+def _words(*words):
+    def check(value, field):
+        if value not in words:
+            raise InputError("%s: '%s' is not one of %s" % (field, value, ', '.join(words)))
+        return value
+    return check
+
+
+def _number(low, high=2 ** 31 - 1):
+    return lambda value, field: number_or_word(value, field, low, high)
+
+
+def _not_empty(value, field):
+    if not value.strip():
+        raise InputError('%s: %r is empty' % (field, value))
+    return value
+
+
+def _each(check):
+    """A comma-separated list whose elements each pass check (stored as given)."""
+    def check_all(value, field):
+        for item in value.split(','):
+            if not item.strip():
+                raise InputError("%s: '%s' has an empty element" % (field, value))
+            check(item, field)
+        return value
+    return check_all
+
+
+def _probe_interval(value, field):
+    number = number_or_word(value, field, 0, 2 ** 31 - 1)
+    if 0 < int(number) < 1000:
+        # ovn-controller raises a shorter interval to 1000 ms without saying so.
+        raise InputError('%s: %s ms is too short (allowed: 0 to turn probes off, or 1000 and more)'
+                         % (field, number))
+    return number
+
+
+def _bridge_mapping(item, field):
+    network, _sep, bridge = item.partition(':')
+    if not network.strip() or not bridge.strip():
+        raise InputError("%s: '%s' must be PHYSICAL_NETWORK:BRIDGE" % (field, item))
+    check_ifname(bridge, '%s: bridge' % field)
+
+
+SETTING_CHECKS = {
+    ('external_ids', 'system-id'): _not_empty,
+    ('external_ids', 'hostname'): _not_empty,
+    ('external_ids', 'ovn-remote'): _each(lambda item, field: check_target(item, field, hostnames=True)),
+    ('external_ids', 'ovn-encap-type'): _each(_words('geneve', 'vxlan', 'stt')),
+    ('external_ids', 'ovn-encap-ip'): _each(ip_address),
+    ('external_ids', 'ovn-bridge'): lambda value, field: check_ifname(value, '%s: bridge' % field),
+    ('external_ids', 'ovn-bridge-datapath-type'): _words('system', 'netdev'),
+    ('external_ids', 'ovn-bridge-mappings'): _each(_bridge_mapping),
+    ('external_ids', 'ovn-remote-probe-interval'): _probe_interval,
+    ('external_ids', 'ovn-openflow-probe-interval'): _number(0),
+    ('other_config', 'n-handler-threads'): _number(1),
+    ('other_config', 'n-revalidator-threads'): _number(1),
+    ('other_config', 'max-idle'): _number(500),
+    ('other_config', 'flow-limit'): _number(0),
+    ('other_config', 'vlan-limit'): _number(0),
+    ('other_config', 'stats-update-interval'): _number(5000),
+    ('other_config', 'hw-offload'): _words('true', 'false'),
+    ('other_config', 'dpdk-init'): _words('true', 'false', 'try'),
+}
+
+
+def validate_settings(columns):
+    """ovs_settings' request, {column: {key: value}}, checked: values as OVSDB strings, None to
+    remove a key. PlanError names column.key, the value and what is allowed."""
+    out = {}
+    try:
+        for column, mapping in sorted(columns.items()):
+            checked = ovsdb_map(mapping, column) or {}
+            for key, value in sorted(checked.items()):
+                check = SETTING_CHECKS.get((column, key))
+                if check is not None and value is not None:
+                    checked[key] = check(value, '%s.%s' % (column, key)) or value
+            out[column] = checked
+    except InputError as exc:
+        raise PlanError(str(exc))
+    return out
 
 
 # -- planning --------------------------------------------------------------------
@@ -160,19 +283,20 @@ def diff_columns(current, desired, kinds):
             if want != have:
                 changes[column] = want
         elif kind == 'set':
+            set_column(want, column)
             if sorted(want) != sorted(have or []):
                 changes[column] = sorted(want)
         elif kind == 'exact':
-            want = dict((k, str(v)) for k, v in want.items())
+            want = map_column(want, column, allow_none=False)
             if want != (have or {}):
                 changes[column] = want
         elif kind == 'merge':
             merged = dict(have or {})
-            for key, value in want.items():
+            for key, value in map_column(want, column).items():
                 if value is None:
                     merged.pop(key, None)
                 else:
-                    merged[key] = str(value)
+                    merged[key] = value
             if merged != (have or {}):
                 changes[column] = merged
     return changes
@@ -433,6 +557,57 @@ def _controllers(txn, tables, current_rows, targets):
     return keep
 
 
+def _label(change):
+    return ' '.join('%s=%s' % (k, change[k]) for k in ('bridge', 'port', 'interface') if k in change)
+
+
+def _present(columns, kinds):
+    """The columns of a row that hold something, as a change that recreates the row sets them."""
+    return dict((c, copy.deepcopy(columns[c])) for c in kinds if columns.get(c) not in (None, [], {}))
+
+
+def undo_changes(before, changes):
+    """The changes that take the database back from what ``changes`` made of ``before``.
+
+    None when one of them removed a bridge (its rows are gone). Changes inside a bridge that
+    ``changes`` created are not undone one by one: removing the bridge removes them.
+    """
+    added = set(ch['bridge'] for ch in changes if ch['op'] == 'add_bridge')
+    undo = []
+    for ch in reversed(changes):
+        op, br = ch['op'], ch['bridge']
+        if op == 'del_bridge':
+            return None
+        if op == 'add_bridge':
+            undo.append({'op': 'del_bridge', 'bridge': br})
+        elif br in added:
+            continue
+        elif op == 'set_bridge':
+            undo.append({'op': op, 'bridge': br, 'set': dict((c, copy.deepcopy(before[br][c])) for c in ch['set'])})
+        elif op == 'add_port':
+            undo.append({'op': 'del_port', 'bridge': br, 'port': ch['port']})
+        elif op == 'set_port':
+            old = before[br]['ports'][ch['port']]
+            undo.append({'op': op, 'bridge': br, 'port': ch['port'],
+                         'set': dict((c, copy.deepcopy(old[c])) for c in ch['set'])})
+        elif op == 'del_port':
+            old = before[br]['ports'][ch['port']]
+            undo.append({'op': 'add_port', 'bridge': br, 'port': ch['port'], 'set': _present(old, PORT_COLUMNS),
+                         'interfaces': dict((i, _present(cols, INTERFACE_COLUMNS))
+                                            for i, cols in old['interfaces'].items())})
+        elif op == 'add_interface':
+            undo.append({'op': 'del_interface', 'bridge': br, 'port': ch['port'], 'interface': ch['interface']})
+        elif op == 'set_interface':
+            old = before[br]['ports'][ch['port']]['interfaces'][ch['interface']]
+            undo.append({'op': op, 'bridge': br, 'port': ch['port'], 'interface': ch['interface'],
+                         'set': dict((c, copy.deepcopy(old[c])) for c in ch['set'])})
+        elif op == 'del_interface':
+            old = before[br]['ports'][ch['port']]['interfaces'][ch['interface']]
+            undo.append({'op': 'add_interface', 'bridge': br, 'port': ch['port'], 'interface': ch['interface'],
+                         'set': _present(old, INTERFACE_COLUMNS)})
+    return undo
+
+
 def unapplied(state, changes):
     """Changes that ``state`` does not reflect (a guard against writing less than planned)."""
     missing = []
@@ -453,7 +628,7 @@ def unapplied(state, changes):
             target, present = iface, iface is not None
             if op == 'del_interface':
                 target = None
-        label = ' '.join('%s=%s' % (k, ch[k]) for k in ('bridge', 'port', 'interface') if k in ch)
+        label = _label(ch)
         if op.startswith('del_'):
             if present:
                 missing.append('%s still there (%s)' % (label, op))
@@ -503,19 +678,46 @@ def bridge_view(state, name):
     return copy.deepcopy(state.get(name))
 
 
-def converge(client, plan, check_mode, wait, comment=None, attempts=3):
+def _roll_back(client, before, changes, errors, wait, comment):
+    """Undo a committed transaction that ovs-vswitchd refused; the message says what happened."""
+    what = ('ovs-vswitchd could not set up what this task committed (%s)'
+            % '; '.join('%s: %s' % kv for kv in sorted(errors.items())))
+    undo = undo_changes(before, changes)
+    if undo is None:
+        return what + '; the change stays in the database: it removed a bridge, which cannot be put back'
+    try:
+        status = client.transact(lambda txn, tables: apply_changes(txn, tables, undo),
+                                 comment='%s (rollback)' % (comment or 'netvirt.overlay'), wait_for_vswitchd=wait)
+    except OvsdbError as exc:
+        return what + '; rolling it back failed, the change stays in the database: %s' % exc
+    if status == 'try again':
+        return what + '; the database changed meanwhile, so it was not rolled back: the change stays'
+    left = unapplied(snapshot(client.tables), undo)
+    if left:
+        return what + '; the rollback left: %s' % '; '.join(left)
+    return what + '; rolled back, nothing of it remains (%s)' % ', '.join(
+        '%s %s' % (ch['op'], _label(ch)) for ch in changes)
+
+
+def converge(client, plan, check_mode, wait, comment=None, attempts=3, roll_back=True):
     """Read, plan and (outside check mode) apply in one transaction.
 
     ``plan(before)`` returns the changes; it may raise PlanError, which reaches
     the caller before anything was written. Returns (before, changes, after):
     in check mode ``after`` is the prediction, otherwise what the database holds
     after the commit.
+
+    With ``roll_back``, when ovs-vswitchd reports an error for an interface that the commit
+    added or changed (one it did not report before), a second transaction takes the
+    database back to ``before`` and PlanError says what was refused and what was undone.
     """
     for _attempt in range(attempts):
         before = snapshot(client.tables)
         changes = plan(before)
         if not changes or check_mode:
             return before, changes, simulate(before, changes)
+        touched = touched_interfaces(changes)
+        errors_before = interface_errors(client.tables, touched)[0]
         status = client.transact(lambda txn, tables: apply_changes(txn, tables, changes),
                                  comment=comment, wait_for_vswitchd=wait)
         if status != 'try again':
@@ -524,6 +726,10 @@ def converge(client, plan, check_mode, wait, comment=None, attempts=3):
             if missing:
                 raise PlanError('the transaction was committed but the database does not show: %s'
                                 % '; '.join(missing))
+            errors = dict((name, error) for name, error in interface_errors(client.tables, touched)[0].items()
+                          if errors_before.get(name) != error)
+            if roll_back and errors:
+                raise PlanError(_roll_back(client, before, changes, errors, wait, comment))
             return before, changes, after
     raise PlanError('the database changed under every one of %d attempts to commit; '
                     'is another tool rewriting the same bridge?' % attempts)

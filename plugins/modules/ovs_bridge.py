@@ -16,8 +16,18 @@ description:
     internal ports such as C(tep0) or C(mgmt0), bonds, VLAN settings, patch ports).
   - Reads the database, computes the changes, and applies them as one OVSDB transaction, then
     waits until C(ovs-vswitchd) has applied them. Nothing is written when the request is invalid.
+  - The whole request is checked before anything is written, and a refusal names the field (for
+    example C(ports[1].peer), list items counted from 0), the value and what is allowed. Besides
+    the types and ranges below, it checks against the host and the database that a system
+    interface (a port without O(ports[].type), or a bond member) names a network device that
+    exists, that a new internal port or a new bridge does not take the name of an existing device
+    or port, that a patch port's peer is not itself nor a port of another type, and that no two
+    interfaces of the bridge ask for one O(ports[].ofport).
+  - Should C(ovs-vswitchd) still refuse an interface this task added or changed, the task rolls
+    its transaction back (a second transaction) and fails, saying what was refused and undone.
   - Maps (O(external_ids), O(other_config), and the same options of ports) are merged. Keys
-    listed are set, keys given a null value are removed, keys not listed are left alone.
+    listed are set, keys given a null value are removed, keys not listed are left alone. Values
+    are strings, numbers or booleans (stored as C(true)/C(false)); a list or a dict is refused.
   - Tunnel ports are managed with M(netvirt.overlay.ovs_tunnels); O(purge_ports) leaves them alone.
 extends_documentation_fragment:
   - netvirt.overlay.ovsdb
@@ -44,12 +54,15 @@ options:
     type: str
     choices: [standalone, secure]
   protocols:
-    description: OpenFlow versions the bridge accepts.
+    description: OpenFlow versions the bridge accepts, each listed once.
     type: list
     elements: str
     choices: [OpenFlow10, OpenFlow11, OpenFlow12, OpenFlow13, OpenFlow14, OpenFlow15]
   controllers:
-    description: OpenFlow controller targets (the whole list), for example V(tcp:192.0.2.10:6653).
+    description:
+      - OpenFlow controller targets (the whole list, each listed once), for example V(tcp:192.0.2.10:6653).
+      - C(tcp:IP:PORT) or C(ssl:IP:PORT) (an IPv6 address in brackets), C(ptcp:[PORT][:IP]),
+        C(pssl:[PORT][:IP]), C(unix:PATH) or C(punix:PATH).
     type: list
     elements: str
   external_ids:
@@ -70,15 +83,20 @@ options:
         type: str
         required: true
       type:
-        description: Interface type. A bond (O(ports[].interfaces)) is made of system interfaces.
+        description:
+          - Interface type. A bond (O(ports[].interfaces)) is made of system interfaces.
+          - V(system) attaches a network device that must exist on the host; V(internal) makes
+            OVS create a device of the port's name, which must not exist yet.
         type: str
         choices: [system, internal, patch, tap, dummy]
         default: system
       peer:
-        description: For V(patch) ports, the patch port on the other bridge.
+        description: For V(patch) ports, the patch port at the other end (not the port itself).
         type: str
       interfaces:
-        description: Makes the port a bond of these (at least two) system interfaces.
+        description:
+          - Makes the port a bond of these (at least two, each listed once) system interfaces.
+          - O(ports[].ofport), O(ports[].options) and O(ports[].interface_external_ids) do not apply to a bond.
         type: list
         elements: str
       bond_mode:
@@ -93,21 +111,27 @@ options:
         description: Access VLAN (0-4095).
         type: int
       trunks:
-        description: VLANs a trunk port carries (0-4095 each).
+        description:
+          - VLANs a trunk port carries (0-4095 each, each listed once).
+          - Not with O(ports[].vlan_mode=access), nor with O(ports[].tag) unless O(ports[].vlan_mode)
+            is V(native-tagged) or V(native-untagged) (the port would ignore them).
         type: list
         elements: int
       vlan_mode:
-        description: VLAN mode of the port.
+        description: VLAN mode of the port. V(trunk) takes no O(ports[].tag).
         type: str
         choices: [access, trunk, native-tagged, native-untagged, dot1q-tunnel]
       mtu:
-        description: MTU requested for the interface(s) (68-65535).
+        description: MTU requested for the interface(s) (68-65535). Patch ports have none.
         type: int
       ofport:
-        description: OpenFlow port number to request (1-65279), so flows can name it.
+        description:
+          - OpenFlow port number to request (1-65279), so flows can name it. No other interface of
+            the bridge may ask for the same number.
         type: int
       options:
-        description: Interface options, as a whole (for example O(ports[].peer) ends up here).
+        description:
+          - Interface options, as a whole (for example O(ports[].peer) ends up here). Each key needs a value.
         type: dict
       external_ids:
         description: Keys to set or (null value) remove in the port's external_ids.
@@ -130,6 +154,8 @@ options:
     default: true
 notes:
   - A port or an interface belongs to one bridge. Naming a port that is on another bridge is an error; nothing is moved silently.
+  - The device checks look at the network namespace the module runs in, which is the one ovs-vswitchd
+    uses on a normal host.
 seealso:
   - module: netvirt.overlay.ovs_tunnels
   - module: netvirt.overlay.ovs_info

@@ -15,6 +15,18 @@ description:
   - Sets keys of the single row of the Open_vSwitch table, such as C(external_ids:system-id) or
     OVN's C(ovn-remote), C(ovn-encap-type) and C(ovn-encap-ip), in one OVSDB transaction.
   - Keys listed are set, keys given a null value are removed, other keys are left alone.
+  - The request is checked before the module connects; a refusal names the key (for example
+    C(external_ids.ovn-encap-ip)), the value and what is allowed. Keys are non-empty strings,
+    values strings, numbers or booleans (stored as C(true)/C(false)); a list or a dict is refused.
+  - Keys that ovs-vswitchd or ovn-controller would misread or ignore are checked too -
+    C(external_ids) C(system-id) and C(hostname) (not empty), C(ovn-remote) (C(tcp:HOST:PORT),
+    C(ssl:HOST:PORT) or C(unix:PATH), comma-separated), C(ovn-encap-type) (V(geneve), V(vxlan),
+    V(stt)), C(ovn-encap-ip) (IP addresses), C(ovn-bridge), C(ovn-bridge-datapath-type)
+    (V(system), V(netdev)), C(ovn-bridge-mappings) (C(NETWORK:BRIDGE),...),
+    C(ovn-remote-probe-interval) (0 or at least 1000 ms), C(ovn-openflow-probe-interval);
+    C(other_config) C(n-handler-threads), C(n-revalidator-threads) (at least 1), C(max-idle) (at
+    least 500), C(flow-limit), C(vlan-limit), C(stats-update-interval) (at least 5000),
+    C(hw-offload) (V(true), V(false)) and C(dpdk-init) (V(true), V(false), V(try)).
 extends_documentation_fragment:
   - netvirt.overlay.ovsdb
   - netvirt.overlay.attributes
@@ -61,7 +73,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import (
     CONNECTION_ARGUMENT_SPEC, OvsdbError, connect_or_fail)
-from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import diff_columns
+from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import (
+    PlanError, diff_columns, validate_settings)
 
 COLUMNS = {'external_ids': 'merge', 'other_config': 'merge'}
 
@@ -74,7 +87,10 @@ def main():
     )
     argument_spec.update(CONNECTION_ARGUMENT_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    desired = dict((k, module.params[k]) for k in COLUMNS)
+    try:
+        desired = validate_settings(dict((k, module.params[k]) for k in COLUMNS))
+    except PlanError as exc:
+        module.fail_json(msg=str(exc))
 
     client = connect_or_fail(module, tables=['Open_vSwitch'])
     try:
@@ -93,7 +109,7 @@ def main():
                 module.fail_json(msg='the Open_vSwitch row changed while this task wrote it; run it again')
             root = client.rows('Open_vSwitch')[0]
             after = dict((k, dict(getattr(root, k))) for k in COLUMNS)
-    except (OvsdbError, IndexError) as exc:
+    except (OvsdbError, PlanError, IndexError) as exc:
         module.fail_json(msg='cannot update the Open_vSwitch table: %s' % exc)
     finally:
         client.close()

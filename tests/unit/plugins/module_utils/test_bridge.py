@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._bridge import (
-    check_against_database, desired_ports, plan, validate_bridge)
+    check_against_database, check_against_host, desired_ports, plan, validate_bridge)
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError
 
 from .test_vswitch import STATE, bridge, iface, port
@@ -49,7 +51,7 @@ def test_port_named_like_the_bridge_is_refused():
 
 
 def test_bad_controller_is_refused():
-    with pytest.raises(PlanError, match="controller 'http://x' must look like"):
+    with pytest.raises(PlanError, match="controllers\\[0\\]: 'http://x' must start with tcp:, ssl:, unix:, ptcp:"):
         validate_bridge(params(controllers=['http://x']))
 
 
@@ -91,3 +93,152 @@ def test_patch_port_options_and_purge_keeps_tunnels():
 def test_without_ports_the_bridge_ports_are_not_looked_at():
     pr = params(bridge='br-phy', ports=None, external_ids={'owner': 'someone-else'})
     assert plan(pr, validate_bridge(pr), STATE) == []
+
+
+def refused(message):
+    return pytest.raises(PlanError, match=re.escape(message))
+
+
+@pytest.mark.parametrize('ports, message', [
+    ([p('a', type='internal'), p('a', type='internal')], "ports[1].name: port 'a' is listed twice"),
+    ([p('x' * 16)], 'ports[0].name: port name'),
+    ([p('b0', interfaces=['e1', 'e1'])], "ports[0].interfaces: 'e1' is listed twice"),
+    ([p('b0', interfaces=['e1', 'e/2'])], "ports[0].interfaces[1]: port 'b0': bond interface name 'e/2'"),
+    ([p('b0', interfaces=['e1', 'e2'], ofport=5)], "ports[0].ofport: port 'b0': ofport applies to a single-interface port"),
+    ([p('b0', interfaces=['e1', 'e2'], interface_external_ids={'a': 'b'})], 'ports[0].interface_external_ids'),
+    ([p('x', type='patch', peer='x')], "ports[0].peer: port 'x': the peer 'x' is the port itself"),
+    ([p('x', type='patch', peer='y/z')], "ports[0].peer: port 'x': peer name 'y/z'"),
+    ([p('x', type='patch', peer='y', mtu=1500)], "ports[0].mtu: port 'x': a patch port has no MTU"),
+    ([p('x', type='patch', peer='y', options={'peer': 'z'})], "ports[0].options.peer: port 'x': options.peer 'z'"),
+    ([p('x', trunks=[10, 20, 10])], "ports[0].trunks: 10 is listed twice"),
+    ([p('x', vlan_mode='access', trunks=[10])], "ports[0].trunks: port 'x': an access port carries only"),
+    ([p('x', vlan_mode='trunk', tag=10)], "ports[0].tag: port 'x': a port with vlan_mode trunk has no tag"),
+    ([p('x', type='internal', ofport=7), p('y', type='internal', ofport=7)],
+     "ports[1].ofport: port 'y' asks for ofport 7, which port 'x' asks for too"),
+    ([p('x', external_ids={'owners': ['a', 'b']})], "ports[0].external_ids.owners: ['a', 'b'] is a list"),
+    ([p('x', other_config={'': 'v'})], "ports[0].other_config: the key '' must be a non-empty string"),
+    ([p('x', interface_external_ids={'iface-id': {'a': 1}})], 'ports[0].interface_external_ids.iface-id'),
+    ([p('x', type='patch', peer='y', options={'foo': [1]})], 'ports[0].options.foo: [1] is a list'),
+    ([p('x', type='patch', peer='y', options={'foo': None})], 'ports[0].options: foo has no value'),
+    ([p('x', tag=4096)], "ports[0].tag: port 'x': tag 4096 is outside 0-4095"),
+])
+def test_bad_ports_name_the_field(ports, message):
+    with refused(message):
+        desired_ports(ports)
+
+
+@pytest.mark.parametrize('kw, message', [
+    ({'controllers': ['tcp:192.0.2.300:6653']}, "controllers[0] 'tcp:192.0.2.300:6653' address: '192.0.2.300' is not"),
+    ({'controllers': ['tcp:192.0.2.10:6653', 'ssl:192.0.2.10']}, "controllers[1] 'ssl:192.0.2.10' needs an address and a port"),
+    ({'controllers': ['ptcp:70000']}, "controllers[0] 'ptcp:70000' port: 70000 is outside 0-65535"),
+    ({'controllers': ['tcp:192.0.2.10:6653', 'tcp:192.0.2.10:6653']}, "controllers: 'tcp:192.0.2.10:6653' is listed twice"),
+    ({'protocols': ['OpenFlow13', 'OpenFlow13']}, "protocols: 'OpenFlow13' is listed twice"),
+    ({'external_ids': {'owners': ['a']}}, "external_ids.owners: ['a'] is a list"),
+    ({'other_config': {'mac-table': {'size': 1}}}, 'other_config.mac-table'),
+    ({'external_ids': {'': 'x'}}, "external_ids: the key '' must be a non-empty string"),
+    ({'bridge': 'br/x'}, "bridge name 'br/x' is not a valid interface name"),
+    ({'ports': [p('br-int', type='internal')]}, "ports[0].name: port 'br-int' has the bridge's own name"),
+])
+def test_bad_bridge_options_name_the_field(kw, message):
+    with refused(message):
+        validate_bridge(params(**kw))
+
+
+def test_good_controllers_and_maps_pass():
+    ports = validate_bridge(params(
+        controllers=['tcp:192.0.2.10:6653', 'ssl:[2001:db8::1]:6653', 'ptcp:6653:127.0.0.1', 'pssl:', 'punix:/run/x.ctl'],
+        protocols=['OpenFlow13', 'OpenFlow15'], external_ids={'n': 2, 'on': True, 'gone': None},
+        ports=[p('eth3', vlan_mode='native-untagged', tag=10, trunks=[10, 20], ofport=7),
+               p('patch-a', type='patch', peer='patch-b', options={'peer': 'patch-b'})]))
+    assert ports['patch-a']['interfaces']['patch-a']['options'] == {'peer': 'patch-b'}
+    assert ports['eth3']['interfaces']['eth3']['ofport_request'] == 7
+
+
+def test_what_the_roles_pass_is_accepted():
+    # roles/hypervisor underlay (NIC or bond, then tep0), integration bridge, gateway L2 bridges.
+    validate_bridge(params(bridge='br-phy', ports=[
+        {'name': 'bond0', 'interfaces': ['eth1', 'eth2'], 'bond_mode': 'balance-tcp', 'lacp': 'active', 'mtu': 1600},
+        {'name': 'tep0', 'type': 'internal', 'mtu': 1600}]))
+    validate_bridge(params(ports=[{'name': 'patch-tun', 'type': 'patch', 'peer': 'patch-int'},
+                                  {'name': 'vm-a', 'mtu': 1458, 'tag': 1},
+                                  {'name': 'vm-b', 'mtu': 1400, 'interface_external_ids': {'iface-id': 'lsp-b'}}]))
+    validate_bridge(params(bridge='br-l2', ports=[{'name': 'eth2', 'trunks': [100, 200]},
+                                                  {'name': 'l2phy-100', 'type': 'patch', 'peer': 'l2gw-100', 'tag': 100}]))
+
+
+def exists_only(*names):
+    return lambda name: name in names
+
+
+def test_system_interfaces_must_exist_on_the_host():
+    ports = desired_ports([p('eth1'), p('nosuchnic')])
+    with refused("ports[1].name: port 'nosuchnic': network device 'nosuchnic' does not exist on this host"):
+        check_against_host({}, 'br-new', ports, exists=exists_only('eth1'))
+    bond = desired_ports([p('bond1', interfaces=['eth2', 'eth9'])])
+    with refused("ports[0].interfaces[1]: port 'bond1': network device 'eth9' does not exist"):
+        check_against_host(STATE, 'br-phy', bond, exists=exists_only('eth2', 'br-phy'))
+
+
+def test_interfaces_the_database_has_are_not_looked_up():
+    # eth1 is on br-phy already: its device may be gone (vswitchd reports that), the task still runs.
+    check_against_host(STATE, 'br-phy', desired_ports([p('eth1'), p('tep0', type='internal')]), exists=exists_only())
+
+
+def test_new_internal_port_or_bridge_must_not_take_a_device_name():
+    with refused("ports[0].name: port 'eth2': an internal port creates its own network device, and this host "
+                 "already has a device 'eth2'"):
+        check_against_host(STATE, 'br-phy', desired_ports([p('eth2', type='internal')]), exists=exists_only('eth2'))
+    with refused("bridge: a new bridge creates a network device named 'eth3'"):
+        check_against_host(STATE, 'eth3', {}, exists=exists_only('eth3'))
+    with refused("bridge: 'tep0' is already a port or interface on bridge 'br-phy'"):
+        check_against_database(STATE, 'tep0', {})
+
+
+def test_patch_peer_must_be_a_patch_port():
+    with refused("ports[0].peer: port 'patch-x': the peer 'eth1' is a system port, not a patch port"):
+        check_against_host(STATE, 'br-int', desired_ports([p('patch-x', type='patch', peer='eth1')]),
+                           exists=exists_only())
+    with refused("ports[0].peer: port 'patch-x': the peer 'vm1' is a internal port"):
+        ports = desired_ports([p('patch-x', type='patch', peer='vm1'), p('vm1', type='internal')])
+        check_against_host(STATE, 'br-int', ports, exists=exists_only())
+    state = {'br-tun': bridge({'patch-int': port({'patch-int': iface(type='patch', options={'peer': 'patch-tun'})})})}
+    check_against_host(state, 'br-int', desired_ports([p('patch-tun', type='patch', peer='patch-int')]),
+                       exists=exists_only())
+    # A peer that does not exist yet is the first of two tasks that patch two bridges.
+    check_against_host({}, 'br-int', desired_ports([p('patch-tun', type='patch', peer='patch-int')]),
+                       exists=exists_only())
+
+
+def test_an_ofport_another_interface_of_the_bridge_asks_for_is_refused():
+    state = {'br-int': bridge({'br-int': port({'br-int': iface(type='internal')}),
+                               'vm1': port({'vm1': iface(ofport_request=7)}),
+                               'gre-1': port({'gre-1': iface(type='gre', ofport_request=8)},
+                                             external_ids={'netvirt-overlay-tunnel-group': 'default'})})}
+    with refused("ports[0].ofport: ofport 7 is already asked for by interface 'vm1' of bridge 'br-int'"):
+        check_against_database(state, 'br-int', desired_ports([p('vm2', type='internal', ofport=7)]))
+    # purge_ports removes vm1, so its number is free; it keeps the tunnel, so 8 is not.
+    check_against_database(state, 'br-int', desired_ports([p('vm2', type='internal', ofport=7)]), purge=True)
+    with refused("ofport 8 is already asked for by interface 'gre-1'"):
+        check_against_database(state, 'br-int', desired_ports([p('vm2', type='internal', ofport=8)]), purge=True)
+    # The interface itself keeps its number.
+    check_against_database(state, 'br-int', desired_ports([p('vm1', ofport=7)]))
+
+
+def test_tag_and_trunks_need_a_vlan_mode_given_or_in_the_database():
+    state = {'br-int': bridge({'vm1': port({'vm1': iface(type='internal')}, tag=100),
+                               'vm2': port({'vm2': iface(type='internal')}, tag=100, vlan_mode='native-untagged')})}
+    with refused("ports[0].trunks: port 'x': with tag 10 and no vlan_mode the port is an access port"):
+        check_against_database({}, 'br-int', desired_ports([p('x', tag=10, trunks=[20])]))
+    with refused("ports[0].trunks: port 'vm1': with tag 100 and no vlan_mode"):
+        check_against_database(state, 'br-int', desired_ports([p('vm1', type='internal', trunks=[20])]))
+    # vlan_mode kept from the database, or given.
+    check_against_database(state, 'br-int', desired_ports([p('vm2', type='internal', trunks=[20])]))
+    check_against_database(state, 'br-int', desired_ports([p('vm1', type='internal', trunks=[20],
+                                                             vlan_mode='native-tagged')]))
+
+
+def test_map_values_are_stored_as_ovs_reads_them():
+    pr = params(bridge='br-phy', ports=None, external_ids={'enabled': True, 'count': 2})
+    assert plan(pr, validate_bridge(pr), STATE) == [
+        {'op': 'set_bridge', 'bridge': 'br-phy',
+         'set': {'external_ids': {'owner': 'someone-else', 'enabled': 'true', 'count': '2'}}}]
