@@ -8,15 +8,28 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 
+from ansible_collections.netvirt.overlay.plugins.module_utils._input import (
+    InputError, integer, ip_address, number_or_word, ovsdb_map, ovsdb_scalar)
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import (
-    IFNAME_MAX, TUNNEL_GROUP_KEY, PlanError, check_ifname, plan_ports, port_owners)
+    IFNAME_MAX, TUNNEL_GROUP_KEY, PlanError, check_ifname, plan_ports, port_owners, simulate)
 
 TUNNEL_TYPES = ('gre', 'vxlan', 'geneve', 'stt')
 # Largest key each encapsulation carries: GRE has a 32-bit key, the others a 24-bit VNI
 # (STT's 64-bit context is used as a 32-bit key by OVS's flow-based tunnels).
 KEY_MAX = {'gre': 2 ** 32 - 1, 'vxlan': 2 ** 24 - 1, 'geneve': 2 ** 24 - 1, 'stt': 2 ** 32 - 1}
+# Destination port of the encapsulations that have one (vswitchd's defaults); GRE has none.
+DEFAULT_DST_PORT = {'vxlan': '4789', 'geneve': '6081', 'stt': '7471'}
+# Only the out-of-tree kernel module ever had STT; the userspace (netdev) datapath has not.
+KERNEL_ONLY_TYPES = ('stt',)
+# BFD sends its intervals as 32-bit microseconds (RFC 5880 4.1); vswitchd does not check them.
+BFD_INTERVAL_MAX = (2 ** 32 - 1) // 1000
 REMOTE_KEY = 'netvirt-overlay-remote'
 PREFIX_MAX = IFNAME_MAX - 9  # '-' and 8 hex digits follow the prefix
+REMOTE_FIELDS = ('remote_ip', 'name', 'key', 'options')
+# Parameters that are interface options too: each may be given once, here or in options.
+OPTION_PARAMS = ('local_ip', 'key', 'dst_port', 'csum', 'ttl', 'tos', 'df_default')
+# vswitchd reads these as true only when the value is the string "true" (df_default: "false").
+BOOL_OPTIONS = ('csum', 'df_default', 'seq', 'layer3')
 
 
 def port_name(prefix, remote_ip):
@@ -33,127 +46,202 @@ def port_name(prefix, remote_ip):
     return '%s-%s' % (prefix, digits)
 
 
-def _key(value, tunnel_type, what):
-    if value is None:
-        return None
-    value = str(value)
+def _local_ip(value, field):
     if value == 'flow':
-        return value
-    try:
-        number = int(value, 0)
-    except ValueError:
-        raise PlanError("%s '%s' must be 'flow' or a number" % (what, value))
-    if not 0 <= number <= KEY_MAX[tunnel_type]:
-        raise PlanError('%s %s is outside 0-%d for %s' % (what, value, KEY_MAX[tunnel_type], tunnel_type))
-    return str(number)
+        # vswitchd accepts local_ip=flow only with remote_ip=flow; these tunnels each reach one remote.
+        raise InputError("%s: 'flow' needs remote_ip=flow, and every tunnel here has one remote; "
+                         "give this host's tunnel endpoint address" % field)
+    return ip_address(value, field)
 
 
-def _normalise_remote(item):
-    if isinstance(item, str):
-        return {'remote_ip': item}
-    if isinstance(item, dict) and 'remote_ip' in item:
-        unknown = set(item) - set(['remote_ip', 'name', 'key', 'options'])
+def option_value(name, value, ttype, field):
+    """One interface option of a ttype tunnel as the string vswitchd reads; InputError if it is wrong."""
+    if name in ('key', 'in_key', 'out_key'):
+        try:
+            return number_or_word(value, field, 0, KEY_MAX[ttype], ('flow',))
+        except InputError as exc:
+            raise InputError('%s; %s carries a %d-bit key' % (exc, ttype, KEY_MAX[ttype].bit_length()))
+    if name == 'dst_port':
+        if ttype not in DEFAULT_DST_PORT:
+            raise InputError('%s: %r given, but dst_port does not apply to %s tunnels (only %s have one)'
+                             % (field, value, ttype, ', '.join(sorted(DEFAULT_DST_PORT))))
+        return number_or_word(value, field, 1, 65535)
+    if name == 'ttl':
+        return number_or_word(value, field, 1, 255, ('inherit',))
+    if name == 'tos':
+        tos = number_or_word(value, field, 0, 252, ('inherit',))
+        if tos != 'inherit' and int(tos) & 3:
+            # vswitchd only logs "invalid TOS" and keeps sending with ToS 0.
+            raise InputError("%s: %s sets the two ECN bits, so vswitchd would ignore it (allowed: a DSCP "
+                             "value times 4, 0, 4, ... 252, or 'inherit')" % (field, tos))
+        return tos
+    if name in BOOL_OPTIONS:
+        text = ovsdb_scalar(value, field)
+        if text not in ('true', 'false'):
+            raise InputError("%s: %r is not a boolean (allowed: true or false; OVS reads any other "
+                             "word as the default)" % (field, value))
+        return text
+    if name == 'local_ip':
+        return _local_ip(value, field)
+    if name == 'remote_ip':
+        raise InputError('%s: %r: the remote of each tunnel comes from remotes; remove remote_ip here'
+                         % (field, value))
+    return ovsdb_scalar(value, field)
+
+
+def _options(mapping, ttype, field):
+    """A dict of extra interface options, each value checked as option_value() does."""
+    ovsdb_map(mapping, field, allow_none=False)  # a dict of string keys and scalar values
+    return dict((name, option_value(name, value, ttype, '%s.%s' % (field, name)))
+                for name, value in (mapping or {}).items())
+
+
+def _base_options(params, ttype):
+    options = {}
+    for name in OPTION_PARAMS:
+        if params.get(name) is not None:
+            options[name] = option_value(name, params[name], ttype, name)
+    extra = _options(params.get('options'), ttype, 'options')
+    twice = sorted(set(extra) & set(options))
+    if twice:
+        raise InputError('options.%s: %s is also given as a parameter (%r); give it once'
+                         % (twice[0], twice[0], params[twice[0]]))
+    options.update(extra)
+    return options
+
+
+def _bfd(params):
+    bfd = {'enable': 'true'} if params.get('bfd') else {}
+    for name, column in (('bfd_min_rx', 'min_rx'), ('bfd_min_tx', 'min_tx')):
+        if params.get(name) is not None:
+            value = integer(params[name], name, 1, BFD_INTERVAL_MAX)
+            if bfd:
+                bfd[column] = str(value)
+    return bfd
+
+
+def _remote(item, field):
+    """An item of remotes as a dict with remote_ip (checked later) and only known keys."""
+    if isinstance(item, dict):
+        unknown = sorted(str(k) for k in item if k not in REMOTE_FIELDS)
         if unknown:
-            raise PlanError('remote %s has unknown keys: %s' % (item['remote_ip'], ', '.join(sorted(unknown))))
+            raise InputError('%s: unknown key %s (allowed: %s)' % (field, ', '.join(unknown), ', '.join(REMOTE_FIELDS)))
+        if item.get('remote_ip') is None:
+            raise InputError('%s: %r has no remote_ip' % (field, item))
+        name = item.get('name')
+        if name is not None and not isinstance(name, str):
+            raise InputError('%s.name: %r is not a string (a port name)' % (field, name))
         return item
-    raise PlanError('each remote must be an IP address or a dict with remote_ip, got %r' % (item,))
-
-
-def _address(value, what):
-    try:
-        return ipaddress.ip_address(value)
-    except ValueError:
-        raise PlanError("%s '%s' is not an IP address" % (what, value))
+    if isinstance(item, (list, tuple)) or item is None:
+        raise InputError('%s: %r is not an IP address or a dict with remote_ip' % (field, item))
+    return {'remote_ip': item}
 
 
 def desired_tunnels(params):
-    """Validate the request and return {port name: desired port} (checks that need no database)."""
+    """Check the whole request and return {port name: desired port}.
+
+    Everything that can be checked without the database is checked here, before the module
+    connects; InputError or PlanError names the field, the value and what is allowed.
+    """
     ttype = params['tunnel_type']
     if ttype not in TUNNEL_TYPES:
-        raise PlanError("tunnel_type '%s' is not one of %s" % (ttype, ', '.join(TUNNEL_TYPES)))
+        raise InputError('tunnel_type: %r is not one of %s' % (ttype, ', '.join(TUNNEL_TYPES)))
     check_ifname(params['bridge'], 'bridge')
+    group = params.get('group')
+    if not isinstance(group, str) or not group.strip():
+        raise InputError("group: %r is empty; it is the mark that tells this task's tunnels apart" % (group,))
     prefix = params.get('name_prefix') or ttype
     if len(prefix) > PREFIX_MAX:
-        raise PlanError("name_prefix '%s' is longer than %d characters (port names are at most %d)"
-                        % (prefix, PREFIX_MAX, IFNAME_MAX))
-    local = params.get('local_ip')
-    local_addr = _address(local, 'local_ip') if local not in (None, 'flow') else None
-    if params.get('dst_port') is not None:
-        if ttype == 'gre':
-            raise PlanError('dst_port does not apply to gre tunnels')
-        if not 1 <= params['dst_port'] <= 65535:
-            raise PlanError('dst_port %s is outside 1-65535' % params['dst_port'])
-    default_key = _key(params.get('key'), ttype, 'key')
-    for name in ('bfd_min_rx', 'bfd_min_tx'):
-        if params.get(name) is not None and params[name] < 1:
-            raise PlanError('%s must be at least 1 ms' % name)
-
-    base_options = {}
-    if local is not None:
-        base_options['local_ip'] = local
-    if params.get('dst_port') is not None:
-        base_options['dst_port'] = str(params['dst_port'])
-    if params.get('csum') is not None:
-        base_options['csum'] = 'true' if params['csum'] else 'false'
-    if params.get('ttl') is not None:
-        base_options['ttl'] = str(params['ttl'])
-    if params.get('tos') is not None:
-        base_options['tos'] = str(params['tos'])
-    if params.get('df_default') is not None:
-        base_options['df_default'] = 'true' if params['df_default'] else 'false'
-    for k, v in (params.get('options') or {}).items():
-        base_options[k] = str(v)
-
-    bfd = {}
-    if params.get('bfd'):
-        bfd['enable'] = 'true'
-        if params.get('bfd_min_rx') is not None:
-            bfd['min_rx'] = str(params['bfd_min_rx'])
-        if params.get('bfd_min_tx') is not None:
-            bfd['min_tx'] = str(params['bfd_min_tx'])
+        raise InputError("name_prefix: '%s' is longer than %d characters (port names are "
+                         "<prefix>-<8 hex digits>, at most %d)" % (prefix, PREFIX_MAX, IFNAME_MAX))
+    check_ifname(prefix, 'name_prefix')
+    base_options = _base_options(params, ttype)
+    bfd = _bfd(params)
 
     ports = {}
-    seen = {}
-    for item in params.get('remotes') or []:
-        remote = _normalise_remote(item)
-        addr = _address(remote['remote_ip'], 'remote_ip')
-        if local_addr is not None and addr == local_addr:
-            continue  # the whole endpoint list may be passed, this host included
-        if local_addr is not None and addr.version != local_addr.version:
-            raise PlanError('remote %s and local_ip %s are not the same IP version' % (addr, local_addr))
-        if str(addr) in seen:
-            raise PlanError('remote %s is listed twice' % addr)
-        name = remote.get('name') or port_name(prefix, str(addr))
-        check_ifname(name, 'tunnel port')
-        if name in ports:
-            raise PlanError("remotes %s and %s both map to port name '%s'; give one a name"
-                            % (seen_by_name(seen, name), addr, name))
-        seen[str(addr)] = name
+    first = {}  # address -> field where it was first listed
+    for index, item in enumerate(params.get('remotes') or []):
+        field = 'remotes[%d]' % index
+        remote = _remote(item, field)
+        addr = ip_address(remote['remote_ip'], field + '.remote_ip' if isinstance(item, dict) else field)
+        if addr in first:
+            raise InputError('%s: remote %s is listed twice (first as %s)' % (field, addr, first[addr]))
+        first[addr] = field
         options = dict(base_options)
-        options['remote_ip'] = str(addr)
-        key = _key(remote.get('key'), ttype, 'key of remote %s' % addr) or default_key
-        if key is not None:
-            options['key'] = key
-        for k, v in (remote.get('options') or {}).items():
-            options[k] = str(v)
+        options.update(_options(remote.get('options'), ttype, field + '.options'))
+        if remote.get('key') is not None:
+            if 'key' in (remote.get('options') or {}):
+                raise InputError('%s.options.key: key is also given as %s.key; give it once' % (field, field))
+            options['key'] = option_value('key', remote['key'], ttype, field + '.key')
+        local = options.get('local_ip')
+        if local == addr:
+            if isinstance(item, dict):
+                raise InputError("%s: %s is local_ip, this host's own endpoint: a tunnel needs another "
+                                 "host (a plain address equal to local_ip is skipped)" % (field, addr))
+            continue  # the whole endpoint list may be passed, this host included
+        versions = [ipaddress.ip_address(a).version for a in (addr, local or addr)]
+        if versions[0] != versions[1]:
+            raise InputError('%s: %s is IPv%d but local_ip %s is IPv%d; both ends of a tunnel use one IP version'
+                             % (field, addr, versions[0], local, versions[1]))
+        options['remote_ip'] = addr
+        name = remote.get('name') or port_name(prefix, addr)
+        check_ifname(name, field)
+        if name in ports:
+            raise InputError("%s: remotes %s and %s both map to port name '%s'; give one a name"
+                             % (field, ports[name]['external_ids'][REMOTE_KEY], addr, name))
         ports[name] = {
-            'external_ids': {TUNNEL_GROUP_KEY: params['group'], REMOTE_KEY: str(addr)},
+            'external_ids': {TUNNEL_GROUP_KEY: group, REMOTE_KEY: addr},
             'interfaces': {name: {'type': ttype, 'options': options, 'bfd': bfd}},
         }
     return ports
 
 
-def seen_by_name(seen, name):
-    for addr, port in seen.items():
-        if port == name:
-            return addr
-    return '?'
+def _normal(value, parse):
+    try:
+        return str(parse(value))
+    except (TypeError, ValueError):
+        return value
+
+
+def tunnel_identity(iface):
+    """What vswitchd tells tunnels apart by (ofproto/tunnel.c): type and destination port, remote,
+    local address, receive key and packet type. Of two tunnels alike in all, the second is ignored."""
+    opts = iface['options']
+    key = opts.get('in_key', opts.get('key', '0'))
+    return (iface['type'], _normal(opts.get('dst_port', DEFAULT_DST_PORT.get(iface['type'])), int),
+            _normal(opts.get('remote_ip'), ipaddress.ip_address), _normal(opts.get('local_ip'), ipaddress.ip_address),
+            key if key == 'flow' else _normal(key, lambda k: int(k, 0)), opts.get('packet_type'))
+
+
+def _check_distinct(after, ports):
+    """Refuse a desired tunnel that vswitchd would ignore because another one is alike."""
+    seen = {}
+    for br_name, br in sorted(after.items()):
+        for port in br['ports'].values():
+            for i_name, iface in sorted(port['interfaces'].items()):
+                if iface['type'] in TUNNEL_TYPES:
+                    seen.setdefault(tunnel_identity(iface), []).append((i_name, br_name, port['external_ids']))
+    for name in sorted(ports):
+        iface = ports[name]['interfaces'][name]
+        for other, br_name, external_ids in seen.get(tunnel_identity(iface), []):
+            if other != name:
+                raise PlanError("remotes: %s (port '%s') would be the same tunnel as '%s' on %s (group %s): "
+                                "vswitchd tells tunnels apart by type, destination port, remote_ip, local_ip "
+                                "and key, and ignores the second; remove one or give them different keys"
+                                % (iface['options']['remote_ip'], name, other, br_name,
+                                   external_ids.get(TUNNEL_GROUP_KEY, 'none')))
 
 
 def plan(params, ports, state):
     bridge = params['bridge']
     if bridge not in state:
         raise PlanError("bridge '%s' does not exist; create it first (netvirt.overlay.ovs_bridge)" % bridge)
+    ttype = params['tunnel_type']
+    datapath = state[bridge]['datapath_type']
+    if ttype in KERNEL_ONLY_TYPES and datapath != 'system':
+        usable = ', '.join(t for t in TUNNEL_TYPES if t not in KERNEL_ONLY_TYPES)
+        raise PlanError("tunnel_type: %s needs the kernel datapath (datapath_type system), but bridge '%s' "
+                        "has datapath_type %s; use %s" % (ttype, bridge, datapath, usable))
     current = state[bridge]['ports']
     port_bridge, _ifaces = port_owners(state)
     group = params['group']
@@ -169,4 +257,6 @@ def plan(params, ports, state):
     def in_group(_name, port):
         return port['external_ids'].get(TUNNEL_GROUP_KEY) == group
 
-    return plan_ports(bridge, current, ports, purge=params.get('purge', False), purge_filter=in_group)
+    changes = plan_ports(bridge, current, ports, purge=params.get('purge', False), purge_filter=in_group)
+    _check_distinct(simulate(state, changes), ports)
+    return changes

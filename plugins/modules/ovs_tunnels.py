@@ -21,6 +21,10 @@ description:
   - Every port it creates is marked with the tunnel O(group) in its external_ids. With O(purge),
     ports of the same group whose remote is no longer listed are removed; ports it did not create
     are never touched.
+  - The whole input is checked before the module connects (addresses, ranges, names, option
+    values), and what needs the database (the bridge, its datapath type, ports that exist) before
+    anything is written; a refusal names the field, the value and what is allowed, and changes
+    nothing.
 extends_documentation_fragment:
   - netvirt.overlay.ovsdb
   - netvirt.overlay.attributes
@@ -32,7 +36,8 @@ options:
   tunnel_type:
     description:
       - Encapsulation. V(stt) needs the out-of-tree kernel datapath; the userspace datapath
-        tunnels V(gre), V(vxlan) and V(geneve).
+        tunnels V(gre), V(vxlan) and V(geneve). V(stt) on a bridge whose datapath_type is not
+        V(system) is refused before anything is written.
     type: str
     choices: [gre, vxlan, geneve, stt]
     default: gre
@@ -40,54 +45,79 @@ options:
   remotes:
     description:
       - Remote tunnel endpoints. Each item is an IP address, or a dict with C(remote_ip) and
-        optionally C(name) (port name), C(key) and C(options) for that one tunnel.
-      - An item equal to O(local_ip) is skipped, so the whole endpoint list of a deployment can
-        be passed to every host.
+        optionally C(name) (port name, a valid interface name of at most 15 characters), C(key)
+        (as O(key)) and C(options) (a dict, as O(options); these override O(options) for that one
+        tunnel).
+      - Addresses are unicast IPv4 or IPv6 addresses (not names, not multicast, broadcast or
+        0.0.0.0/::) of the same IP version as O(local_ip), each listed once.
+      - An item that is a plain address equal to O(local_ip) is skipped, so the whole endpoint
+        list of a deployment can be passed to every host; a dict item equal to O(local_ip) is
+        refused.
+      - A tunnel that would have the same type, destination port, remote, local address and key
+        as another tunnel port in the database (vswitchd would ignore the second one) is refused.
     type: list
     elements: raw
     required: true
   local_ip:
-    description: Source address of the tunnels (this host's tunnel endpoint).
+    description:
+      - Source address of the tunnels (this host's tunnel endpoint), a unicast IPv4 or IPv6
+        address. V(flow) is refused (vswitchd accepts it only with a remote of V(flow)).
     type: str
   key:
     description:
       - Tunnel key (GRE key, VXLAN/Geneve VNI) as a number, or V(flow) to let OpenFlow set it
         per packet (one tunnel port then carries every tenant network).
+      - 0 to 4294967295 (32 bits) for V(gre) and V(stt), 0 to 16777215 (24 bits) for V(vxlan)
+        and V(geneve); decimal or 0x hex.
     type: str
   dst_port:
-    description: UDP destination port (VXLAN, Geneve, STT). Not for GRE.
+    description: Destination port (VXLAN, Geneve, STT), 1 to 65535. Refused for GRE, which has none.
     type: int
   csum:
     description: Compute checksums on the outer packets.
     type: bool
   ttl:
-    description: Outer TTL.
-    type: int
+    description: Outer TTL, 1 to 255, or V(inherit) to copy it from the inner packet.
+    type: raw
   tos:
-    description: Outer ToS, a number or V(inherit).
-    type: str
+    description:
+      - Outer ToS, 0 to 252 with the two ECN bits clear (a DSCP value times 4; vswitchd ignores
+        any other number), or V(inherit) to copy it from the inner packet.
+    type: raw
   df_default:
     description: Set the Don't Fragment bit on outer packets.
     type: bool
   options:
-    description: Further interface options, applied to every tunnel (values are strings).
+    description:
+      - Further interface options, applied to every tunnel. Values are strings, numbers or
+        booleans (stored as V(true)/V(false), the only words vswitchd reads); lists and dicts are
+        refused.
+      - Options that have a parameter of their own (C(local_ip), C(key), C(dst_port), C(csum),
+        C(ttl), C(tos), C(df_default)) are checked as that parameter, and may be given here or
+        there, not in both; C(in_key) and C(out_key) as O(key); C(seq) and C(layer3) must be
+        booleans. C(remote_ip) is refused (it comes from O(remotes)).
     type: dict
   bfd:
     description: Run BFD on every tunnel (the state shows in M(netvirt.overlay.ovs_info)).
     type: bool
     default: false
   bfd_min_rx:
-    description: BFD minimum receive interval in milliseconds.
+    description:
+      - BFD minimum receive interval in milliseconds, 1 to 4294967 (BFD sends it as 32-bit
+        microseconds). Checked, but not applied, when O(bfd) is false.
     type: int
   bfd_min_tx:
-    description: BFD minimum transmit interval in milliseconds.
+    description: BFD minimum transmit interval in milliseconds, as O(bfd_min_rx).
     type: int
   group:
-    description: Ownership mark written to every port this task manages; purge stays inside it.
+    description:
+      - Ownership mark written to every port this task manages; purge stays inside it. Not empty.
     type: str
     default: default
   name_prefix:
-    description: Start of the port names (at most 6 characters). Defaults to O(tunnel_type).
+    description:
+      - Start of the port names (at most 6 characters of letters, digits and C(_.:@+-)).
+        Defaults to O(tunnel_type).
     type: str
   purge:
     description: Remove this group's tunnel ports on O(bridge) whose remote is not in O(remotes).
@@ -144,6 +174,7 @@ tunnels:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError
 from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import (
     REMOTE_KEY, TUNNEL_TYPES, desired_tunnels, plan)
@@ -176,8 +207,9 @@ def main():
         key=dict(type='str', no_log=False),
         dst_port=dict(type='int'),
         csum=dict(type='bool'),
-        ttl=dict(type='int'),
-        tos=dict(type='str'),
+        # raw: a number or 'inherit', seen as given (a str type would turn true into 'True').
+        ttl=dict(type='raw'),
+        tos=dict(type='raw'),
         df_default=dict(type='bool'),
         options=dict(type='dict'),
         bfd=dict(type='bool', default=False),
@@ -192,9 +224,10 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
 
+    # The whole input is checked before connecting; what needs the database is checked in plan().
     try:
         ports = desired_tunnels(params)
-    except PlanError as exc:
+    except (InputError, PlanError) as exc:
         module.fail_json(msg=str(exc))
 
     bridge, group = params['bridge'], params['group']
