@@ -23,11 +23,18 @@ description:
     network configuration (systemd-networkd, ifupdown, NetworkManager).
 options:
   interface:
-    description: Interface name.
+    description: Interface name, 1 to 15 characters of letters, digits and C(_.:@+-).
     type: str
     required: true
   addresses:
-    description: Addresses with prefix length (V(198.18.1.11/24), V(2001:db8::1/64)).
+    description:
+      - Addresses with prefix length (V(198.18.1.11/24), V(2001:db8::1/64)).
+      - Refused before anything changes, with the entry named (V(addresses[1])), are no prefix length, a
+        zone index, a multicast, unspecified (V(0.0.0.0/0)), broadcast or (except on C(lo)) loopback
+        address, the network or broadcast address of its own subnet (V(198.18.1.0/24); a /31 or /32
+        has none), and an address listed twice, also with two prefix lengths.
+      - An address the interface already has with another prefix length is replaced.
+      - An IPv6 address needs an MTU of at least 1280 (the kernel turns IPv6 off below it).
     type: list
     elements: str
     default: []
@@ -36,7 +43,9 @@ options:
     type: bool
     default: false
   mtu:
-    description: MTU of the interface.
+    description:
+      - MTU of the interface, 68-65535 and within what the device accepts (its C(min_mtu)/C(max_mtu)).
+      - At least 1280 while the interface keeps or gets an IPv6 address.
     type: int
   link:
     description: Link state to set; V(unchanged) leaves it alone.
@@ -44,7 +53,7 @@ options:
     choices: [up, down, unchanged]
     default: up
   wait_timeout:
-    description: Seconds to wait for the interface to exist.
+    description: Seconds to wait for the interface to exist, 0-3600.
     type: int
     default: 10
 requirements:
@@ -62,7 +71,10 @@ EXAMPLES = r'''
 
 RETURN = r'''
 commands:
-  description: The ip commands run (or, in check mode, that would run).
+  description:
+    - The ip commands run (or, in check mode, that would run).
+    - When a command fails, the commands that ran before it (the task then reports C(changed) if there
+      were any).
   returned: always
   type: list
   elements: str
@@ -74,15 +86,19 @@ interface:
   sample: {"addresses": ["198.18.1.11/24"], "mtu": 1500, "up": true}
 '''
 
-import ipaddress
 import json
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, integer, ip_interface, unique
+from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError, check_ifname
+
+IPV6_MIN_MTU = 1280
+
 
 def read_interface(module, name):
-    rc, out, _err = module.run_command(['ip', '-j', 'address', 'show', 'dev', name])
+    rc, out, _err = module.run_command(['ip', '-d', '-j', 'address', 'show', 'dev', name])
     if rc != 0:
         return None
     data = json.loads(out or '[]')
@@ -91,20 +107,64 @@ def read_interface(module, name):
     link = data[0]
     addresses = sorted('%s/%s' % (a['local'], a['prefixlen']) for a in link.get('addr_info', [])
                        if a.get('scope') == 'global')
-    return {'addresses': addresses, 'mtu': link.get('mtu'), 'up': 'UP' in link.get('flags', [])}
+    return {'addresses': addresses, 'mtu': link.get('mtu'), 'up': 'UP' in link.get('flags', []),
+            # 0 or absent: the driver sets no limit of its own.
+            'mtu_range': (link.get('min_mtu') or 0, link.get('max_mtu') or 0)}
+
+
+def public(state):
+    """The interface as returned to the user."""
+    return dict((k, v) for k, v in state.items() if k != 'mtu_range') if state else state
+
+
+def check_request(p):
+    """The addresses, normalised, with every input checked before the host is read or changed."""
+    check_ifname(p['interface'], 'interface')
+    addresses = [ip_interface(addr, 'addresses[%d]' % index, loopback=p['interface'] == 'lo')
+                 for index, addr in enumerate(p['addresses'])]
+    # One address once: the same address with two prefix lengths is two kernel entries, one of them wrong.
+    unique([addr.split('/')[0] for addr in addresses], 'addresses')
+    if p['mtu'] is not None:
+        integer(p['mtu'], 'mtu', 68, 65535)
+    integer(p['wait_timeout'], 'wait_timeout', 0, 3600)
+    return addresses
+
+
+def check_against(name, current, addresses, purge, mtu):
+    """What can only be checked against the interface itself: its MTU range and IPv6's minimum MTU."""
+    low, high = current['mtu_range']
+    if mtu is not None and ((low and mtu < low) or (high and mtu > high)):
+        raise InputError('mtu: %d is outside %d-%d, what %s accepts' % (mtu, max(low, 68), high or 65535, name))
+    if mtu is not None and mtu < IPV6_MIN_MTU:
+        ipv6 = sorted(set(a for a in addresses + ([] if purge else current['addresses']) if ':' in a))
+        if ipv6:
+            raise InputError('mtu: %d is below %d, the minimum of IPv6, and %s keeps %s (the kernel turns IPv6 '
+                             'off below it and drops the address)' % (mtu, IPV6_MIN_MTU, name, ', '.join(ipv6)))
+    elif mtu is None and current['mtu'] is not None and current['mtu'] < IPV6_MIN_MTU:
+        ipv6 = [a for a in addresses if ':' in a]
+        if ipv6:
+            raise InputError('addresses: %s is IPv6 and the MTU of %s is %d; IPv6 needs at least %d (set mtu)'
+                             % (', '.join(ipv6), name, current['mtu'], IPV6_MIN_MTU))
 
 
 def plan(name, current, addresses, purge, mtu, link):
     commands, after = [], dict(current, addresses=list(current['addresses']))
     have = set(current['addresses'])
+    wanted_ips = set(addr.split('/')[0] for addr in addresses)
+    # The same address with another prefix length: replaced, not kept beside the new one.
+    for addr in sorted(have - set(addresses)):
+        if addr.split('/')[0] in wanted_ips:
+            commands.append(['ip', 'address', 'del', addr, 'dev', name])
+            after['addresses'].remove(addr)
     for addr in addresses:
         if addr not in have:
             commands.append(['ip', 'address', 'add', addr, 'dev', name])
             after['addresses'].append(addr)
     if purge:
         for addr in sorted(have - set(addresses)):
-            commands.append(['ip', 'address', 'del', addr, 'dev', name])
-            after['addresses'].remove(addr)
+            if addr in after['addresses']:
+                commands.append(['ip', 'address', 'del', addr, 'dev', name])
+                after['addresses'].remove(addr)
     if mtu is not None and mtu != current['mtu']:
         commands.insert(0, ['ip', 'link', 'set', 'dev', name, 'mtu', str(mtu)])
         after['mtu'] = mtu
@@ -113,21 +173,6 @@ def plan(name, current, addresses, purge, mtu, link):
         after['up'] = link == 'up'
     after['addresses'] = sorted(after['addresses'])
     return commands, after
-
-
-def normalise(module, addresses):
-    out = []
-    for addr in addresses:
-        try:
-            iface = ipaddress.ip_interface(addr)
-        except ValueError:
-            module.fail_json(msg="'%s' is not an address with a prefix length, like 198.18.1.11/24" % addr)
-        if '/' not in addr:
-            module.fail_json(msg="'%s' needs a prefix length, like %s/24" % (addr, addr))
-        out.append('%s/%s' % (iface.ip, iface.network.prefixlen))
-    if len(set(out)) != len(out):
-        module.fail_json(msg='an address is listed twice: %s' % ', '.join(out))
-    return out
 
 
 def main():
@@ -143,12 +188,13 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    addresses = normalise(module, p['addresses'])
-    if p['mtu'] is not None and not 68 <= p['mtu'] <= 65535:
-        module.fail_json(msg='mtu %s is outside 68-65535' % p['mtu'])
+    try:
+        addresses = check_request(p)
+    except (InputError, PlanError) as exc:
+        module.fail_json(msg=str(exc))
     module.get_bin_path('ip', required=True)
 
-    deadline = time.monotonic() + max(p['wait_timeout'], 0)
+    deadline = time.monotonic() + p['wait_timeout']
     current = read_interface(module, p['interface'])
     while current is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -156,18 +202,26 @@ def main():
     if current is None:
         module.fail_json(msg="interface '%s' does not exist (waited %ss). For an OVS internal port, "
                          "is ovs-vswitchd running and the port on a bridge?" % (p['interface'], p['wait_timeout']))
+    try:
+        check_against(p['interface'], current, addresses, p['purge'], p['mtu'])
+    except InputError as exc:
+        module.fail_json(msg=str(exc))
 
     commands, after = plan(p['interface'], current, addresses, p['purge'], p['mtu'], p['link'])
     if commands and not module.check_mode:
+        done = []
         for cmd in commands:
             rc, _out, err = module.run_command(cmd)
             if rc != 0:
-                module.fail_json(msg="'%s' failed: %s" % (' '.join(cmd), err.strip()),
-                                 commands=[' '.join(c) for c in commands])
+                # What ran before stays done: say so, and what the interface looks like now.
+                module.fail_json(msg="'%s' failed: %s%s" % (' '.join(cmd), err.strip(),
+                                                            ' (done before it: %s)' % '; '.join(done) if done else ''),
+                                 changed=bool(done), commands=done, interface=public(read_interface(module, p['interface'])))
+            done.append(' '.join(cmd))
         after = read_interface(module, p['interface'])
-    result = dict(changed=bool(commands), commands=[' '.join(c) for c in commands], interface=after)
+    result = dict(changed=bool(commands), commands=[' '.join(c) for c in commands], interface=public(after))
     if module._diff:
-        result['diff'] = dict(before=current, after=after)
+        result['diff'] = dict(before=public(current), after=public(after))
     module.exit_json(**result)
 
 

@@ -31,13 +31,35 @@ options:
       - Write actions in OpenFlow 1.3 form (C(pop_vlan), C(set_field:0x3e9->tun_id)) rather than their
         OpenFlow 1.0 aliases (C(strip_vlan), C(set_tunnel:1001)); the switch compares the two spellings as
         different flows, so an alias would be rewritten on every run.
+      - Every flow is checked before the switch is asked anything, because C(ovs-ofctl) installs some
+        mistakes as another flow without a word. Refused, with the entry named (V(flows[3])), are an
+        empty entry; a flow without C(actions=) or with an empty one; a line break, a C(#) or a trailing
+        backslash (C(ovs-ofctl) reads them as line syntax); a cookie; a table outside 0-254 (V(255) means
+        all tables and would land in table 0); a priority outside 0-65535; a number with a leading zero
+        (read as octal); a value outside its field (C(dl_vlan) 0-4095, C(dl_vlan_pcp) 0-7, ports 0-65535
+        with an optional mask, ...), an invalid IPv4/IPv6 address, prefix or MAC; a field given twice or
+        two protocol keywords that contradict each other (C(ipv6,tcp) is IPv4 TCP, write C(tcp6)); a field
+        without its prerequisite (C(tp_dst) needs C(tcp), C(udp) or C(sctp); C(nw_src)/C(nw_dst) need
+        C(ip) or C(arp); C(ipv6_*) need C(ipv6); C(arp_*) need C(arp)), which the switch would drop so the
+        flow matched more; two flows with the same table, priority and match (the switch keeps one).
+      - Fields and actions the check does not know are left to C(ovs-ofctl), whose errors are reported
+        against the entry.
+      - Required with O(state=present), and must not be empty then (an empty list would remove every
+        flow of the cookie; use O(state=absent) for that). Not allowed with O(state=absent).
     type: list
     elements: str
-    required: true
   cookie:
-    description: The cookie that marks the flows this task owns.
+    description: The cookie that marks the flows this task owns, 1 to 2^64-1.
     type: int
     default: 20054
+  state:
+    description:
+      - V(present) makes the flows of O(cookie) exactly O(flows).
+      - V(absent) removes every flow of O(cookie) from the bridge.
+    type: str
+    choices: [present, absent]
+    default: present
+    version_added: 0.2.0
   protocol:
     description: OpenFlow version to speak; bundles need V(OpenFlow14) or later, enabled on the bridge.
     type: str
@@ -64,6 +86,12 @@ EXAMPLES = r'''
       - table=0,priority=10,in_port=patch-int actions=resubmit(,1)
       - table=0,priority=10,in_port=gre-c612010c actions=resubmit(,10)
       - table=0,priority=0 actions=drop
+
+- name: Remove every flow this task's cookie owns
+  netvirt.overlay.ovs_flows:
+    bridge: br-tun
+    cookie: 0x4e58
+    state: absent
 '''
 
 RETURN = r'''
@@ -85,15 +113,48 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, integer
+from ansible_collections.netvirt.overlay.plugins.module_utils._openflow import check_flows
+from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError, check_ifname
+
 
 def cookie_text(cookie):
     return 'cookie=0x%x' % cookie
 
 
 def with_cookie(flow, cookie):
-    if re.search(r'(^|[\s,])cookie=', flow.split('actions=', 1)[0]):
-        raise ValueError("flow '%s' sets a cookie; the module adds its own (option cookie)" % flow)
     return '%s,%s' % (cookie_text(cookie), flow.strip())
+
+
+def check_request(p):
+    """The flows to write, every input checked; InputError/PlanError before the switch is asked anything."""
+    try:
+        integer(p['cookie'], 'cookie', 1, 2 ** 64 - 1)
+    except InputError as exc:
+        raise InputError('%s (0 is the cookie of flows that nobody owns)' % exc)
+    check_ifname(p['bridge'], 'bridge')
+    flows = p['flows']
+    if p['state'] == 'absent':
+        if flows:
+            raise InputError('flows: state absent removes every flow of cookie 0x%x from %s; give no flows with it'
+                             % (p['cookie'], p['bridge']))
+        return []
+    if not flows:
+        # An empty desired set is "remove them all": that must be said, not fall out of a template.
+        raise InputError('flows: the list is %s, which would remove every flow of cookie 0x%x from %s; to remove '
+                         'them on purpose write state: absent (without flows)'
+                         % ('missing' if flows is None else 'empty', p['cookie'], p['bridge']))
+    check_flows(flows, 'flows')
+    return [f.strip() for f in flows]
+
+
+def ofctl_error(err, path, flows):
+    """ovs-ofctl's complaint about line N of the flow file, told against the entry it is about."""
+    found = re.search(re.escape(path) + r':(\d+): (.*)', err)
+    if found and 1 <= int(found.group(1)) <= len(flows):
+        index = int(found.group(1)) - 1
+        return "flows[%d] '%s': ovs-ofctl: %s" % (index, flows[index], found.group(2).strip())
+    return None
 
 
 def parse_diff(output, cookie):
@@ -121,29 +182,30 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             bridge=dict(type='str', required=True),
-            flows=dict(type='list', elements='str', required=True),
+            flows=dict(type='list', elements='str'),
             cookie=dict(type='int', default=0x4e56),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
             protocol=dict(type='str', default='OpenFlow14', choices=['OpenFlow14', 'OpenFlow15']),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    if not 1 <= p['cookie'] < 2 ** 64:
-        module.fail_json(msg='cookie must be between 1 and 2^64-1 (0 is what unowned flows carry)')
-    ofctl = module.get_bin_path('ovs-ofctl', required=True)
     try:
-        flows = [with_cookie(f, p['cookie']) for f in p['flows'] if f.strip()]
-    except ValueError as exc:
+        desired = check_request(p)
+    except (InputError, PlanError) as exc:
         module.fail_json(msg=str(exc))
+    ofctl = module.get_bin_path('ovs-ofctl', required=True)
+    flows = [with_cookie(f, p['cookie']) for f in desired]
 
     fd, path = tempfile.mkstemp(prefix='ovs_flows-', suffix='.txt')
     try:
         with os.fdopen(fd, 'w') as handle:
-            handle.write('\n'.join(flows) + '\n')
+            handle.write(''.join('%s\n' % f for f in flows))
         # diff-flows exits 2 when there are differences, 1 on errors.
         rc, out, err = module.run_command([ofctl, '-O', p['protocol'], '--names', 'diff-flows', p['bridge'], path])
         if rc not in (0, 2):
-            module.fail_json(msg='ovs-ofctl diff-flows on %s failed: %s' % (p['bridge'], err.strip() or out.strip()))
+            module.fail_json(msg=ofctl_error(err, path, desired) or 'bridge %s: ovs-ofctl diff-flows failed: %s'
+                             % (p['bridge'], err.strip() or out.strip()))
         removed, added = parse_diff(out, p['cookie'])
         if (removed or added) and not module.check_mode:
             bundle = [delete_strict(f) for f in removed] + ['add ' + f for f in added]
@@ -153,6 +215,9 @@ def main():
             if rc != 0:
                 module.fail_json(msg='ovs-ofctl could not apply the flows to %s (nothing was changed, the bundle '
                                  'is atomic): %s' % (p['bridge'], err.strip()), removed=removed, added=added)
+            if 'normalization changed' in err:
+                # A field the check does not know lost its prerequisite: the switch holds less than written.
+                module.warn('ovs-ofctl dropped match fields that lack a prerequisite: %s' % err.strip())
     finally:
         os.unlink(path)
     result = dict(changed=bool(removed or added), removed=removed, added=added)
