@@ -6,7 +6,8 @@
 The same read -> plan -> apply shape as the Open_vSwitch modules:
 
 * ``validate(params)`` checks the whole request and returns it normalised (raises
-  PlanError before anything is read or written);
+  PlanError before anything is read or written); ``check_schema(desired, tables)`` checks
+  it against the server's schema once connected;
 * ``snapshot(tables)`` turns the IDL's rows into plain, comparable dicts;
 * ``plan(desired, state, owner)`` returns the list of changes;
 * ``simulate(state, changes)`` predicts the state they produce (check mode, and the
@@ -15,7 +16,8 @@ The same read -> plan -> apply shape as the Open_vSwitch modules:
 
 Every object the module creates carries ``external_ids:netvirt-overlay-owner=<owner>``.
 Owned objects that are no longer declared are removed; objects without the mark are
-never touched unless they are declared (then they are adopted).
+never touched unless they are declared (then they are adopted). A declared object marked
+with another owner is refused unless ``adopt`` is set: ownership never moves implicitly.
 
 Private (``_`` prefix): modules import it, users do not.
 """
@@ -26,6 +28,9 @@ import copy
 import ipaddress
 import re
 
+from ansible_collections.netvirt.overlay.plugins.module_utils._input import (
+    InputError, integer, ip_address, ovsdb_map, unique)
+
 OWNER_KEY = 'netvirt-overlay-owner'
 DEFAULT_NB_DB = 'unix:/var/run/ovn/ovnnb_db.sock'
 NB_TABLES = ['Logical_Switch', 'Logical_Switch_Port', 'ACL', 'Logical_Router',
@@ -35,6 +40,7 @@ NB_TABLES = ['Logical_Switch', 'Logical_Switch_Port', 'ACL', 'Logical_Router',
 _MAC_RE = re.compile(r'^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$')
 _NAME_RE = re.compile(r'^[A-Za-z0-9_.:@+-]+$')
 LSP_TYPES = ['', 'router', 'localnet', 'l2gateway', 'localport', 'external', 'virtual']
+ACL_DIRECTIONS = ['from-lport', 'to-lport']
 ACL_ACTIONS = ['allow', 'allow-related', 'allow-stateless', 'drop', 'reject', 'pass']
 NAT_TYPES = ['snat', 'dnat', 'dnat_and_snat']
 
@@ -58,7 +64,7 @@ SWITCH_PORT_SPEC = dict(
     options=dict(type='dict', default={}),
 )
 ACL_SPEC = dict(
-    direction=dict(type='str', required=True, choices=['from-lport', 'to-lport']),
+    direction=dict(type='str', required=True, choices=ACL_DIRECTIONS),
     priority=dict(type='int', required=True),
     match=dict(type='str', required=True),
     action=dict(type='str', required=True, choices=ACL_ACTIONS),
@@ -112,262 +118,482 @@ TOPOLOGY_ARGUMENT_SPEC = dict(
     routers=dict(type='list', elements='dict', default=[], options=ROUTER_SPEC),
     ha_chassis_groups=dict(type='list', elements='dict', default=[], options=HA_GROUP_SPEC),
     purge=dict(type='bool', default=True),
+    adopt=dict(type='bool', default=False),
 )
 
 
 # -- validation -------------------------------------------------------------------
+# Every message names the field as a path into the task's arguments (switches[0].ports[1].ips),
+# the value and what is allowed. All of it runs before the module connects.
 
-def _name(value, what):
-    if not value or not _NAME_RE.match(value):
-        raise PlanError("%s name '%s' must be letters, digits and _.:@+-" % (what, value))
+# Integer columns the module exposes, with their ranges in ovn-nb.ovsschema (ACL, HA_Chassis and
+# Gateway_Chassis priority; a localnet port's VLAN). The IDL drops an out-of-range value without
+# a word and commits the rest, so they are checked here.
+PRIORITY_RANGE = (0, 32767)
+TAG_RANGE = (1, 4095)
+# ovn-bridge-mappings is "physnet:bridge,...": a network name cannot hold ':' or ','.
+_PHYSNET_RE = re.compile(r'^[^\s:,]+$')
 
 
-def _mac(value, what):
-    if not value or not _MAC_RE.match(value):
-        raise PlanError("%s MAC '%s' is not a MAC address (xx:xx:xx:xx:xx:xx)" % (what, value))
-    return value.lower()
+def _name(value, field):
+    if value is None or value == '':
+        raise InputError('%s: missing; a name of letters, digits and _.:@+- is needed' % field)
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise InputError('%s: %r is not a usable name (allowed: letters, digits and _.:@+-)' % (field, value))
+    return value
 
 
-def _ip(value, what):
+def _choice(value, field, choices):
+    if value not in choices:
+        raise InputError('%s: %r is not one of %s' % (field, value, ', '.join(c or "''" for c in choices)))
+    return value
+
+
+def _once(seen, key, field, where, rule):
+    """Record that ``key`` is used at ``where``; refuse a second use."""
+    if key in seen:
+        raise InputError('%s: %r is already used by %s (%s)' % (field, key, seen[key], rule))
+    seen[key] = where
+
+
+def _mac(value, field):
+    """A unicast Ethernet address, in lower case."""
+    if not isinstance(value, str) or not _MAC_RE.match(value):
+        raise InputError('%s: %r is not a MAC address (allowed: xx:xx:xx:xx:xx:xx, hex digits)' % (field, value))
+    mac = value.lower()
+    if int(mac[:2], 16) & 1:
+        raise InputError('%s: %s is a multicast MAC (odd first octet); a port needs a unicast one' % (field, mac))
+    if mac == '00:00:00:00:00:00':
+        raise InputError('%s: 00:00:00:00:00:00 is not a usable MAC' % field)
+    return mac
+
+
+def _ip(value, field):
+    """A unicast address (no prefix), as an ipaddress object."""
+    return ipaddress.ip_address(ip_address(value, field))
+
+
+def _same_version(addr, field, other, other_field):
+    if addr.version != other.version:
+        raise InputError('%s: %s is IPv%d, but %s is IPv%d (%s); both must be of one IP version'
+                         % (field, addr, addr.version, other_field, other.version, other))
+
+
+def _network(value, field):
     try:
-        return ipaddress.ip_address(value)
+        return ipaddress.ip_network(str(value), strict=True)
     except ValueError:
-        raise PlanError("%s '%s' is not an IP address" % (what, value))
-
-
-def _network(value, what):
+        pass
     try:
-        return ipaddress.ip_network(value, strict=True)
+        hint = '; did you mean %s?' % ipaddress.ip_network(str(value), strict=False)
     except ValueError:
-        raise PlanError("%s '%s' is not a CIDR network (address/prefix with no host bits)" % (what, value))
+        hint = ''
+    raise InputError('%s: %r is not a CIDR network (address/prefix length, no host bits)%s' % (field, value, hint))
 
 
-def _interface(value, what):
-    if '/' not in str(value):
-        raise PlanError("%s '%s' needs a prefix length (address/prefix)" % (what, value))
+def _interface(value, field):
+    """A router port address with its prefix length: a unicast address that hosts can use."""
     try:
-        return ipaddress.ip_interface(value)
+        iface = ipaddress.ip_interface(str(value)) if '/' in str(value) else None
     except ValueError:
-        raise PlanError("%s '%s' is not an address with prefix length" % (what, value))
+        iface = None
+    if iface is None:
+        raise InputError('%s: %r is not an address with a prefix length (allowed: e.g. 198.18.100.254/24)'
+                         % (field, value))
+    ip_address(str(iface.ip), field)
+    net = iface.network
+    if iface.version == 4 and net.prefixlen <= 30 and iface.ip in (net.network_address, net.broadcast_address):
+        raise InputError("%s: %s is the %s address of %s, not an address of a port in it"
+                         % (field, value, 'network' if iface.ip == net.network_address else 'broadcast', net))
+    return iface
 
 
-def _unique(names, what):
-    seen = set()
-    for name in names:
-        if name in seen:
-            raise PlanError("%s '%s' is declared twice" % (what, name))
-        seen.add(name)
-
-
-def _prefix(value, what):
-    """A route prefix: a network or a host address; returns the canonical text."""
+def _prefix(value, field):
+    """A route prefix: a network or a host address."""
+    if '/' in str(value):
+        return _network(value, field)
     try:
-        if '/' in value:
-            return str(ipaddress.ip_network(value, strict=True))
-        return str(ipaddress.ip_address(value))
+        return ipaddress.ip_address(str(value))
     except ValueError:
-        raise PlanError("%s '%s' is not a network or address" % (what, value))
+        raise InputError('%s: %r is not a network (address/prefix length) or an address' % (field, value))
+
+
+def _options(mapping, field):
+    """A map column (options): string keys, scalar values stored as OVSDB strings."""
+    return ovsdb_map(mapping or {}, field, allow_none=False)
+
+
+def _set_option(options, key, value, field):
+    """Options the module derives from a dedicated field must not say something else."""
+    if options.get(key, value) != value:
+        raise InputError('%s.%s: %r contradicts %r given by the dedicated field; drop the option'
+                         % (field, key, options[key], value))
+    options[key] = value
+
+
+_MATCH_OPEN = {')': '(', '}': '{', ']': '['}
+_MATCH_BINARY = ('&&', '||', '==', '!=', '<=', '>=', '<', '>')
+_MATCH_OPERAND = re.compile(r'[$@]?[A-Za-z0-9_.:]+(/[A-Za-z0-9_.:]+)?')
+
+
+def _acl_match(value, field):
+    """Refuse an ACL match that is certainly not OVN syntax.
+
+    OVN parses matches only in ovn-controller, long after the write, and then drops the ACL's
+    flows. There is no OVN parser in Python, so this is lexical and conservative (after OVN's
+    lib/lex.c): characters and operators OVN has not got, unbalanced brackets, quotes and
+    comments, and operators with a missing operand. Anything else is left to OVN.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise InputError('%s: %r is empty (allowed: an OVN match, e.g. "ip4 && tcp.dst == 22")' % (field, value))
+
+    def bad(why):
+        raise InputError('%s: %r %s' % (field, value, why))
+
+    tokens, opened, i = [], [], 0
+    while i < len(value):
+        c, two = value[i], value[i:i + 2]
+        if c in ' \t\n\r\v\f':
+            i += 1
+        elif two == '//':
+            end = value.find('\n', i)
+            i = len(value) if end < 0 else end
+        elif two == '/*':
+            end = value.find('*/', i + 2)
+            if end < 0 or '\n' in value[i:end]:
+                bad('has a /* comment with no */ on its line')
+            i = end + 2
+        elif c == '"':
+            i += 1
+            while i < len(value) and value[i] != '"':
+                i += 2 if value[i] == '\\' else 1
+            if i >= len(value):
+                bad('has a string with no closing double quote')
+            tokens.append('x')
+            i += 1
+        elif c == "'":
+            bad("has a single quote at character %d; OVN strings take double quotes" % (i + 1))
+        elif c in '({[':
+            opened.append((c, i + 1))
+            tokens.append(c)
+            i += 1
+        elif c in ')}]':
+            if not opened or opened[-1][0] != _MATCH_OPEN[c]:
+                bad("has a '%s' at character %d with no '%s' before it" % (c, i + 1, _MATCH_OPEN[c]))
+            opened.pop()
+            tokens.append(c)
+            i += 1
+        elif value.startswith('<->', i) or two in ('->', '--', '..'):
+            tokens.append('p')
+            i += 3 if value.startswith('<->', i) else 2
+        elif two in _MATCH_BINARY or c in '<>':
+            tokens.append(two if two in _MATCH_BINARY else c)
+            i += len(tokens[-1])
+        elif c in '&|':
+            bad("has a single '%s' at character %d; OVN's operators are && and ||" % (c, i + 1))
+        elif c == '=':
+            bad("has '=' at character %d; OVN compares with ==" % (i + 1))
+        elif c == '!':
+            tokens.append('!')
+            i += 1
+        elif c in ',;-':
+            tokens.append('p')
+            i += 1
+        else:
+            word = _MATCH_OPERAND.match(value, i)
+            if not word or (c in '$@' and not re.match(r'[A-Za-z_.]', value[i + 1:i + 2])):
+                bad("has %r at character %d, which OVN's match syntax does not have" % (c, i + 1))
+            if word.group(0) in ('and', 'or', 'not', 'AND', 'OR', 'NOT'):
+                bad("uses '%s'; OVN's logical operators are &&, || and !" % word.group(0))
+            tokens.append('x')
+            i = word.end()
+    if opened:
+        bad("has a '%s' at character %d that is never closed" % opened[-1])
+    if not tokens:
+        bad('has nothing but comments')
+    if tokens[0] in _MATCH_BINARY:
+        bad("starts with '%s', which needs an operand before it" % tokens[0])
+    if tokens[-1] in _MATCH_BINARY + ('!',):
+        bad("ends with '%s', which needs an operand after it" % tokens[-1])
+    for left, right in zip(tokens, tokens[1:]):
+        if left in _MATCH_BINARY + ('!', '(') and right in _MATCH_BINARY + (')',):
+            bad("has '%s' followed by '%s': an operand is missing between them" % (left, right))
+    return value
 
 
 def validate(params):
     """Check the whole request; return the desired topology, normalised.
 
-    {'switches': {name: {...}}, 'routers': {name: {...}}, 'ha_chassis_groups': {name: {...}}}
+    {'switches': {name: {...}}, 'routers': {name: {...}}, 'ha_chassis_groups': {name: {...}},
+     'fields': where each was declared, for messages}
     """
-    owner = params.get('owner') or ''
-    if not owner:
-        raise PlanError('owner must not be empty')
+    try:
+        return _validate(params)
+    except InputError as exc:
+        raise PlanError(str(exc))
+
+
+def _validate(params):
+    owner = params.get('owner')
+    if not isinstance(owner, str) or not owner.strip() or owner != owner.strip():
+        raise InputError('owner: %r must be a non-empty name with no blanks around it' % (owner,))
     switches = params.get('switches') or []
     routers = params.get('routers') or []
     groups = params.get('ha_chassis_groups') or []
-    _unique([s['name'] for s in switches], 'logical switch')
-    _unique([r['name'] for r in routers], 'logical router')
-    _unique([g['name'] for g in groups], 'HA chassis group')
+    fields = {'switches': {}, 'routers': {}, 'ha_chassis_groups': {}, 'ports': {}}
+    desired = {'switches': {}, 'routers': {}, 'ha_chassis_groups': {}, 'fields': fields}
 
-    desired = {'switches': {}, 'routers': {}, 'ha_chassis_groups': {}}
-    group_names = set(g['name'] for g in groups)
-    for group in groups:
-        _name(group['name'], 'HA chassis group')
-        chassis = {}
-        for member in group['chassis']:
-            _name(member['name'], 'chassis of HA chassis group %s' % group['name'])
-            if member['name'] in chassis:
-                raise PlanError("chassis '%s' is listed twice in HA chassis group '%s'"
-                                % (member['name'], group['name']))
-            if not 0 <= member['priority'] <= 32767:
-                raise PlanError("priority %s of chassis '%s' in HA chassis group '%s' is outside 0-32767"
-                                % (member['priority'], member['name'], group['name']))
-            chassis[member['name']] = member['priority']
-        if not chassis:
-            raise PlanError("HA chassis group '%s' needs at least one chassis" % group['name'])
-        desired['ha_chassis_groups'][group['name']] = {'chassis': chassis}
+    # Switches and routers share one name space: ovn-nbctl, ovn-trace and the southbound
+    # Datapath_Binding name both by it.
+    datapaths = {}
+    for kind, items in (('switches', switches), ('routers', routers)):
+        for index, item in enumerate(items):
+            field = '%s[%d]' % (kind, index)
+            _once(datapaths, _name(item.get('name'), field + '.name'), field + '.name', field,
+                  'names are unique among logical switches and routers')
+            fields[kind][item['name']] = field
 
-    router_port_names = {}
-    all_router_networks = []
-    for router in routers:
-        _name(router['name'], 'logical router')
-        ports = {}
-        networks_here = []
-        for port in router.get('ports') or []:
-            _name(port['name'], 'logical router port')
-            if port['name'] in router_port_names:
-                raise PlanError("logical router port '%s' is declared on routers '%s' and '%s'"
-                                % (port['name'], router_port_names[port['name']], router['name']))
-            router_port_names[port['name']] = router['name']
-            what = 'logical router port %s' % port['name']
-            if not port.get('networks'):
-                raise PlanError('%s needs at least one network' % what)
-            nets = []
-            for text in port['networks']:
-                iface = _interface(text, '%s network' % what)
-                for other_port, other in networks_here:
-                    if iface.network.overlaps(other.network):
-                        raise PlanError("%s network %s overlaps %s of port '%s' on router '%s'"
-                                        % (what, text, other, other_port, router['name']))
-                networks_here.append((port['name'], iface))
-                nets.append(str(iface))
-            if port.get('ha_chassis_group') and port.get('gateway_chassis'):
-                raise PlanError('%s: give ha_chassis_group or gateway_chassis, not both' % what)
-            if port.get('ha_chassis_group') and port['ha_chassis_group'] not in group_names:
-                raise PlanError("%s names HA chassis group '%s', which is not declared in ha_chassis_groups"
-                                % (what, port['ha_chassis_group']))
-            gateway_chassis = {}
-            for member in port.get('gateway_chassis') or []:
-                if member['name'] in gateway_chassis:
-                    raise PlanError("%s lists gateway chassis '%s' twice" % (what, member['name']))
-                gateway_chassis[member['name']] = member['priority']
-            ports[port['name']] = {
-                'mac': _mac(port['mac'], what),
-                'networks': sorted(nets),
-                'ha_chassis_group': port.get('ha_chassis_group'),
-                'gateway_chassis': gateway_chassis,
-                'options': _strings(port.get('options')),
-            }
-        all_router_networks.extend(networks_here)
-        routes = []
-        for route in router.get('static_routes') or []:
-            what = 'static route of router %s' % router['name']
-            item = {'ip_prefix': _prefix(route['prefix'], '%s prefix' % what),
-                    'nexthop': str(_ip(route['nexthop'], '%s nexthop' % what)),
-                    'output_port': route.get('output_port')}
-            if item['output_port'] and item['output_port'] not in ports:
-                raise PlanError("%s names output_port '%s', which is not a port of the router"
-                                % (what, item['output_port']))
-            if item in routes:
-                raise PlanError('%s to %s via %s is declared twice' % (what, item['ip_prefix'], item['nexthop']))
-            routes.append(item)
-        nats = []
-        for nat in router.get('nat') or []:
-            what = '%s rule of router %s' % (nat['type'], router['name'])
-            item = {'type': nat['type'],
-                    'external_ip': str(_ip(nat['external_ip'], '%s external_ip' % what)),
-                    'logical_ip': _logical_ip(nat, what),
-                    'logical_port': nat.get('logical_port'),
-                    'external_mac': _mac(nat['external_mac'], what) if nat.get('external_mac') else None}
-            if (item['logical_port'] or item['external_mac']) and item['type'] != 'dnat_and_snat':
-                raise PlanError('%s: logical_port and external_mac are only for dnat_and_snat' % what)
-            if item in nats:
-                raise PlanError('%s for %s is declared twice' % (what, item['logical_ip']))
-            nats.append(item)
-        desired['routers'][router['name']] = {'ports': ports, 'static_routes': routes, 'nat': nats,
-                                              'options': _strings(router.get('options'))}
+    for index, group in enumerate(groups):
+        field = 'ha_chassis_groups[%d]' % index
+        _once(fields['ha_chassis_groups'], _name(group.get('name'), field + '.name'), field + '.name', field,
+              'HA chassis group names are unique')
+        if not group.get('chassis'):
+            raise InputError('%s.chassis: HA chassis group %s needs at least one chassis' % (field, group['name']))
+        desired['ha_chassis_groups'][group['name']] = {'chassis': _chassis(group['chassis'], field + '.chassis')}
 
-    port_owner = {}
-    for switch in switches:
-        _name(switch['name'], 'logical switch')
-        subnet = _network(switch['subnet'], 'subnet of logical switch %s' % switch['name']) if switch.get('subnet') else None
-        ports = {}
-        for port in switch.get('ports') or []:
-            _name(port['name'], 'logical switch port')
-            if port['name'] in port_owner:
-                raise PlanError("logical switch port '%s' is declared on switches '%s' and '%s'"
-                                % (port['name'], port_owner[port['name']], switch['name']))
-            port_owner[port['name']] = switch['name']
-            ports[port['name']] = _switch_port(port, switch['name'], subnet, router_port_names)
-        acls = []
-        for acl in switch.get('acls') or []:
-            item = {'direction': acl['direction'], 'priority': acl['priority'],
-                    'match': acl['match'], 'action': acl['action']}
-            if not 0 <= item['priority'] <= 32767:
-                raise PlanError("ACL priority %s on switch '%s' is outside 0-32767" % (item['priority'], switch['name']))
-            if not item['match'].strip():
-                raise PlanError("an ACL on switch '%s' has an empty match" % switch['name'])
-            if item in acls:
-                raise PlanError("ACL '%s' (%s, priority %s) is declared twice on switch '%s'"
-                                % (item['match'], item['direction'], item['priority'], switch['name']))
-            acls.append(item)
-        desired['switches'][switch['name']] = {
-            'other_config': {'subnet': str(subnet)} if subnet else {},
-            'ports': ports, 'acls': acls}
-    peers = [p['options'].get('router-port') for s in desired['switches'].values()
-             for p in s['ports'].values() if p['type'] == 'router']
-    for name in set(n for n in peers if peers.count(n) > 1):
-        raise PlanError("logical router port '%s' is attached to more than one switch port" % name)
-    for router_name, router in desired['routers'].items():
-        for nat in router['nat']:
-            if nat['logical_port'] and nat['logical_port'] not in port_owner:
-                raise PlanError("NAT rule of router '%s' names logical_port '%s', which is not a declared switch port"
-                                % (router_name, nat['logical_port']))
+    # Switch and router ports share one name space too: each is one southbound Port_Binding.
+    ports = fields['ports']
+    for index, router in enumerate(routers):
+        desired['routers'][router['name']] = _router(router, 'routers[%d]' % index, ports,
+                                                     fields['ha_chassis_groups'])
+    router_ports = dict((name, port) for router in desired['routers'].values()
+                        for name, port in router['ports'].items())
+    for index, switch in enumerate(switches):
+        desired['switches'][switch['name']] = _switch(switch, 'switches[%d]' % index, ports, router_ports)
+
+    peers = {}
+    for name, switch in desired['switches'].items():
+        for pname, port in switch['ports'].items():
+            if port['type'] == 'router':
+                _once(peers, port['options']['router-port'], ports[pname] + '.router_port', ports[pname],
+                      'a router port is attached to one switch port')
+    for name, router in desired['routers'].items():
+        for index, nat in enumerate(router['nat']):
+            if nat['logical_port'] and nat['logical_port'] not in ports:
+                raise InputError("%s.nat[%d].logical_port: %r is not a declared switch port"
+                                 % (fields['routers'][name], index, nat['logical_port']))
     return desired
 
 
-def _logical_ip(nat, what):
-    text = nat['logical_ip']
-    try:
-        if '/' in text:
-            return str(ipaddress.ip_network(text, strict=True))
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise PlanError("%s logical_ip '%s' is not an address or CIDR network" % (what, text))
+def _chassis(members, field):
+    """{chassis name: priority} of an HA chassis group or of a port's gateway_chassis."""
+    out, seen = {}, {}
+    for index, member in enumerate(members):
+        here = '%s[%d]' % (field, index)
+        _once(seen, _name(member.get('name'), here + '.name'), here + '.name', here, 'a chassis is listed once')
+        out[member['name']] = integer(member.get('priority'), here + '.priority', *PRIORITY_RANGE)
+    return out
 
 
-def _strings(mapping):
-    return dict((str(k), str(v)) for k, v in (mapping or {}).items())
+def _router(router, field, port_fields, group_fields):
+    ports, networks = {}, []
+    for index, port in enumerate(router.get('ports') or []):
+        here = '%s.ports[%d]' % (field, index)
+        _once(port_fields, _name(port.get('name'), here + '.name'), here + '.name', here,
+              'port names are unique among all switch and router ports')
+        ports[port['name']] = _router_port(port, here, networks, group_fields)
+
+    routes, nats = [], []
+    for index, route in enumerate(router.get('static_routes') or []):
+        here = '%s.static_routes[%d]' % (field, index)
+        prefix = _prefix(route.get('prefix'), here + '.prefix')
+        nexthop = _ip(route.get('nexthop'), here + '.nexthop')
+        _same_version(nexthop, here + '.nexthop', prefix, 'the prefix')
+        item = {'ip_prefix': str(prefix), 'nexthop': str(nexthop), 'output_port': route.get('output_port') or None}
+        if item['output_port'] is not None and item['output_port'] not in ports:
+            raise InputError('%s.output_port: %r is not a port of %s (allowed: %s)'
+                             % (here, item['output_port'], field, ', '.join(sorted(ports)) or 'none declared'))
+        if item in routes:
+            raise InputError('%s: the route to %s via %s is already %s.static_routes[%d]'
+                             % (here, item['ip_prefix'], item['nexthop'], field, routes.index(item)))
+        routes.append(item)
+    for index, nat in enumerate(router.get('nat') or []):
+        nats.append(_nat(nat, '%s.nat[%d]' % (field, index), field, nats))
+    return {'ports': ports, 'static_routes': routes, 'nat': nats,
+            'options': _options(router.get('options'), field + '.options')}
 
 
-def _switch_port(port, switch, subnet, router_ports):
-    what = 'logical switch port %s' % port['name']
-    kind = port.get('type') or ''
-    options = _strings(port.get('options'))
+def _router_port(port, field, networks, group_fields):
+    """``networks``: (field, interface) of the router's ports so far; they must not overlap."""
+    if not port.get('networks'):
+        raise InputError('%s.networks: a router port needs at least one address with prefix length' % field)
+    nets = []
+    for index, text in enumerate(port['networks']):
+        here = '%s.networks[%d]' % (field, index)
+        iface = _interface(text, here)
+        for other_field, other in networks:
+            if iface.network.overlaps(other.network):
+                raise InputError('%s: %s overlaps %s of %s; the networks of one router must not overlap'
+                                 % (here, text, other, other_field))
+        networks.append(('%s (%s)' % (field, port['name']), iface))
+        nets.append(str(iface))
+    group = port.get('ha_chassis_group') or None
+    if group is not None and group not in group_fields:
+        raise InputError('%s.ha_chassis_group: %r is not declared in ha_chassis_groups (declared: %s)'
+                         % (field, group, ', '.join(sorted(group_fields)) or 'none'))
+    if group is not None and port.get('gateway_chassis'):
+        raise InputError('%s: give ha_chassis_group or gateway_chassis, not both' % field)
+    return {'mac': _mac(port.get('mac'), field + '.mac'), 'networks': sorted(nets), 'ha_chassis_group': group,
+            'gateway_chassis': _chassis(port.get('gateway_chassis') or [], field + '.gateway_chassis'),
+            'options': _options(port.get('options'), field + '.options')}
+
+
+def _nat(nat, field, router_field, earlier):
+    kind = _choice(nat.get('type'), field + '.type', NAT_TYPES)
+    external = _ip(nat.get('external_ip'), field + '.external_ip')
+    text = str(nat.get('logical_ip'))
+    if kind == 'snat' and '/' in text:
+        logical = _network(text, field + '.logical_ip')
+    elif '/' in text:
+        raise InputError('%s.logical_ip: %r is a network; a %s rule translates to one address'
+                         % (field, text, kind))
+    else:
+        logical = _ip(text, field + '.logical_ip')
+    _same_version(logical, field + '.logical_ip', external, 'external_ip')
+    item = {'type': kind, 'external_ip': str(external), 'logical_ip': str(logical),
+            'logical_port': nat.get('logical_port'),
+            'external_mac': _mac(nat['external_mac'], field + '.external_mac') if nat.get('external_mac') else None}
+    if (item['logical_port'] or item['external_mac']) and kind != 'dnat_and_snat':
+        raise InputError('%s: logical_port and external_mac are only for dnat_and_snat, not %s' % (field, kind))
+    # A distributed floating IP needs both: OVN answers for it with that MAC on the VM's chassis.
+    for given, missing in (('logical_port', 'external_mac'), ('external_mac', 'logical_port')):
+        if item[given] and not item[missing]:
+            raise InputError('%s.%s: missing; a distributed dnat_and_snat with %s %r needs %s too'
+                             % (field, missing, given, item[given], missing))
+    for index, other in enumerate(earlier):
+        # SNAT is chosen by the logical address, DNAT by the external one: two rules for one
+        # of them leave OVN to pick either.
+        same = (other == item or
+                (kind == 'snat' and other['type'] == 'snat' and other['logical_ip'] == item['logical_ip']) or
+                (kind != 'snat' and other['type'] != 'snat' and other['external_ip'] == item['external_ip']))
+        if same:
+            raise InputError('%s: %s %s -> %s collides with %s.nat[%d] (%s %s -> %s)'
+                             % (field, kind, item['logical_ip'], item['external_ip'], router_field, index,
+                                other['type'], other['logical_ip'], other['external_ip']))
+    return item
+
+
+def _switch(switch, field, port_fields, router_ports):
+    subnet = _network(switch['subnet'], field + '.subnet') if switch.get('subnet') else None
+    ports = {}
+    # Addresses on this switch: a VM's MAC or IP must not be another port's, the router's included.
+    macs, ips = {}, {}
+    for index, port in enumerate(switch.get('ports') or []):
+        peer = router_ports.get(port.get('router_port')) if port.get('type') == 'router' else None
+        if peer is None:
+            continue
+        where = '%s.ports[%d] (router port %s)' % (field, index, port['router_port'])
+        macs.setdefault(peer['mac'], where)
+        addresses = [ipaddress.ip_interface(net).ip for net in peer['networks']]
+        for addr in addresses:
+            ips.setdefault(str(addr), where)
+        # The VMs' gateway must be on their subnet (a router port wired to the wrong switch).
+        comparable = [a for a in addresses if subnet is not None and a.version == subnet.version]
+        if comparable and not any(a in subnet for a in comparable):
+            raise InputError('%s.ports[%d].router_port: the networks of %s (%s) are outside the subnet %s of switch %s'
+                             % (field, index, port['router_port'], ', '.join(peer['networks']), subnet,
+                                switch['name']))
+    for index, port in enumerate(switch.get('ports') or []):
+        here = '%s.ports[%d]' % (field, index)
+        _once(port_fields, _name(port.get('name'), here + '.name'), here + '.name', here,
+              'port names are unique among all switch and router ports')
+        ports[port['name']] = item = _switch_port(port, here, switch['name'], subnet, router_ports)
+        if item['type'] in ('router', 'localnet', 'l2gateway'):
+            continue
+        mac, *addresses = item['addresses'][0].split()
+        where = '%s (%s)' % (here, port['name'])
+        _once(macs, mac, here + '.mac', where, 'a MAC belongs to one port of a switch')
+        for addr in addresses:
+            _once(ips, addr, here + '.ips', where, 'an address belongs to one port of a switch')
+
+    acls, seen = [], {}
+    for index, acl in enumerate(switch.get('acls') or []):
+        here = '%s.acls[%d]' % (field, index)
+        item = {'direction': _choice(acl.get('direction'), here + '.direction', ACL_DIRECTIONS),
+                'priority': integer(acl.get('priority'), here + '.priority', *PRIORITY_RANGE),
+                'match': _acl_match(acl.get('match'), here + '.match'),
+                'action': _choice(acl.get('action'), here + '.action', ACL_ACTIONS)}
+        key = (item['direction'], item['priority'], item['match'])
+        if key in seen:
+            # Two ACLs that differ only in their action leave OVN to pick one.
+            raise InputError('%s: %s, priority %s, match %r is already %s (action %s); one ACL per '
+                             'direction, priority and match' % ((here,) + key + seen[key]))
+        seen[key] = (here, item['action'])
+        acls.append(item)
+    return {'other_config': {'subnet': str(subnet)} if subnet else {}, 'ports': ports, 'acls': acls}
+
+
+def _switch_port(port, field, switch, subnet, router_ports):
+    kind = _choice(port.get('type') or '', field + '.type', LSP_TYPES)
+    options = _options(port.get('options'), field + '.options')
     tag = port.get('tag')
-    if tag is not None and not 1 <= tag <= 4095:
-        raise PlanError('%s: tag %s is outside 1-4095' % (what, tag))
+    if tag is not None:
+        if kind not in ('localnet', 'l2gateway'):
+            raise InputError('%s.tag: only localnet and l2gateway ports have a VLAN tag, not a %s port'
+                             % (field, kind or 'VM'))
+        integer(tag, field + '.tag', *TAG_RANGE)
     if kind == 'router':
         if not port.get('router_port'):
-            raise PlanError('%s: a router port needs router_port' % what)
+            raise InputError('%s.router_port: a port of type router needs the router port it connects to' % field)
         if port['router_port'] not in router_ports:
-            raise PlanError("%s names router_port '%s', which is not a declared logical router port"
-                            % (what, port['router_port']))
+            raise InputError('%s.router_port: %r is not a declared router port (declared: %s)'
+                             % (field, port['router_port'], ', '.join(sorted(router_ports)) or 'none'))
         if port.get('mac') or port.get('ips'):
-            raise PlanError('%s: a router port takes its addresses from the router port; drop mac and ips' % what)
-        options['router-port'] = port['router_port']
+            raise InputError('%s: a router port takes its addresses from the router port; drop mac and ips' % field)
+        _set_option(options, 'router-port', port['router_port'], field + '.options')
         return {'type': 'router', 'addresses': ['router'], 'port_security': [], 'options': options, 'tag_request': None}
     if port.get('router_port'):
-        raise PlanError('%s: router_port is only for type router' % what)
+        raise InputError('%s.router_port: only for ports of type router, not a %s port' % (field, kind or 'VM'))
     if kind in ('localnet', 'l2gateway'):
-        if not port.get('network_name'):
-            raise PlanError('%s: a %s port needs network_name (a bridge mapping name)' % (what, kind))
-        options['network_name'] = port['network_name']
+        network = port.get('network_name')
+        if not network or not _PHYSNET_RE.match(network):
+            raise InputError('%s.network_name: %r is not a physical network name (the name before the colon in '
+                             'ovn-bridge-mappings: no blanks, colons or commas)' % (field, network))
+        _set_option(options, 'network_name', network, field + '.options')
         if kind == 'l2gateway':
-            if not port.get('l2gateway_chassis'):
-                raise PlanError('%s: an l2gateway port needs l2gateway_chassis' % what)
-            options['l2gateway-chassis'] = port['l2gateway_chassis']
+            _set_option(options, 'l2gateway-chassis',
+                        _name(port.get('l2gateway_chassis'), field + '.l2gateway_chassis'), field + '.options')
+        elif port.get('l2gateway_chassis'):
+            raise InputError('%s.l2gateway_chassis: only for type l2gateway' % field)
         if port.get('mac') or port.get('ips'):
-            raise PlanError('%s: a %s port has no addresses of its own; drop mac and ips' % (what, kind))
+            raise InputError('%s: a %s port has no addresses of its own; drop mac and ips' % (field, kind))
         return {'type': kind, 'addresses': ['unknown'], 'port_security': [], 'options': options, 'tag_request': tag}
-    if port.get('network_name') or port.get('l2gateway_chassis'):
-        raise PlanError('%s: network_name and l2gateway_chassis are only for localnet and l2gateway ports' % what)
-    if tag is not None:
-        raise PlanError('%s: tag is only for localnet and l2gateway ports' % what)
+    for key in ('network_name', 'l2gateway_chassis'):
+        if port.get(key):
+            raise InputError('%s.%s: only for localnet and l2gateway ports, not a %s port' % (field, key, kind or 'VM'))
     if not port.get('mac'):
-        raise PlanError('%s needs a mac' % what)
-    mac = _mac(port['mac'], what)
+        raise InputError('%s.mac: missing; a %s port needs the MAC of its interface' % (field, kind or 'VM'))
+    mac = _mac(port['mac'], field + '.mac')
     ips = []
-    for text in port.get('ips') or []:
-        addr = _ip(text.split('/')[0], '%s IP' % what)
-        if subnet is not None and addr not in subnet:
-            raise PlanError("%s IP %s is outside the subnet %s of switch '%s'" % (what, addr, subnet, switch))
+    for index, text in enumerate(port.get('ips') or []):
+        here = '%s.ips[%d]' % (field, index)
+        if '/' in str(text):
+            # The prefix length is the switch's business (subnet), not the port's.
+            try:
+                text = str(ipaddress.ip_interface(str(text)).ip)
+            except ValueError:
+                raise InputError('%s: %r is not an IP address' % (here, text))
+        addr = _ip(text, here)
+        if subnet is not None and addr.version == subnet.version:
+            if addr not in subnet:
+                raise InputError('%s: %s is outside the subnet %s of switch %s' % (here, addr, subnet, switch))
+            if addr.version == 4 and subnet.prefixlen <= 30 and addr in (subnet.network_address,
+                                                                         subnet.broadcast_address):
+                raise InputError('%s: %s is the %s address of the subnet %s of switch %s'
+                                 % (here, addr, 'network' if addr == subnet.network_address else 'broadcast',
+                                    subnet, switch))
         ips.append(str(addr))
+    unique(ips, field + '.ips')
     address = ' '.join([mac] + ips)
     return {'type': kind, 'addresses': [address],
             'port_security': [address] if port.get('port_security', True) else [],
@@ -463,11 +689,14 @@ def _diff(current, desired, merge_columns=('external_ids', 'options', 'other_con
     return out
 
 
-def plan(desired, state, owner, purge=True):
-    """The changes that make ``state`` hold ``desired``, in apply order."""
+def plan(desired, state, owner, purge=True, adopt=False):
+    """The changes that make ``state`` hold ``desired``, in apply order.
+
+    Declared objects marked with another owner are refused unless ``adopt``.
+    """
     mark = {OWNER_KEY: owner}
     changes = []
-    _check_against_database(desired, state, owner)
+    _check_against_database(desired, state, owner, purge, adopt)
 
     # HA chassis groups first: router ports refer to them.
     for name, group in sorted(desired['ha_chassis_groups'].items()):
@@ -544,19 +773,94 @@ def _plan_children(kind, parent_kind, parent, have, want, mark, owner, purge):
     return out
 
 
-def _check_against_database(desired, state, owner):
-    """Conflicts with what the database holds: a declared port that lives on another switch or router."""
-    for kind, ports_key in (('switches', 'logical switch'), ('routers', 'logical router')):
-        where = {}
+def _check_against_database(desired, state, owner, purge, adopt):
+    """What the request cannot do to the database as it is; raises PlanError before any write."""
+    fields = desired.get('fields') or {}
+
+    def field(kind, name):
+        return (fields.get(kind) or {}).get(name, name)
+
+    # A port name lives on one switch or router: nothing is moved silently, and a switch port and
+    # a router port of one name would be one southbound Port_Binding.
+    where = {}
+    for kind, label in (('switches', 'logical switch'), ('routers', 'logical router')):
         for parent, obj in state[kind].items():
             for pname in obj['ports']:
-                where[pname] = parent
+                where[pname] = (kind, label, parent)
+    for kind in ('switches', 'routers'):
         for parent, obj in desired[kind].items():
             for pname in obj['ports']:
-                if pname in where and where[pname] != parent:
-                    raise PlanError("%s port '%s' exists on %s '%s' in the database; it is declared on '%s'. "
-                                    "Remove it there first (nothing is moved silently)"
-                                    % (ports_key, pname, ports_key, where[pname], parent))
+                other_kind, label, other_parent = where.get(pname, (kind, None, parent))
+                if (other_kind, other_parent) != (kind, parent):
+                    raise PlanError("%s: port '%s' exists on %s '%s' in the database. Remove it there first "
+                                    "(nothing is moved silently)" % (field('ports', pname), pname, label, other_parent))
+
+    if not adopt:
+        for kind, label in (('switches', 'logical switch'), ('routers', 'logical router'),
+                            ('ha_chassis_groups', 'HA chassis group')):
+            for name, obj in desired[kind].items():
+                have = state[kind].get(name)
+                _refuse_foreign(have, owner, field(kind, name), "%s '%s'" % (label, name))
+                if kind == 'ha_chassis_groups' or have is None:
+                    continue
+                for pname in obj['ports']:
+                    _refuse_foreign(have['ports'].get(pname), owner, field('ports', pname), "port '%s'" % pname)
+                for key in _CHILD_KEYS[kind]:
+                    present = [_identity(item) for item in have[key]]
+                    for index, item in enumerate(obj[key]):
+                        if item in present:
+                            here = '%s.%s[%d]' % (field(kind, name), key, index)
+                            _refuse_foreign(have[key][present.index(item)], owner, here, 'this rule')
+
+    # NAT runs on a gateway: a distributed gateway port or a gateway router (options:chassis).
+    for name, router in desired['routers'].items():
+        if not router['nat']:
+            continue
+        have = state['routers'].get(name) or {'ports': {}, 'options': {}}
+        ports = dict((pname, port) for pname, port in have['ports'].items() if not (purge and owned(port, owner)))
+        ports.update(router['ports'])
+        options = dict(have.get('options') or {}, **router['options'])
+        if not options.get('chassis') and not any(
+                p.get('ha_chassis_group') or p.get('gateway_chassis') or (p.get('options') or {}).get('redirect-chassis')
+                for p in ports.values()):
+            raise PlanError("%s.nat[0]: router '%s' has no gateway for NAT: give one of its ports an "
+                            "ha_chassis_group or gateway_chassis, or make it a gateway router (options.chassis)"
+                            % (field('routers', name), name))
+
+
+_CHILD_KEYS = {'switches': ('acls',), 'routers': ('static_routes', 'nat')}
+
+
+def _refuse_foreign(have, owner, field, what):
+    """Ownership is never transferred implicitly: the other owner's purge would no longer see the
+    object and this owner's would delete it. Objects with no mark stay adoptable."""
+    mark = (have or {}).get('external_ids', {}).get(OWNER_KEY)
+    if mark and mark != owner:
+        raise PlanError("%s: %s is owned by '%s' (external_ids:%s), not by this task's owner '%s'. "
+                        "Declare it with owner: %s, or set adopt: true to take it over"
+                        % (field, what, mark, OWNER_KEY, owner, mark))
+
+
+def check_schema(desired, tables):
+    """Values the server's schema does not allow (OVN versions differ: ACL action pass is not in
+    OVN 23.03's). The IDL would drop such a value silently and commit the rest of the row."""
+    fields = desired.get('fields') or {}
+    checks = []
+    for name, switch in desired['switches'].items():
+        for index, acl in enumerate(switch['acls']):
+            here = '%s.acls[%d]' % (fields.get('switches', {}).get(name, name), index)
+            checks += [(here + '.action', acl['action'], 'ACL', 'action'),
+                       (here + '.direction', acl['direction'], 'ACL', 'direction')]
+    for name, router in desired['routers'].items():
+        for index, nat in enumerate(router['nat']):
+            here = '%s.nat[%d]' % (fields.get('routers', {}).get(name, name), index)
+            checks.append((here + '.type', nat['type'], 'NAT', 'type'))
+    for here, value, table, column in checks:
+        enum = tables[table].columns[column].type.key.enum
+        allowed = enum.as_list() if enum is not None else None
+        if allowed is not None and value not in allowed:
+            raise PlanError('%s: %r is not a value this OVN northbound database knows (its schema allows: %s)'
+                            % (here, value, ', '.join(sorted(allowed))))
 
 
 # -- simulating --------------------------------------------------------------------
@@ -701,8 +1005,10 @@ def apply_changes(txn, tables, changes):
                 setattr(row, column, value)
         elif op in ('del_router', 'del_switch'):
             kind = op.split('_')[1]
-            coll = routers if kind == 'router' else switches
-            coll.pop(ch[kind]).delete()
+            row = (routers if kind == 'router' else switches).pop(ch[kind])
+            for port in row.ports if kind == 'router' else []:
+                _release_group(port)
+            row.delete()
         elif op in ('add_router_port', 'set_router_port'):
             if op == 'add_router_port':
                 row = txn.insert(tables['Logical_Router_Port'])
@@ -731,7 +1037,8 @@ def apply_changes(txn, tables, changes):
             row = lrps.pop(ch['port'])
             ports = ref_list(routers[ch['router']], 'ports')
             ports[:] = [r for r in ports if r.uuid != row.uuid]
-            row.delete()
+            if not _release_group(row):
+                row.delete()
         elif op in ('add_switch_port', 'set_switch_port'):
             if op == 'add_switch_port':
                 row = txn.insert(tables['Logical_Switch_Port'])
@@ -750,6 +1057,20 @@ def apply_changes(txn, tables, changes):
             _apply_child(txn, tables, ch, switches, routers, ref_list)
     for row, column, value in refs.values():
         setattr(row, column, value)
+
+
+def _release_group(port):
+    """Drop a departing router port's HA chassis group reference; True when it had one.
+
+    ovsdb-server checks references before it collects unreferenced rows, so a group deleted in
+    the same transaction would still count the port's reference. The unreferenced port is then
+    collected by the server (the IDL never deletes rows of non-root tables itself), so it is
+    updated rather than deleted: a delete would discard the update.
+    """
+    if opt(port.ha_chassis_group) is None:
+        return False
+    port.ha_chassis_group = []
+    return True
 
 
 _CHILD_TABLES = {'acl': ('ACL', 'switch', 'acls'), 'route': ('Logical_Router_Static_Route', 'router', 'static_routes'),

@@ -18,10 +18,19 @@ description:
     hold exactly that.
   - Reads the database, plans the changes and writes them as one OVSDB transaction on the leader of
     the Raft cluster (the client moves on to the next remote of O(db) until it reaches the leader).
-    The request is validated as a whole first; nothing is written when any part of it is wrong.
+    The request is validated as a whole first, before the module connects (names, MACs, addresses,
+    networks, ranges of integer columns as in the OVN northbound schema, references between the
+    declared objects, the syntax of ACL matches). The failure message names the field
+    (for example C(switches[0].ports[1].ips)), the value and what is allowed. Once connected, the
+    request is checked against the server's schema and the objects in the database (ownership,
+    ports on other switches or routers, a gateway for NAT). Nothing is written when any part of it
+    is wrong.
   - Every object the module creates is marked with C(external_ids:netvirt-overlay-owner=OWNER)
     (O(owner)). Marked objects that are no longer declared are removed (see O(purge)); objects
     without the mark are left alone, unless they are declared, then they are adopted (marked).
+  - A declared object that carries the mark of another owner is refused, since ownership is never
+    transferred implicitly (that owner's purge would no longer remove it, this owner's would).
+    Set O(adopt) to take such objects over.
   - Maps (C(options), C(other_config)) are merged; keys not declared are left as they are.
 extends_documentation_fragment:
   - netvirt.overlay.ovsdb
@@ -36,8 +45,15 @@ options:
   owner:
     description:
       - Marks the objects this task manages. Two tasks with different owners manage disjoint sets of objects.
+      - Not empty, no blanks around it.
     type: str
     default: netvirt.overlay
+  adopt:
+    description:
+      - Take over the declared objects that carry another owner's mark (they are marked with O(owner)).
+        Without it such objects are refused. Objects with no mark are adopted either way.
+    type: bool
+    default: false
   purge:
     description:
       - Remove objects marked with O(owner) that are not declared (switches, routers, their ports,
@@ -51,16 +67,22 @@ options:
     default: []
     suboptions:
       name:
-        description: Name of the logical switch.
+        description:
+          - Name of the logical switch; unique among the switches and routers (OVN tools and the
+            southbound database name both kinds by it).
         type: str
         required: true
       subnet:
         description:
-          - IPv4 or IPv6 network of the switch (V(198.18.100.0/24)). Port IPs must lie in it.
-            Stored in C(other_config:subnet).
+          - IPv4 or IPv6 network of the switch (V(198.18.100.0/24)), with no host bits. Port IPs of
+            its IP version must lie in it and not be its network or broadcast address; a router port
+            attached to the switch must have an address in it. Stored in C(other_config:subnet).
         type: str
       ports:
-        description: Ports of the switch. A port name is unique in the whole topology.
+        description:
+          - Ports of the switch. A port name is unique among all switch and router ports (each is
+            one southbound port binding).
+          - A MAC or an IP belongs to one port of a switch (the router port attached to it included).
         type: list
         elements: dict
         default: []
@@ -71,10 +93,14 @@ options:
             type: str
             required: true
           mac:
-            description: MAC address of the VM interface. Required for ordinary (VM) ports.
+            description:
+              - MAC address of the VM interface (V(02:00:00:00:64:01)), unicast. Required for ordinary
+                (VM) ports.
             type: str
           ips:
-            description: IP addresses of the VM interface.
+            description:
+              - Unicast IP addresses of the VM interface, each listed once. A prefix length given
+                with one is ignored (the switch's O(switches[].subnet) is the network).
             type: list
             elements: str
             default: []
@@ -91,7 +117,9 @@ options:
             description: For V(router) ports, the logical router port at the other end.
             type: str
           network_name:
-            description: For V(localnet) and V(l2gateway) ports, the name of the bridge mapping (physical network).
+            description:
+              - For V(localnet) and V(l2gateway) ports, the name of the physical network in the chassis'
+                C(ovn-bridge-mappings) (the part before the colon, with no blanks, colons or commas).
             type: str
           l2gateway_chassis:
             description: For V(l2gateway) ports, the chassis that bridges.
@@ -104,11 +132,18 @@ options:
             type: bool
             default: true
           options:
-            description: More options of the port (merged).
+            description:
+              - More options of the port (merged). Values are strings, numbers or booleans.
+              - Must not contradict O(switches[].ports[].router_port), O(switches[].ports[].network_name)
+                or O(switches[].ports[].l2gateway_chassis), which set C(router-port), C(network_name)
+                and C(l2gateway-chassis).
             type: dict
             default: {}
       acls:
-        description: ACLs of the switch. Added or removed whole; an ACL is identified by all four fields.
+        description:
+          - ACLs of the switch. Added or removed whole; an ACL is identified by all four fields.
+          - Two ACLs of one switch with the same direction, priority and match are refused (OVN would
+            pick one of them).
         type: list
         elements: dict
         default: []
@@ -123,11 +158,17 @@ options:
             type: int
             required: true
           match:
-            description: OVN match expression.
+            description:
+              - OVN match expression (V(ip4 && tcp.dst == 23)). OVN parses it only on the chassis, so
+                what is certainly wrong is refused here (an empty match, unbalanced parentheses, braces,
+                brackets, quotes or comments, single quotes, V(=), V(&), V(|), V(and) or V(or) for
+                V(==), V(&&) and V(||), characters OVN has not got, and operators with a missing operand).
             type: str
             required: true
           action:
-            description: What matching packets get.
+            description:
+              - What matching packets get. V(pass) only where the server's schema has it (OVN 23.03's
+                has not); the choice is checked against the server's schema before anything is written.
             type: str
             required: true
             choices: [allow, allow-related, allow-stateless, drop, reject, pass]
@@ -138,7 +179,7 @@ options:
     default: []
     suboptions:
       name:
-        description: Name of the logical router.
+        description: Name of the logical router; unique among the switches and routers.
         type: str
         required: true
       ports:
@@ -152,11 +193,13 @@ options:
             type: str
             required: true
           mac:
-            description: MAC address of the router port.
+            description: MAC address of the router port, unicast.
             type: str
             required: true
           networks:
-            description: Addresses with prefix length (V(198.18.100.254/24)).
+            description:
+              - Unicast addresses with prefix length (V(198.18.100.254/24)), at least one; an IPv4 address
+                is not the network or broadcast address of its network (up to /30).
             type: list
             elements: str
             required: true
@@ -177,11 +220,11 @@ options:
                 type: str
                 required: true
               priority:
-                description: Higher is preferred.
+                description: 0 to 32767; higher is preferred.
                 type: int
                 required: true
           options:
-            description: More options of the router port (merged).
+            description: More options of the router port (merged). Values are strings, numbers or booleans.
             type: dict
             default: {}
       static_routes:
@@ -191,18 +234,22 @@ options:
         default: []
         suboptions:
           prefix:
-            description: Destination network or address (V(0.0.0.0/0)).
+            description: Destination network with no host bits (V(0.0.0.0/0)) or address.
             type: str
             required: true
           nexthop:
-            description: Next hop address.
+            description: Next hop address, unicast, of the IP version of O(routers[].static_routes[].prefix).
             type: str
             required: true
           output_port:
-            description: Router port to send through.
+            description: Router port to send through; one of O(routers[].ports).
             type: str
       nat:
-        description: NAT rules; added or removed whole. They run on the distributed gateway port's chassis.
+        description:
+          - NAT rules; added or removed whole. They run on the distributed gateway port's chassis, so the
+            router needs one (a port with O(routers[].ports[].ha_chassis_group) or
+            O(routers[].ports[].gateway_chassis)) or must be a gateway router (O(routers[].options) C(chassis)).
+          - Two SNAT rules for one logical_ip, or two DNAT rules for one external_ip, are refused.
         type: list
         elements: dict
         default: []
@@ -213,21 +260,29 @@ options:
             required: true
             choices: [snat, dnat, dnat_and_snat]
           external_ip:
-            description: Address on the external network.
+            description:
+              - Unicast address on the external network, of the IP version of O(routers[].nat[].logical_ip).
             type: str
             required: true
           logical_ip:
-            description: Tenant address or network (V(198.18.100.0/24) for SNAT).
+            description:
+              - Tenant address, or for V(snat) also a network (V(198.18.100.0/24)).
             type: str
             required: true
           logical_port:
-            description: For a distributed V(dnat_and_snat), the VM's logical port.
+            description:
+              - For a distributed V(dnat_and_snat), the VM's logical port (a declared switch port); needs
+                O(routers[].nat[].external_mac).
             type: str
           external_mac:
-            description: For a distributed V(dnat_and_snat), the MAC the external address answers with.
+            description:
+              - For a distributed V(dnat_and_snat), the unicast MAC the external address answers with; needs
+                O(routers[].nat[].logical_port).
             type: str
       options:
-        description: Router options (merged), for example C(chassis) for a gateway router.
+        description:
+          - Router options (merged), for example C(chassis) for a gateway router. Values are strings,
+            numbers or booleans.
         type: dict
         default: {}
   ha_chassis_groups:
@@ -343,18 +398,19 @@ topology:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._ovn_nb import (
-    DEFAULT_NB_DB, NB_TABLES, TOPOLOGY_ARGUMENT_SPEC, PlanError, apply_changes, plan, simulate,
-    snapshot, unapplied, validate, view)
+    DEFAULT_NB_DB, NB_TABLES, TOPOLOGY_ARGUMENT_SPEC, PlanError, apply_changes, check_schema, plan,
+    simulate, snapshot, unapplied, validate, view)
 from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import (
     CONNECTION_ARGUMENT_SPEC, OvsdbError, connect_or_fail)
 
 ATTEMPTS = 3
 
 
-def converge(client, desired, owner, purge, check_mode):
+def converge(client, desired, owner, purge, adopt, check_mode):
+    check_schema(desired, client.tables)
     for _attempt in range(ATTEMPTS):
         before = snapshot(client.tables)
-        changes = plan(desired, before, owner, purge)
+        changes = plan(desired, before, owner, purge, adopt)
         predicted = simulate(before, changes)
         if not changes or check_mode:
             return before, changes, predicted
@@ -386,7 +442,8 @@ def main():
 
     client = connect_or_fail(module, database='OVN_Northbound', tables=NB_TABLES, leader_only=True)
     try:
-        before, changes, after = converge(client, desired, params['owner'], params['purge'], module.check_mode)
+        before, changes, after = converge(client, desired, params['owner'], params['purge'], params['adopt'],
+                                          module.check_mode)
     except (PlanError, OvsdbError) as exc:
         module.fail_json(msg=str(exc))
     finally:
