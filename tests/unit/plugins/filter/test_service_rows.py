@@ -65,6 +65,11 @@ def test_gateway_failover_proves_the_other_gateway_took_over():
     assert not failover(failover={'sent': 0, 'received': 0, 'outage_s': 0.0})['ok']
 
 
+def test_a_connection_that_took_several_attempts_says_so():
+    fip = [r for r in rows(l2=L2, l3=dict(L3, fip_attempts='3')) if r['check'].startswith('floating')][0]
+    assert fip['ok'] and fip['measured'] == 'vm1 saw 198.18.50.100 (attempt 3)'
+
+
 def test_missing_snat_answer_fails():
     snat = [r for r in rows(l2=L2, l3=dict(L3, snat_seen='')) if r['check'].startswith('L3 gateway')][0]
     assert not snat['ok'] and snat['measured'] == 'no answer'
