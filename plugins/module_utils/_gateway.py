@@ -141,6 +141,8 @@ def router_plan(routers, networks, host):
             'external_address': '%s/%d' % (mine, external.prefixlen),
             'external_vip': str(vip), 'external_gateway': gateway,
             'floating': floating, 'vrrp_id': vrid,
+            # VRRP goes to the other gateways' external addresses only (keepalived unicast_peer).
+            'vrrp_src': str(mine), 'vrrp_peers': sorted(others),
         })
     return out
 
@@ -151,8 +153,15 @@ def gateway_plan(networks, host, l2_networks=None, l2_interface='eth2', routers=
     ``ports``: the routers' br-int ports (name, network) that integration_bridge_ports tags;
     ``l2_int_ports`` and ``l2_bridge_ports``: the L2 gateway's ports on br-int and on br-l2.
     """
-    l2 = l2_plan(l2_networks, networks, l2_interface)
-    rtrs = router_plan(routers, networks, host)
+    # Messages start with the variable to fix (the roles pass gateway_l2_networks and gateway_routers).
+    try:
+        l2 = l2_plan(l2_networks, networks, l2_interface)
+    except MeshError as exc:
+        raise MeshError('gateway_l2_networks: %s' % exc)
+    try:
+        rtrs = router_plan(routers, networks, host)
+    except MeshError as exc:
+        raise MeshError('gateway_routers: %s' % exc)
     if l2 and l2_vrrp_id is not None:
         vrid = _vrrp_id(l2_vrrp_id, 'L2 gateway')
         if vrid in [r['vrrp_id'] for r in rtrs]:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, changed_hosts, deployed_lab, eventually, in_lab_host, lab_pid, start_in_lab_host
+from conftest import HERE, ROOT, changed_hosts, created_lab, deployed_lab, eventually, in_lab_host, lab_pid, start_in_lab_host
 
 INVENTORY = 'gateways.yml'
 STATE = '/run/netvirt-lab/it-gw'
@@ -88,6 +88,53 @@ def test_l3_gateway_snat_and_floating_address(lab):
     assert whoami('vm4', 'ext1', EXT) == 'ext1 saw %s' % FIP
 
 
+def test_the_router_lets_in_only_floating_addresses(lab):
+    """ext1 routes the tenant subnet through the router: a VM without a floating address stays
+    unreachable from outside, the floating address still works."""
+    inside('ext1', 'ip', 'route', 'replace', '198.18.100.0/24', 'via', VIP)
+    try:
+        assert not pings('ext1', '198.18.100.3', 2), 'the router forwarded a new connection to a fixed address'
+        assert whoami('ext1', 'vm4', FIP) == 'vm4 saw %s' % EXT
+    finally:
+        inside('ext1', 'ip', 'route', 'del', '198.18.100.0/24')
+
+
+ROGUE_VRRP = '''vrrp_instance rogue {
+    state MASTER
+    interface eth0
+    virtual_router_id 52
+    priority 254
+    version 3
+    advert_int 0.5
+    virtual_ipaddress {
+        %s/24
+        %s/32
+        198.18.100.254/24
+    }
+}
+''' % (VIP, FIP)  # the same addresses as the router's instance: keepalived ignores adverts that differ
+
+
+def test_a_host_on_the_external_segment_cannot_take_the_router_address(lab):
+    """ext1 advertises the router's VRRP id with a higher priority: the gateways talk VRRP by
+    unicast with each other only, so the active one keeps the address."""
+    assert eventually(lambda: active_router() is not None)
+    before = active_router()
+    inside('ext1', 'sh', '-c', 'cat > /run/rogue-vrrp.conf <<EOF\n%sEOF' % ROGUE_VRRP)
+    rogue = start_in_lab_host(STATE, 'ext1', ['keepalived', '--vrrp', '--dont-fork', '--log-console', '--use-file',
+                                              '/run/rogue-vrrp.conf', '--pid', '/run/rogue-keepalived.pid',
+                                              '--vrrp_pid', '/run/rogue-vrrp.pid'])
+    try:
+        time.sleep(4)  # eight of its adverts
+        assert rogue.poll() is None, 'the rogue keepalived did not run'
+        assert active_router() == before, 'a host on the external segment took the router address'
+    finally:
+        # nsenter does not pass signals on: stop keepalived by its own PID file, in ext1.
+        inside('ext1', 'sh', '-c', 'kill $(cat /run/rogue-keepalived.pid)', check=False)
+        rogue.wait(timeout=20)
+    assert eventually(lambda: pings('vm3', EXT, 1))
+
+
 def test_losing_the_active_gateway(lab):
     active = active_router()
     other = 'gw2' if active == 'gw1' else 'gw1'
@@ -122,3 +169,27 @@ def test_bad_gateway_input_stops_before_any_change(lab):
     data = lab.run(SITE, extra_vars={'gateway_routers': [router]}, expect_rc=2)
     assert changed_hosts(data) == {}
     assert 'floating address 198.18.65.10 is outside the external network 198.18.64.0/24' in lab.last_output
+
+
+# What a deployment writes in a lab host: OVS and OVN state, and the gateway's files under /run.
+WRITTEN = 'find /etc/openvswitch /var/lib/openvswitch /etc/ovn /var/lib/ovn /run -type f | sort; pgrep -l -x "ovsdb-server|ovs-vswitchd|keepalived"'
+
+
+def test_bad_input_on_a_fresh_lab_changes_no_host():
+    """site.yml starts with a preflight play: one gateway's bad VLAN stops the run before any host
+    (controllers, hypervisors, the other gateway) is changed, and the message names host and variable."""
+    name = 'it-gw-fresh'
+    lab_vars = {'netvirt_lab_name': name, 'netvirt_lab_state_dir': '/run/netvirt-lab/' + name}
+    with created_lab(os.path.join(HERE, 'inventories', INVENTORY), lab_vars) as pb:
+        hosts = sorted(f[:-4] for f in os.listdir(lab_vars['netvirt_lab_state_dir']) if f.endswith('.pid'))
+        before = dict((h, in_lab_host(lab_vars['netvirt_lab_state_dir'], h, ['sh', '-c', WRITTEN], check=False).stdout)
+                      for h in hosts)
+        bad = dict(lab_vars, gateway_l2_networks=[{'network': 'blue', 'vlan': 4095}])
+        data = pb.run(SITE, extra_vars=bad, expect_rc=2)
+        assert changed_hosts(data) == {}
+        assert [play['play']['name'] for play in data['plays']][-1].startswith('Preflight'), 'a play after the preflight ran'
+        assert 'fatal: [gw1]' in pb.last_output
+        assert "gateway_l2_networks: L2 gateway for 'blue': vlan 4095 is outside 1-4094" in pb.last_output
+        after = dict((h, in_lab_host(lab_vars['netvirt_lab_state_dir'], h, ['sh', '-c', WRITTEN], check=False).stdout)
+                     for h in hosts)
+        assert after == before

@@ -173,6 +173,8 @@ def test_gateway_plan():
     assert plan['l2_bridge_ports'] == [{'name': 'eth2', 'trunks': [100]},
                                        {'name': 'l2phy-100', 'type': 'patch', 'peer': 'l2gw-100', 'tag': 100}]
     assert plan['routers'][0]['external_address'] == '198.18.64.3/24'
+    # VRRP by unicast between the gateways' own external addresses
+    assert (plan['routers'][0]['vrrp_src'], plan['routers'][0]['vrrp_peers']) == ('198.18.64.3', ['198.18.64.2'])
     assert plan['routers'][0]['netns'] == 'nvr-red'
     assert plan['ports'] == [{'name': 'nvr-red', 'network': 'red'}]
 
