@@ -15,6 +15,7 @@ failure drills, on one lab that the tests take through in order.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -91,6 +92,16 @@ def wait_for(what, condition, timeout):
     raise AssertionError('%s did not happen within %ss' % (what, timeout))
 
 
+def edited_inventory(tmp_path, edit):
+    """A copy of inventories/lab_ovn whose hosts.yml ``edit(hosts)`` changed, as a user would: its Playbook."""
+    inventory = tmp_path / 'lab_ovn'
+    shutil.copytree(INVENTORY, inventory)
+    hosts = yaml.safe_load((inventory / 'hosts.yml').read_text())
+    edit(hosts['all']['children']['controllers']['hosts'])
+    (inventory / 'hosts.yml').write_text(yaml.safe_dump(hosts))
+    return Playbook(str(inventory))
+
+
 @pytest.fixture(scope='module')
 def ovn_lab():
     with created_lab(INVENTORY, EXTRA) as pb:
@@ -143,6 +154,14 @@ def test_no_private_key_in_the_output(deployed):
         assert not [line for line in body if line in text], '%s printed part of the private key' % label
 
 
+def test_node_certificates_live_for_the_configured_days(deployed):
+    """overlay_ovn_cert_days (365 by default), not the ten years ovs-pki signs for by itself."""
+    end = sh('hv1', ['openssl', 'x509', '-in', '/etc/ovn/ovn-cert.pem', '-noout', '-enddate']).stdout
+    days = (datetime.datetime.strptime(end.strip().split('=', 1)[1], '%b %d %H:%M:%S %Y %Z')
+            - datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)).days
+    assert 360 <= days <= 365, 'the node certificate of hv1 is valid for %d more days' % days
+
+
 def test_raft_leader_stops(deployed):
     # Warm up ARP and the gateway's flows.
     for target in ('198.18.100.2', '198.18.101.3', '198.18.200.100'):
@@ -179,18 +198,40 @@ def test_vswitchd_restart(deployed):
           % (back_in, routed_in))
 
 
+def test_an_inventory_that_lost_most_controllers_kicks_nobody(deployed, tmp_path):
+    """ctl2 and ctl3 missing from the inventory (both alive): the first member would kick them and
+    leave a cluster of one. The role refuses, naming them; both clusters keep three members."""
+    shrunk = edited_inventory(tmp_path, lambda controllers: [controllers.pop(name) for name in ('ctl2', 'ctl3')])
+    shrunk.run(SITE, extra_vars=EXTRA, limit='controllers', expect_rc=2)
+    refused = re.search(r'refusing to kick ([0-9., ]+) \(not in the inventory\)', shrunk.last_output)
+    assert refused and sorted(refused.group(1).split(', ')) == ['198.18.0.22', '198.18.0.23'], shrunk.last_output[-3000:]
+    for db in ('Northbound', 'Southbound'):
+        assert servers('ctl1', db) == sorted(OVN_CONTROLLERS.values()), db
+
+
+def test_a_controller_whose_server_does_not_run_is_not_forgotten(deployed, tmp_path):
+    """controller_state: absent on ctl3 while its northbound server is stopped: it cannot leave, so
+    the role fails and keeps its database file, and the cluster still counts it."""
+    leaving = edited_inventory(tmp_path, lambda controllers: controllers['ctl3'].update(controller_state='absent'))
+    sh('ctl3', ['/usr/share/ovn/scripts/ovn-ctl', 'stop_nb_ovsdb'])
+    try:
+        leaving.run(SITE, extra_vars=EXTRA, limit='ctl3', expect_rc=2)
+        assert 'OVN_Northbound: /var/lib/ovn/ovnnb_db.db exists but its server does not run' in leaving.last_output
+        assert sh('ctl3', ['test', '-e', '/var/lib/ovn/ovnnb_db.db'], check=False).returncode == 0
+        assert servers('ctl1', 'Northbound') == sorted(OVN_CONTROLLERS.values())
+    finally:
+        deployed.run(SITE, extra_vars=EXTRA, limit='controllers')
+    assert role('ctl3', 'Northbound') in ('follower', 'leader')
+
+
 def test_controller_leaves_and_joins_again(deployed, tmp_path):
     """controller_state: absent takes a member out of both clusters cleanly; present brings it back."""
-    inventory = tmp_path / 'lab_ovn'
-    shutil.copytree(INVENTORY, inventory)
-    hosts = yaml.safe_load((inventory / 'hosts.yml').read_text())
-    hosts['all']['children']['controllers']['hosts']['ctl3']['controller_state'] = 'absent'
-    (inventory / 'hosts.yml').write_text(yaml.safe_dump(hosts))
+    leaving = edited_inventory(tmp_path, lambda controllers: controllers['ctl3'].update(controller_state='absent'))
     everyone = sorted(OVN_CONTROLLERS.values())
     assert servers('ctl1', 'Northbound') == everyone
 
     start = time.monotonic()
-    Playbook(str(inventory)).run(SITE, extra_vars=EXTRA, limit='controllers')
+    leaving.run(SITE, extra_vars=EXTRA, limit='controllers')
     left_in = time.monotonic() - start
     for db in ('Northbound', 'Southbound'):
         assert servers('ctl1', db) == sorted(everyone[:2]), '%s: ctl3 is still a member' % db
