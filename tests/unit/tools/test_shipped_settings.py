@@ -1,8 +1,10 @@
 # -*- coding: utf-8 -*-
-"""Python packages are installed only from the hashed lock files, which keep the top-level pins."""
+"""What the project ships for running Ansible stays safe: Python packages only from the hashed lock
+files (which keep the top-level pins), and SSH host key checking left on."""
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
 
@@ -47,3 +49,10 @@ def test_every_pip_install_of_the_tools_checks_hashes():
     assert len(installs) == 2, installs
     for line in installs:
         assert '--require-hashes' in line and '.lock' in line, line
+
+
+def test_the_shipped_ansible_cfg_keeps_ssh_host_key_checking():
+    """Real hosts are reached over SSH: the project's ansible.cfg must not turn host key checking off."""
+    cfg = configparser.ConfigParser()
+    cfg.read(os.path.join(ROOT, 'ansible.cfg'))
+    assert cfg.get('defaults', 'host_key_checking', fallback='True').lower() not in ('false', 'no', '0')
