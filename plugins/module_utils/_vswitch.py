@@ -18,7 +18,6 @@ come from one plan:
 from __future__ import annotations
 
 import copy
-import ipaddress
 import re
 import socket
 
@@ -170,15 +169,6 @@ def set_column(values, field):
         return unique(values or [], field)
     except InputError as exc:
         raise PlanError(str(exc))
-
-
-def check_ip(value, what, allow_flow=False):
-    if allow_flow and value == 'flow':
-        return
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        raise PlanError("%s '%s' is not an IP address" % (what, value))
 
 
 # -- switch-wide settings ----------------------------------------------------------
