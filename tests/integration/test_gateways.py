@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from conftest import HERE, ROOT, changed_hosts, created_lab, deployed_lab, eventually, in_lab_host, lab_pid, start_in_lab_host
+from conftest import (HERE, ROOT, changed_hosts, created_lab, deployed_lab, eventually, in_lab_host, lab_pid, results,
+                      start_in_lab_host)
 
 INVENTORY = 'gateways.yml'
 STATE = '/run/netvirt-lab/it-gw'
@@ -133,6 +134,21 @@ def test_a_host_on_the_external_segment_cannot_take_the_router_address(lab):
         inside('ext1', 'sh', '-c', 'kill $(cat /run/rogue-keepalived.pid)', check=False)
         rogue.wait(timeout=20)
     assert eventually(lambda: pings('vm3', EXT, 1))
+
+
+def test_a_keepalived_configuration_keepalived_refuses_is_not_installed(lab):
+    """The role's template is checked by keepalived --config-test in the router's namespace before
+    it replaces the running configuration: an instance on an interface the namespace lacks fails
+    that task, and the file (and the router address) stay as they were."""
+    conf = '/run/netvirt-gateway/etc/keepalived-red.conf'  # gateway_config_dir of the lab inventory
+    before = inside('gw1', 'cat', conf).stdout
+    holder = active_router()
+    refused = lab.run(os.path.join(HERE, 'playbooks', 'keepalived_refused.yml'), expect_rc=2)
+    task = results(refused, 'Configuration of keepalived instance red')['gw1']
+    assert task.get('failed') and 'failed to validate' in task.get('msg', ''), task
+    assert 'ext9' not in inside('gw1', 'cat', conf).stdout
+    assert inside('gw1', 'cat', conf).stdout == before
+    assert active_router() == holder
 
 
 def test_losing_the_active_gateway(lab):
