@@ -162,6 +162,94 @@ def test_node_certificates_live_for_the_configured_days(deployed):
     assert 360 <= days <= 365, 'the node certificate of hv1 is valid for %d more days' % days
 
 
+def ovn_ctl_as(host, tool, db, argv, key='/etc/ovn/ovn-privkey.pem', cert='/etc/ovn/ovn-cert.pem'):
+    """ovn-nbctl/ovn-sbctl on host with the given key and certificate (the lab CA checks the servers)."""
+    return sh(host, ['timeout', '20', tool, '--db=' + db, '--timeout=5', '-p', key, '-c', cert, '-C', '/etc/ovn/cacert.pem']
+              + argv, check=False)
+
+
+def test_chassis_certificate_names_the_chassis_and_comes_from_the_switch_ca(deployed):
+    """OVN's RBAC finds a chassis' rows by its certificate's common name: exactly the chassis name."""
+    for host, issuer in (('hv1', 'switchca'), ('gw1', 'switchca'), ('ctl1', 'controllerca')):
+        out = sh(host, ['openssl', 'x509', '-in', '/etc/ovn/ovn-cert.pem', '-noout', '-subject', '-issuer',
+                        '-nameopt', 'multiline']).stdout
+        assert re.search(r'commonName\s+= %s\n' % host, out), out
+        assert re.search(r'organizationalUnitName\s+= %s\n' % issuer, out), out
+
+
+def test_a_chassis_key_cannot_write_the_northbound_or_another_chassis(deployed):
+    """The northbound trusts only the controller CA: hv1's certificate is refused at the handshake.
+    In the southbound hv1 has the ovn-controller role: its own chassis row, yes; hv2's, no."""
+    nb_write = ovn_ctl_as('hv1', 'ovn-nbctl', OVN_NB, ['ls-add', 'intruder'])
+    assert nb_write.returncode != 0 and 'unknown ca' in nb_write.stderr, nb_write.stderr
+    assert 'intruder' not in sh('ctl1', ['ovn-nbctl', '--db=' + OVN_NB] + OVN_SSL + ['ls-list']).stdout
+
+    own = ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['set', 'chassis', 'hv1', 'external_ids:rbac-probe=1'])
+    other = ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['set', 'chassis', 'hv2', 'external_ids:rbac-probe=1'])
+    try:
+        assert own.returncode == 0, own.stderr
+        assert other.returncode != 0 and 'permission error' in other.stderr, other.stderr
+        probes = sh('ctl1', ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['--bare', '--columns=name', 'find', 'chassis',
+                                                                          'external_ids:rbac-probe=1']).stdout.split()
+        assert probes == ['hv1']
+    finally:
+        # Over the network every southbound client has the chassis role (controllers too); hv1 may
+        # clean its own row.
+        ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['remove', 'chassis', 'hv1', 'external_ids', 'rbac-probe'])
+
+
+def test_a_certificate_from_another_ca_is_refused(deployed):
+    """A key signed by a CA of its own (same names, same tool) reaches neither database."""
+    pki = '/etc/ovn/foreign-pki'
+    sh('hv1', ['bash', '-c', 'rm -rf {0} && mkdir -p {0} && cd {0} && ovs-pki --dir={0}/ca init '
+               '&& ovs-pki --dir={0}/ca -u req+sign hv1 switch'.format(pki)], timeout=120)
+    try:
+        for tool, db, argv in (('ovn-nbctl', OVN_NB, ['ls-list']), ('ovn-sbctl', OVN_SB, ['list', 'chassis'])):
+            out = ovn_ctl_as('hv1', tool, db, argv, key=pki + '/hv1-privkey.pem', cert=pki + '/hv1-cert.pem')
+            assert out.returncode != 0 and 'unknown ca' in out.stderr, (tool, out.stderr)
+        # The same command with hv1's own key reads the southbound: the refusal above was the CA's.
+        assert ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['list', 'chassis']).returncode == 0
+    finally:
+        sh('hv1', ['rm', '-rf', pki])
+
+
+@pytest.mark.parametrize('port', [6641, 6642, 6643, 6644])
+def test_database_servers_speak_only_tls_1_2_or_newer_with_forward_secrecy(deployed, port):
+    """Client listeners and Raft ports alike: TLS 1.1 and a TLS 1.2 cipher without forward secrecy
+    are refused; TLS 1.2 with ECDHE is accepted (the same client, the same certificate)."""
+    def handshake(*options):
+        # s_client reads what to send from its input: none, so it ends after the handshake.
+        return sh('ctl2', ['bash', '-c', 'timeout 10 openssl s_client "$@" </dev/null', 's_client',
+                           '-connect', '%s:%d' % (OVN_CONTROLLERS['ctl1'], port), '-cert', '/etc/ovn/ovn-cert.pem',
+                           '-key', '/etc/ovn/ovn-privkey.pem', '-CAfile', '/etc/ovn/cacert.pem'] + list(options), check=False)
+    accepted = handshake('-tls1_2', '-cipher', 'ECDHE-RSA-AES256-GCM-SHA384')
+    assert 'New, TLSv1.2, Cipher is ECDHE-RSA-AES256-GCM-SHA384' in accepted.stdout, accepted.stdout + accepted.stderr
+    for options, alert in ((['-tls1_1', '-cipher', 'DEFAULT@SECLEVEL=0'], 'alert protocol version'),
+                           (['-tls1_2', '-cipher', 'AES256-GCM-SHA384'], 'alert handshake failure')):
+        refused = handshake(*options)
+        assert 'Cipher is (NONE)' in refused.stdout and alert in refused.stderr, (options, refused.stdout, refused.stderr)
+
+
+def test_listeners_are_only_those_the_role_sets(deployed):
+    """The northbound ignores its Connection table (a row there opens nothing); the southbound's rows
+    are the role's: one listener per controller address, with the ovn-controller role."""
+    nb = sh('ctl1', ['ovn-nbctl', '--db=' + OVN_NB] + OVN_SSL + ['get-connection']).stdout
+    assert nb.strip() == ''
+    sh('ctl1', ['ovn-nbctl', '--db=' + OVN_NB] + OVN_SSL + ['set-connection', 'ptcp:6690'])
+    try:
+        time.sleep(2)
+        for host in OVN_CONTROLLERS:
+            listening = sh(host, ['ss', '-Htln']).stdout
+            assert ':6690 ' not in listening, '%s opened a listener from the northbound Connection table' % host
+    finally:
+        sh('ctl1', ['ovn-nbctl', '--db=' + OVN_NB] + OVN_SSL + ['del-connection'])
+    sb = sh('ctl1', ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['get-connection']).stdout.splitlines()
+    assert sorted(sb) == sorted('read-write role="ovn-controller" pssl:6642:%s' % a for a in OVN_CONTROLLERS.values())
+    for host, address in OVN_CONTROLLERS.items():
+        bound = sorted(set(re.findall(r'\s(\S+):664[12]\s', sh(host, ['ss', '-Htln']).stdout)))
+        assert bound == [address], '%s listens for clients on %s' % (host, bound)
+
+
 def test_raft_leader_stops(deployed):
     # Warm up ARP and the gateway's flows.
     for target in ('198.18.100.2', '198.18.101.3', '198.18.200.100'):
@@ -176,11 +264,16 @@ def test_raft_leader_stops(deployed):
     sh(leader, ['/usr/share/ovn/scripts/ovn-ctl', 'stop_sb_ovsdb'])
     new_leader, elected_in = wait_for('a new northbound leader', lambda: next(
         (h for h in others if role(h, 'Northbound') == 'leader'), None), 15)
-    # The northbound accepts writes through the new leader.
+    # The northbound accepts writes through the new leader, and an ovn-northd of the remaining
+    # members (on the new southbound leader's host) turns them into southbound datapaths.
     sh(others[0], ['ovn-nbctl', '--db=' + OVN_NB, '--timeout=20'] + OVN_SSL + ['ls-add', 'drill-probe'])
+    _found, northd_in = wait_for('ovn-northd to translate the new switch', lambda: sh(
+        others[0], ['ovn-sbctl', '--db=' + OVN_SB, '--timeout=10'] + OVN_SSL + [
+            '--bare', '--columns=_uuid', 'find', 'datapath_binding', 'external_ids:name=drill-probe']).stdout.strip(), 30)
     sh(others[0], ['ovn-nbctl', '--db=' + OVN_NB, '--timeout=20'] + OVN_SSL + ['ls-del', 'drill-probe'])
     sent, received, _seqs = ping_result(ping)
-    print('\nraft drill: %s stopped, %s elected in %.1fs; ping %d/%d' % (leader, new_leader, elected_in, received, sent))
+    print('\nraft drill: %s stopped, %s elected in %.1fs, a new switch in the southbound after %.1fs; ping %d/%d'
+          % (leader, new_leader, elected_in, northd_in, received, sent))
     assert received >= sent - 2, 'VMs lost %d of %d pings while the leader changed' % (sent - received, sent)
     # Bring the member back (the role would do the same) so later drills have three members.
     deployed.run(SITE, extra_vars=EXTRA, limit='controllers')
