@@ -189,8 +189,8 @@ def test_a_chassis_key_cannot_write_the_northbound_or_another_chassis(deployed):
     try:
         assert own.returncode == 0, own.stderr
         assert other.returncode != 0 and 'permission error' in other.stderr, other.stderr
-        probes = sh('ctl1', ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['--bare', '--columns=name', 'find', 'chassis',
-                                                                          'external_ids:rbac-probe=1']).stdout.split()
+        find = ['--bare', '--columns=name', 'find', 'chassis', 'external_ids:rbac-probe=1']
+        probes = sh('ctl1', ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + find).stdout.split()
         assert probes == ['hv1']
     finally:
         # Over the network every southbound client has the chassis role (controllers too); hv1 may
@@ -267,9 +267,12 @@ def test_raft_leader_stops(deployed):
     # The northbound accepts writes through the new leader, and an ovn-northd of the remaining
     # members (on the new southbound leader's host) turns them into southbound datapaths.
     sh(others[0], ['ovn-nbctl', '--db=' + OVN_NB, '--timeout=20'] + OVN_SSL + ['ls-add', 'drill-probe'])
-    _found, northd_in = wait_for('ovn-northd to translate the new switch', lambda: sh(
-        others[0], ['ovn-sbctl', '--db=' + OVN_SB, '--timeout=10'] + OVN_SSL + [
-            '--bare', '--columns=_uuid', 'find', 'datapath_binding', 'external_ids:name=drill-probe']).stdout.strip(), 30)
+
+    def probe_datapath():
+        return sh(others[0], ['ovn-sbctl', '--db=' + OVN_SB, '--timeout=10'] + OVN_SSL + [
+            '--bare', '--columns=_uuid', 'find', 'datapath_binding', 'external_ids:name=drill-probe']).stdout.strip()
+
+    _found, northd_in = wait_for('ovn-northd to translate the new switch', probe_datapath, 30)
     sh(others[0], ['ovn-nbctl', '--db=' + OVN_NB, '--timeout=20'] + OVN_SSL + ['ls-del', 'drill-probe'])
     sent, received, _seqs = ping_result(ping)
     print('\nraft drill: %s stopped, %s elected in %.1fs, a new switch in the southbound after %.1fs; ping %d/%d'
