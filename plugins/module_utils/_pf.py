@@ -606,3 +606,137 @@ def parse_pf_status(output):
     """'Enabled', 'Disabled' or None from the output of 'pfctl -s info'."""
     match = re.search(r'^Status:\s*(Enabled|Disabled)', output or '', re.MULTILINE)
     return match.group(1) if match else None
+
+
+def parse_token(output):
+    """The reference token 'pfctl -E' prints (macOS: 'Token : 1234567890'), or None."""
+    match = re.search(r'^Token\s*:\s*(\d+)\s*$', output or '', re.MULTILINE)
+    return match.group(1) if match else None
+
+
+# The launchd job that loads the rule set at boot on macOS (run as /bin/sh -c SCRIPT NAME
+# PFCTL LAUNCHCTL CONF TOKEN_FILE MAX_WAIT).  Apple's com.apple.pfctl job loads
+# /etc/pf.conf at boot too and launchd does not order the two jobs, so this one waits
+# (up to MAX_WAIT seconds) until Apple's job has run, which makes ours the last load.
+# With a TOKEN_FILE it enables pf with 'pfctl -E' and keeps the reference token there
+# (releasing the one it replaces), so another program's 'pfctl -X' cannot switch pf off
+# under the managed rules.
+BOOT_SCRIPT = r'''pfctl=$1 launchctl=$2 conf=$3 token=$4 wait=$5
+i=0
+while [ "$i" -lt "$wait" ]; do
+    out=$("$launchctl" print system/com.apple.pfctl 2>/dev/null) || break
+    case "$out" in
+        *"state = running"*|*"runs = 0"*) ;;
+        *) break ;;
+    esac
+    sleep 1
+    i=$((i + 1))
+done
+if [ -z "$token" ]; then
+    exec "$pfctl" -f "$conf"
+fi
+old=$(cat "$token" 2>/dev/null)
+out=$("$pfctl" -E -f "$conf" 2>&1)
+rc=$?
+printf '%s\n' "$out"
+value=$(printf '%s\n' "$out" | sed -n 's/^Token[[:space:]]*:[[:space:]]*\([0-9][0-9]*\).*/\1/p')
+if [ -n "$value" ]; then
+    umask 077
+    printf '%s\n' "$value" > "$token.new" && mv -f "$token.new" "$token"
+    # One reference per managed anchor: drop the one taken before (after a reboot it is
+    # already gone and -X just fails).
+    if [ -n "$old" ] && [ "$old" != "$value" ]; then
+        "$pfctl" -X "$old" >/dev/null 2>&1
+    fi
+fi
+exit "$rc"
+'''
+
+# The confirm-or-rollback watcher, written into the state directory and started detached
+# (its own session), so it outlives the module and the SSH connection that ran it.
+# Argument: the state directory.  At the deadline it claims pending.json by renaming it
+# (a confirmation renames the same file to confirmed.json; the first rename wins), puts
+# the previous files back, loads the previous rule set (pfctl -n first), and when pf was
+# off before the change, switches it off again.
+ROLLBACK_SCRIPT = r'''# -*- coding: utf-8 -*-
+# Written by netvirt.overlay.pf_rules; safe to delete when no change awaits confirmation.
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def run(argv, log):
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+                              check=False)
+        log.append(dict(argv=argv, rc=proc.returncode, stderr=proc.stderr.strip()[-2000:]))
+        return proc.returncode
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.append(dict(argv=argv, rc=None, stderr=str(exc)))
+        return None
+
+
+def restore(item):
+    path = item['path']
+    if item['backup'] is None:
+        if os.path.exists(path):
+            os.unlink(path)
+        return
+    with open(item['backup'], 'rb') as handle:
+        data = handle.read()
+    staged = '%s.rollback.%d' % (path, os.getpid())
+    with open(staged, 'wb') as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(staged, item['mode'])
+    try:
+        os.chown(staged, item['uid'], item['gid'])
+    except OSError:
+        pass
+    os.replace(staged, path)
+
+
+def main(state):
+    with open(os.path.join(state, 'pending.json')) as handle:
+        plan = json.load(handle)
+    delay = plan['deadline'] - time.time()
+    if delay > 0:
+        time.sleep(delay)
+    claimed = os.path.join(state, 'rolling-back.json')
+    try:
+        os.rename(os.path.join(state, 'pending.json'), claimed)
+    except OSError:
+        return 0        # confirmed (or superseded) in time
+    log = []
+    for item in plan['files']:
+        try:
+            restore(item)
+            log.append(dict(restored=item['path']))
+        except OSError as exc:
+            log.append(dict(restored=item['path'], error=str(exc)))
+    loaded = None
+    for path in plan['load']:
+        if os.path.exists(path) and run([plan['pfctl'], '-n', '-f', path], log) == 0 \
+                and run([plan['pfctl'], '-f', path], log) == 0:
+            loaded = path
+            break
+    if loaded is None and plan.get('flush'):
+        run([plan['pfctl'], '-F', 'rules'], log)
+    if plan.get('disable'):
+        run(plan['disable'], log)
+        if plan.get('token_file') and os.path.exists(plan['token_file']):
+            os.unlink(plan['token_file'])
+    outcome = dict(plan, rolled_back_at=time.time(), loaded=loaded, log=log)
+    with open(os.path.join(state, 'rolled-back.json.new'), 'w') as handle:
+        json.dump(outcome, handle)
+    os.replace(os.path.join(state, 'rolled-back.json.new'), os.path.join(state, 'rolled-back.json'))
+    os.unlink(claimed)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1]))
+'''

@@ -348,23 +348,30 @@ errors:
 '''
 
 import grp
+import json
 import os
 import platform as platform_mod
 import pwd
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
+import uuid
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._pf import (
-    PfError, build, launchd_plist, parse_pf_status, render_conf, set_include, set_rc_vars)
+    BOOT_SCRIPT, ROLLBACK_SCRIPT, PfError, build, launchd_plist, parse_pf_status, parse_token, render_conf,
+    set_include, set_rc_vars)
 
 SYSTEMS = {'Darwin': 'macos', 'FreeBSD': 'freebsd', 'OpenBSD': 'openbsd'}
+RULE_ROLES = ('anchor', 'conf', 'pf.conf')
 
 TABLE_SPEC = dict(
     name=dict(type='str', required=True),
-    entries=dict(type='list', elements='str', default=[]),
+    entries=dict(type='list', elements='str'),
     files=dict(type='list', elements='str', default=[]),
     persist=dict(type='bool', default=False),
     const=dict(type='bool', default=False),
@@ -376,6 +383,9 @@ ARGUMENT_SPEC = dict(
     platform=dict(type='str', default='auto', choices=['auto', 'macos', 'freebsd', 'openbsd']),
     anchor_path=dict(type='path'),
     conf_path=dict(type='path'),
+    content=dict(type='str'),
+    src=dict(type='path'),
+    content_type=dict(type='str', default='anchor', choices=['anchor', 'ruleset']),
     macros=dict(type='dict', default={}),
     tables=dict(type='list', elements='dict', default=[], options=TABLE_SPEC),
     options=dict(type='list', elements='str', default=[]),
@@ -384,10 +394,14 @@ ARGUMENT_SPEC = dict(
     translation=dict(type='list', elements='raw', default=[]),
     filtering=dict(type='list', elements='raw', default=[]),
     reload=dict(type='bool', default=False),
+    rollback_timeout=dict(type='int', default=0),
+    confirm=dict(type='bool', default=False),
+    state_dir=dict(type='path', default='/var/db/netvirt-overlay-pf'),
     enable=dict(type='bool', default=True),
     persist=dict(type='bool', default=True),
     launchd_label=dict(type='str', default='org.netvirt.overlay.pf'),
     launchd_plist_path=dict(type='path'),
+    macos_boot_wait=dict(type='int', default=120),
     rc_conf_path=dict(type='path', default='/etc/rc.conf'),
     system_conf_path=dict(type='path', default='/etc/pf.conf'),
     macos_apple_anchors=dict(type='bool', default=True),
@@ -431,6 +445,14 @@ def read_bytes(path):
         with open(path, 'rb') as handle:
             return handle.read()
     except FileNotFoundError:
+        return None
+
+
+def read_json(path):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (FileNotFoundError, ValueError):
         return None
 
 
@@ -520,72 +542,110 @@ class PfRules(object):
         restored = ManagedFile(managed.role, managed.path, managed.before, managed.owner, managed.mode)
         self.install(restored)
 
+    def state_path(self, *parts):
+        return os.path.join(self.params['state_dir'], self.params['anchor'], *parts)
+
+    def ensure_state_dir(self):
+        path = self.state_path()
+        if not os.path.isdir(path):
+            os.makedirs(path, 0o700)
+        os.chmod(path, 0o700)
+        return path
+
+    def pf_status(self, pfctl):
+        rc, out, _err = self.run([pfctl, '-s', 'info'])
+        return parse_pf_status(out) if rc == 0 else None
+
+    # ----------------------------------------------------------------- input
+    def raw_content(self):
+        p = self.params
+        if p['src'] is None:
+            return p['content']
+        data = read_bytes(p['src'])
+        if data is None:
+            self.fail('src %s does not exist on the managed host (src is read there; use content with a '
+                      "lookup('file', ...) for a file of the control node)" % p['src'])
+        try:
+            return data.decode('utf-8')
+        except UnicodeDecodeError:
+            self.fail('src %s is not UTF-8 text' % p['src'])
+        return None
+
     # ----------------------------------------------------------------- main
     def main(self):
         p = self.params
+        if p['confirm']:
+            self.confirm()
         platform = self.resolve_platform()
         anchor = p['anchor']
+        if p['rollback_timeout'] < 0:
+            self.fail('rollback_timeout must be 0 (no rollback) or a number of seconds')
+        if p['rollback_timeout'] and not p['reload']:
+            self.fail('rollback_timeout only means something with reload=true (it undoes a load that is not confirmed)')
         anchor_path = p['anchor_path'] or '/etc/pf.anchors/%s' % anchor
         conf_path = p['conf_path'] or '/etc/pf.anchors/%s.pf.conf' % anchor
         plist_path = p['launchd_plist_path'] or '/Library/LaunchDaemons/%s.plist' % p['launchd_label']
-        if anchor_path == conf_path:
+        ruleset_mode = p['content_type'] == 'ruleset' and (p['content'] is not None or p['src'] is not None)
+        if anchor_path == conf_path and not ruleset_mode:
             self.fail('anchor_path and conf_path must differ (both are %s)' % anchor_path)
-        if platform == 'openbsd' and p['reload'] and not p['persist']:
+        if platform == 'openbsd' and p['reload'] and not p['persist'] and conf_path != p['system_conf_path']:
             self.fail('on OpenBSD pf loads %s, and reload=true loads that file; set persist=true so it '
                       'includes %s, or load the anchor yourself' % (p['system_conf_path'], conf_path))
         spec = dict((key, p[key]) for key in ('anchor', 'macros', 'tables', 'options', 'normalization',
-                                              'queueing', 'translation', 'filtering', 'macos_apple_anchors'))
+                                              'queueing', 'translation', 'filtering', 'macos_apple_anchors',
+                                              'content_type'))
+        spec['content'] = self.raw_content()
         spec['platform'] = platform
-        self.result.update(platform=platform, anchor_path=anchor_path, conf_path=conf_path)
+        self.result.update(platform=platform, anchor_path=None if ruleset_mode else anchor_path, conf_path=conf_path)
 
         try:
             rendered = build(spec, anchor_path)
         except PfError as exc:
-            self.fail('the declared rule set for anchor "%s" is not valid for %s pf (nothing was installed): %s' % (
-                anchor, platform, '; '.join(exc.errors)), errors=exc.errors)
-        self.result.update(anchor_content=rendered.anchor_text, conf_content=rendered.conf_text)
+            self.fail('the rule set for anchor "%s" is not valid for %s pf (nothing was installed): %s' % (
+                anchor, platform, '; '.join(exc.errors)), errors=exc.errors,
+                static_check=dict(verdict='refuse', errors=exc.errors))
+        self.result.update(anchor_content=rendered.anchor_text, conf_content=rendered.conf_text,
+                           static_check=dict(verdict='defer' if rendered.deferred else 'accept',
+                                             deferred=rendered.deferred))
+        for note in rendered.deferred:
+            self.module.warn('left to pfctl -n: %s' % note)
 
         owner = self.resolve_owner()
         pfctl = self.module.get_bin_path('pfctl', required=not self.module.check_mode)
-        files = [ManagedFile('anchor', anchor_path, to_bytes(rendered.anchor_text), owner, 0o644),
-                 ManagedFile('conf', conf_path, to_bytes(rendered.conf_text), owner, 0o644)]
-        persist_file = None
-        if p['persist']:
-            if platform == 'macos':
-                args = [pfctl or '/sbin/pfctl'] + (['-e'] if p['enable'] else []) + ['-f', conf_path]
-                persist_file = ManagedFile('launchd', plist_path, launchd_plist(p['launchd_label'], args),
-                                           owner, 0o644)
-            elif platform == 'freebsd':
-                current = read_bytes(p['rc_conf_path'])
-                text = set_rc_vars(to_native(current or b''), [
-                    ('pf_enable', 'YES' if p['enable'] else 'NO'), ('pf_rules', conf_path)])
-                persist_file = ManagedFile('rc.conf', p['rc_conf_path'], to_bytes(text),
-                                           None if current is not None else owner,
-                                           None if current is not None else 0o644)
-            else:
-                current = read_bytes(p['system_conf_path'])
-                text = set_include(to_native(current or b''), conf_path, conf_path, anchor)
-                persist_file = ManagedFile('pf.conf', p['system_conf_path'], to_bytes(text),
-                                           None if current is not None else owner,
-                                           None if current is not None else 0o644)
+        files = []
+        if rendered.anchor_text is not None:
+            files.append(ManagedFile('anchor', anchor_path, to_bytes(rendered.anchor_text), owner, 0o644))
+        files.append(ManagedFile('conf', conf_path, to_bytes(rendered.conf_text), owner, 0o644))
+        persist_file = self.persist_file(platform, pfctl, conf_path, plist_path, owner)
         managed = files + ([persist_file] if persist_file else [])
-        rules_changed = any(f.content_changed for f in managed if f.role in ('anchor', 'conf', 'pf.conf'))
+        rules_changed = any(f.content_changed for f in managed if f.role in RULE_ROLES)
         self.result['changed_files'] = [f.path for f in managed if f.changed]
         diffs = [f.diff() for f in managed if f.content_changed]
 
+        staged = {}
         if rules_changed:
-            self.validate(spec, platform, files, persist_file, anchor_path, conf_path)
+            staged = self.validate(spec, rendered, platform, files, persist_file, anchor_path, conf_path)
+        else:
+            self.result['validated'] = False
 
         if self.module.check_mode:
             self.result['changed'] = bool(self.result['changed_files'])
             self.module.exit_json(diff=diffs, **self.result)
 
+        main_file = p['system_conf_path'] if platform == 'openbsd' and conf_path != p['system_conf_path'] \
+            else conf_path
+        pf_before = None
+        rollback = None
+        if p['reload'] and rules_changed and p['rollback_timeout']:
+            pf_before = self.pf_status(pfctl)
+            rollback = self.prepare_rollback(managed, platform, pfctl, main_file, pf_before)
+
         if rules_changed:
-            # validate() staged and checked the anchor; install the exact validated bytes.
-            self.install(files[0], staged=self._staged_anchor)
-            for f in managed[1:]:
-                if f.role in ('conf', 'pf.conf') and f.content_changed:
-                    self.install(f)
+            for f in managed:
+                if f.role in RULE_ROLES and f.content_changed:
+                    self.install(f, staged=staged.pop(f.role, None))
+            for leftover in staged.values():        # validated, but that file did not change
+                os.unlink(leftover)
         for f in managed:
             if f.attrs_changed:
                 self.fix_attrs(f)
@@ -594,43 +654,67 @@ class PfRules(object):
                 self.install(f)
 
         if p['reload'] and rules_changed:
-            main_file = p['system_conf_path'] if platform == 'openbsd' else conf_path
             rc, out, err = self.run([pfctl, '-f', main_file])
             if rc != 0:
                 for f in managed:
-                    if f.role in ('anchor', 'conf', 'pf.conf') and f.content_changed:
+                    if f.role in RULE_ROLES and f.content_changed:
                         self.restore(f)
+                if rollback is not None:
+                    self.discard_rollback()
                 self.fail('pfctl -f %s failed after the candidate had passed pfctl -n (rc=%d): %s. The previous '
                           'files were put back; pf keeps running the rule set it had.' % (
                               main_file, rc, (err or out).strip()), rc=rc, stderr=err)
             self.result['reloaded'] = True
-        if p['reload'] and p['enable']:
-            rc, out, err = self.run([pfctl, '-s', 'info'])
-            if parse_pf_status(out) == 'Disabled':
-                self.run([pfctl, '-e'], check_rc=True)
-                self.result['enabled'] = True
+            if rollback is not None:
+                self.start_watcher(rollback)
+        if p['reload']:
+            self.enable_or_release(platform, pfctl)
         if platform == 'macos' and persist_file is not None:
             self.launchd(persist_file)
 
         self.result['changed'] = bool(self.result['changed_files'] or self.result['reloaded']
-                                      or self.result['enabled'] or self.result.get('launchd_loaded'))
+                                      or self.result['enabled'] or self.result.get('launchd_loaded')
+                                      or self.result.get('token_released'))
         self.module.exit_json(diff=diffs, **self.result)
-
-    _staged_anchor = None
 
     def _ensure_dir(self, path):
         directory = os.path.dirname(path)
         if not os.path.isdir(directory):
             os.makedirs(directory, 0o755)
 
-    def validate(self, spec, platform, files, persist_file, anchor_path, conf_path):
-        """Write candidates, run pfctl -v -n -f on the one pf would load first, clean up on failure."""
+    def persist_file(self, platform, pfctl, conf_path, plist_path, owner):
+        p = self.params
+        if not p['persist']:
+            return None
+        if platform == 'macos':
+            launchctl = self.module.get_bin_path('launchctl') or '/bin/launchctl'
+            token = self.state_path('token') if p['enable'] else ''
+            args = ['/bin/sh', '-c', BOOT_SCRIPT, 'netvirt-pf-boot', pfctl or '/sbin/pfctl', launchctl, conf_path,
+                    token, str(p['macos_boot_wait'])]
+            return ManagedFile('launchd', plist_path, launchd_plist(p['launchd_label'], args), owner, 0o644)
+        if platform == 'freebsd':
+            current = read_bytes(p['rc_conf_path'])
+            text = set_rc_vars(to_native(current or b''), [
+                ('pf_enable', 'YES' if p['enable'] else 'NO'), ('pf_rules', conf_path)])
+            return ManagedFile('rc.conf', p['rc_conf_path'], to_bytes(text),
+                               None if current is not None else owner, None if current is not None else 0o644)
+        if conf_path == p['system_conf_path']:
+            return None         # the rule set is the system pf.conf itself
+        current = read_bytes(p['system_conf_path'])
+        text = set_include(to_native(current or b''), conf_path, conf_path, p['anchor'])
+        return ManagedFile('pf.conf', p['system_conf_path'], to_bytes(text),
+                           None if current is not None else owner, None if current is not None else 0o644)
+
+    def validate(self, spec, rendered, platform, files, persist_file, anchor_path, conf_path):
+        """Write candidates, run pfctl -v -n -f on the one pf would load first, clean up on failure.
+
+        Returns {role: staged path} of the validated candidates to install (empty in check mode)."""
         p = self.params
         pfctl = self.module.get_bin_path('pfctl')
         if pfctl is None:
             self.result['pfctl_output'] = ''
             self.module.warn('pfctl was not found; in check mode only the static checks ran')
-            return
+            return {}
         private = None
         if self.module.check_mode:
             private = tempfile.mkdtemp(prefix='pf_rules.', dir=self.module.tmpdir)
@@ -641,26 +725,33 @@ class PfRules(object):
             anchor_dir = os.path.dirname(anchor_path)
             conf_dir = os.path.dirname(conf_path)
             sys_dir = os.path.dirname(p['system_conf_path'])
-        staged = []
+        staged = {}
+        names = {}
+        keep = {}
         try:
-            anchor_file = files[0]
-            staged_anchor = self.write_temp(anchor_dir, os.path.basename(anchor_path), anchor_file.content,
-                                            owner=None if private else anchor_file.owner, mode=0o644)
-            staged.append(staged_anchor)
-            conf_text = render_conf(spec, staged_anchor)[0]
-            staged_conf = self.write_temp(conf_dir, os.path.basename(conf_path), to_bytes(conf_text), mode=0o644)
-            staged.append(staged_conf)
-            main = staged_conf
+            by_role = dict((f.role, f) for f in files)
+            if 'anchor' in by_role:
+                staged['anchor'] = self.write_temp(anchor_dir, os.path.basename(anchor_path),
+                                                   by_role['anchor'].content,
+                                                   owner=None if private else by_role['anchor'].owner, mode=0o644)
+                names[staged['anchor']] = anchor_path
+                conf_text = render_conf(spec, staged['anchor'], rendered.anchor_statements)[0]
+            else:
+                conf_text = rendered.conf_text
+            staged['conf'] = self.write_temp(conf_dir, os.path.basename(conf_path), to_bytes(conf_text),
+                                             owner=None if private else by_role['conf'].owner, mode=0o644)
+            names[staged['conf']] = conf_path
+            main = staged['conf']
             if platform == 'openbsd' and persist_file is not None:
                 current = to_native(persist_file.before or b'')
-                sys_text = set_include(current, conf_path, staged_conf, spec['anchor'])
+                sys_text = set_include(current, conf_path, staged['conf'], spec['anchor'])
                 main = self.write_temp(sys_dir, os.path.basename(p['system_conf_path']), to_bytes(sys_text),
                                        mode=0o644)
-                staged.append(main)
+                staged['pf.conf'] = main
+                names[main] = p['system_conf_path']
             rc, out, err = self.run([pfctl, '-v', '-n', '-f', main])
             self.result['pfctl_output'] = out
             if rc != 0:
-                names = {staged_anchor: anchor_path, staged_conf: conf_path, main: p['system_conf_path']}
                 text = (err or out).strip()
                 for path, final in names.items():
                     text = text.replace(path, '%s (candidate)' % final)
@@ -668,15 +759,163 @@ class PfRules(object):
                           'and the files in place are unchanged. pfctl said: %s' % (spec['anchor'], text),
                           rc=rc, stdout=out, stderr=err)
             self.result['validated'] = True
-            if not private:
-                staged.remove(staged_anchor)
-                self._staged_anchor = staged_anchor
+            if not private and 'anchor' in staged:
+                # The loader validated above points at the staged anchor; install the anchor's
+                # exact validated bytes, and the loader rendered for the final path.
+                keep['anchor'] = staged['anchor']
+            elif not private:
+                keep['conf'] = staged['conf']
         finally:
-            for path in staged:
-                if os.path.exists(path):
+            for path in staged.values():
+                if path not in keep.values() and os.path.exists(path):
                     os.unlink(path)
             if private:
                 shutil.rmtree(private, ignore_errors=True)
+        return keep
+
+    # ----------------------------------------------------------------- enable (macOS: reference token)
+    def enable_or_release(self, platform, pfctl):
+        p = self.params
+        if platform != 'macos':
+            if p['enable'] and self.pf_status(pfctl) == 'Disabled':
+                self.run([pfctl, '-e'], check_rc=True)
+                self.result['enabled'] = True
+            return
+        token_path = self.state_path('token')
+        token = (to_native(read_bytes(token_path) or b'')).strip()
+        if p['enable']:
+            if token and self.pf_status(pfctl) == 'Enabled':
+                return          # our reference is held; another program's -X cannot switch pf off
+            rc, out, err = self.run([pfctl, '-E'], check_rc=True)
+            value = parse_token(err) or parse_token(out)
+            if value is None:
+                self.fail('pfctl -E enabled pf but printed no reference token: %s' % (err or out).strip())
+            self.ensure_state_dir()
+            fd = os.open(token_path + '.new', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, 'w') as handle:
+                handle.write(value + '\n')
+            os.replace(token_path + '.new', token_path)
+            if token and token != value:
+                self.run([pfctl, '-X', token])      # a stale reference (pf was switched off): may fail
+            self.result['enabled'] = True
+            self.result['enable_token_file'] = token_path
+        elif token:
+            self.run([pfctl, '-X', token], check_rc=True)
+            os.unlink(token_path)
+            self.result['token_released'] = True
+
+    # ----------------------------------------------------------------- confirm or roll back
+    def prepare_rollback(self, managed, platform, pfctl, main_file, pf_before):
+        p = self.params
+        state = self.ensure_state_dir()
+        pending = read_json(os.path.join(state, 'pending.json'))
+        if pending is not None and pending['deadline'] > time.time():
+            self.fail('an earlier change of anchor "%s" still awaits confirmation (until %s); confirm it '
+                      '(confirm=true over a new SSH connection) or let it roll back first' % (
+                          p['anchor'], time.strftime('%H:%M:%S', time.localtime(pending['deadline']))))
+        backups = os.path.join(state, 'backup')
+        shutil.rmtree(backups, ignore_errors=True)
+        os.makedirs(backups, 0o700)
+        entries = []
+        for number, f in enumerate(managed):
+            if f.role not in RULE_ROLES or not f.content_changed:
+                continue
+            backup = None
+            if f.before is not None:
+                backup = os.path.join(backups, '%d-%s' % (number, os.path.basename(f.path)))
+                with open(backup, 'wb') as handle:
+                    handle.write(f.before)
+            st = os.stat(f.path) if os.path.exists(f.path) else None
+            entries.append(dict(path=f.path, backup=backup, mode=(st.st_mode & 0o7777) if st else 0o644,
+                                uid=st.st_uid if st else os.geteuid(), gid=st.st_gid if st else os.getegid()))
+        main_existed = any(f.path == main_file and f.before is not None for f in managed) or \
+            (os.path.exists(main_file) and not any(f.path == main_file for f in managed))
+        load = [main_file] if main_existed else []
+        if platform != 'openbsd' and p['system_conf_path'] not in load:
+            load.append(p['system_conf_path'])          # what the system loads by itself
+        disable = None
+        token_file = None
+        if pf_before == 'Disabled' and p['enable']:
+            if platform == 'macos':
+                token_file = self.state_path('token')
+                disable = [sys.executable, '-c', 'import subprocess,sys;t=open(sys.argv[2]).read().strip();'
+                           'sys.exit(subprocess.call([sys.argv[1],"-X",t]))', pfctl, token_file]
+            else:
+                disable = [pfctl, '-d']
+        plan = dict(id=uuid.uuid4().hex, anchor=p['anchor'], created=time.time(),
+                    deadline=time.time() + p['rollback_timeout'], pfctl=pfctl, files=entries, load=load,
+                    flush=True, disable=disable, token_file=token_file,
+                    ssh_connection=os.environ.get('SSH_CONNECTION', ''))
+        script = os.path.join(state, 'rollback.py')
+        if read_bytes(script) != to_bytes(ROLLBACK_SCRIPT):
+            with open(script + '.new', 'w') as handle:
+                handle.write(ROLLBACK_SCRIPT)
+            os.chmod(script + '.new', 0o600)
+            os.replace(script + '.new', script)
+        for stale in ('rolled-back.json', 'confirmed.json'):
+            if os.path.exists(os.path.join(state, stale)):
+                os.unlink(os.path.join(state, stale))
+        with open(os.path.join(state, 'pending.json.new'), 'w') as handle:
+            json.dump(plan, handle)
+        return plan
+
+    def start_watcher(self, plan):
+        state = self.state_path()
+        # The deadline counts from the load, not from when the plan was written.
+        plan['deadline'] = time.time() + self.params['rollback_timeout']
+        with open(os.path.join(state, 'pending.json.new'), 'w') as handle:
+            json.dump(plan, handle)
+        os.replace(os.path.join(state, 'pending.json.new'), os.path.join(state, 'pending.json'))
+        # Its own session and no inherited descriptors: it outlives this module and the SSH
+        # connection that ran it, which is the point.
+        proc = subprocess.Popen([sys.executable, os.path.join(state, 'rollback.py'), state],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                close_fds=True, start_new_session=True, cwd='/')
+        self.result['rollback'] = dict(pending=True, id=plan['id'], deadline=plan['deadline'],
+                                       timeout=self.params['rollback_timeout'], watcher_pid=proc.pid,
+                                       state_dir=state)
+
+    def discard_rollback(self):
+        path = self.state_path('pending.json.new')
+        if os.path.exists(path):
+            os.unlink(path)
+
+    def confirm(self):
+        p = self.params
+        state = self.state_path()
+        pending_path = os.path.join(state, 'pending.json')
+        pending = read_json(pending_path)
+        if pending is None:
+            rolled = read_json(os.path.join(state, 'rolled-back.json'))
+            if rolled is not None:
+                self.fail('too late: the change of anchor "%s" was rolled back at %s (no confirmation by %s); '
+                          'pf runs the previous rule set again' % (
+                              p['anchor'], time.strftime('%H:%M:%S', time.localtime(rolled['rolled_back_at'])),
+                              time.strftime('%H:%M:%S', time.localtime(rolled['deadline']))),
+                          rollback=dict(pending=False, rolled_back=True, id=rolled['id']))
+            if os.path.exists(os.path.join(state, 'rolling-back.json')):
+                self.fail('too late: the rollback of anchor "%s" is under way' % p['anchor'])
+            confirmed = read_json(os.path.join(state, 'confirmed.json'))
+            if confirmed is not None:
+                self.module.exit_json(changed=False, confirmed=True,
+                                      rollback=dict(pending=False, confirmed=True, id=confirmed['id']),
+                                      msg='already confirmed')
+            self.fail('nothing to confirm for anchor "%s": no change awaits confirmation in %s' % (p['anchor'], state))
+        here = os.environ.get('SSH_CONNECTION', '')
+        if here and here == pending.get('ssh_connection'):
+            self.fail('the confirmation came over the same SSH connection that loaded the rules (%s), so it '
+                      'proves nothing about new connections; reset the connection first (meta: '
+                      'reset_connection) so the confirm task logs in anew' % here,
+                      rollback=dict(pending=True, id=pending['id'], deadline=pending['deadline']))
+        if self.module.check_mode:
+            self.module.exit_json(changed=True, confirmed=False,
+                                  rollback=dict(pending=True, id=pending['id'], deadline=pending['deadline']))
+        try:
+            os.rename(pending_path, os.path.join(state, 'confirmed.json'))
+        except OSError:
+            self.fail('too late: the rollback of anchor "%s" started before the confirmation' % p['anchor'])
+        self.module.exit_json(changed=True, confirmed=True,
+                              rollback=dict(pending=False, confirmed=True, id=pending['id']))
 
     def launchd(self, plist):
         launchctl = self.module.get_bin_path('launchctl', required=True)
@@ -692,7 +931,8 @@ class PfRules(object):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                           mutually_exclusive=[('content', 'src')])
     PfRules(module).main()
 
 

@@ -338,3 +338,145 @@ def test_yaml_on_key_read_as_a_boolean_still_means_the_interface():
     with pytest.raises(PfError) as info:
         build(_spec(filtering=[{'on': 'en0', 'interface': 'en1'}]), '/x/n')
     assert info.value.errors == ['filtering item 1: give the interface once (interface or on)']
+
+
+# --------------------------------------------------------------------------- fail closed
+
+@pytest.mark.parametrize('key, value', [
+    ('from', []), ('to', []), ('interface', []), ('on', []), ('proto', []), ('port', []), ('from_port', []),
+    ('from', ''), ('to', None), ('interface', '  '), ('from', ['10.0.0.1', '']), ('label', ''), ('flags', None)])
+def test_an_empty_list_or_value_never_widens_a_rule(key, value):
+    spec = _spec(filtering=['block in all', {'action': 'pass', 'direction': 'in', 'proto': 'tcp', key: value}])
+    if key == 'proto':
+        spec['filtering'][1].pop('proto')
+        spec['filtering'][1]['proto'] = value
+    with pytest.raises(PfError) as info:
+        build(spec, '/x/netvirt')
+    shown = 'interface' if key == 'on' else key
+    assert len(info.value.errors) == 1
+    assert info.value.errors[0].startswith("filtering item 2: '%s' " % shown)
+    assert 'empty' in info.value.errors[0]
+
+
+@pytest.mark.parametrize('section, rule', [
+    ('translation', dict(type='nat', on=[], target='(en0)')),
+    ('translation', dict(type='rdr', on='en0', target=[])),
+    ('translation', dict(type='rdr', on='en0', proto='tcp', port=[], target='127.0.0.1')),
+    ('normalization', dict(direction='in', interface=[])),
+    ('normalization', dict(direction='in', options='')),
+])
+def test_empty_values_in_translation_and_normalization_are_refused(section, rule):
+    with pytest.raises(PfError) as info:
+        build(_spec(**{section: [rule]}), '/x/netvirt')
+    assert info.value.errors[0].startswith('%s item 1: ' % section)
+    assert 'empty' in info.value.errors[0]
+
+
+def test_empty_macros_are_refused_naming_the_macro():
+    with pytest.raises(PfError) as info:
+        build(_spec(macros={'trusted': [], 'ext_if': '', 'ok': 'en0', 'hosts': ['10.0.0.1', '']},
+                    filtering=['pass in on $ok']), '/x/netvirt')
+    assert info.value.errors == [
+        'macros.trusted: the macro is empty; a rule that uses it would lose that part and widen -- give it a '
+        'value or remove it',
+        'macros.ext_if: the macro is empty; a rule that uses it would lose that part and widen -- give it a '
+        'value or remove it',
+        'macros.hosts: item 2 of the list is empty']
+
+
+def test_an_empty_macro_in_a_hand_written_rule_is_refused_by_the_checker():
+    errors = validate_text('mgmt = ""\nblock in all\npass in from $mgmt to any port 22\n', 'freebsd')
+    assert errors == ["line 3: macro '$mgmt' is empty; in a rule it would vanish and widen or break the rule -- "
+                      "give it a value or take it out of the rule"]
+
+
+def test_action_null_is_refused_not_a_crash():
+    with pytest.raises(PfError) as info:
+        build(_spec(filtering=[{'action': None, 'direction': 'in'}]), '/x/netvirt')
+    assert info.value.errors == [
+        'filtering item 1: action is empty (null); give one of pass, block, match or leave the key out for pass']
+
+
+def test_binat_needs_one_from_address_and_renders_from_to():
+    rendered = build(_spec(translation=[dict(type='binat', on='en0', **{'from': '10.1.2.150'},
+                                             target='203.0.113.150')]), '/x/netvirt')
+    assert 'binat on en0 from 10.1.2.150 to any -> 203.0.113.150\n' in rendered.anchor_text
+    for bad in (dict(type='binat', on='en0', target='203.0.113.1'),
+                dict(type='binat', on='en0', target='203.0.113.1', **{'from': ['10.0.0.1', '10.0.0.2']}),
+                dict(type='binat', on='en0', target='203.0.113.1', port=80, **{'from': '10.0.0.1'})):
+        with pytest.raises(PfError) as info:
+            build(_spec(translation=[bad]), '/x/netvirt')
+        assert info.value.errors[0].startswith('translation item 1: ')
+        assert 'binat' in info.value.errors[0]
+
+
+def test_nested_macros_are_written_outside_the_quotes():
+    rendered = build(_spec(macros={'host1': '192.0.2.1', 'host2': '192.0.2.2', 'hosts': ['$host1', '$host2', '192.0.2.3'],
+                                   'desc': 'from $host1 to any'},
+                           filtering=['pass in from $hosts', 'pass out $desc']), '/x/netvirt')
+    assert 'hosts = "{" $host1 $host2 "192.0.2.3" "}"\n' in rendered.anchor_text
+    assert 'desc = "from" $host1 "to any"\n' in rendered.anchor_text
+    assert rendered.deferred == []
+
+
+# --------------------------------------------------------------------------- tables and block-policy
+
+def test_persist_table_without_entries_keeps_its_runtime_addresses():
+    rendered = build(_spec(tables=[dict(name='sshguard', persist=True),
+                                   dict(name='static', persist=True, entries=['192.0.2.1']),
+                                   dict(name='flushed', persist=True, entries=[]),
+                                   dict(name='listed', files=['/etc/pf.listed'])]), '/x/netvirt')
+    tables = rendered.anchor_text.split('# Tables\n', 1)[1].split('\n\n', 1)[0].splitlines()
+    # No address list: pfctl leaves the running table's addresses alone (pfctl -T add, overload, sshguard).
+    assert tables == ['table <sshguard> persist',
+                      'table <static> persist { 192.0.2.1 }',
+                      'table <flushed> persist { }',
+                      'table <listed> file "/etc/pf.listed"']
+
+
+def test_block_policy_is_written_into_the_anchors_block_rules():
+    rendered = build(_spec(options=['block-policy return'],
+                           filtering=['block in all', 'block drop out quick on en0 all', 'block return-rst in proto tcp',
+                                      {'action': 'block', 'direction': 'in', 'on': 'en0'}, 'pass out all']),
+                     '/x/netvirt')
+    filtering = rendered.anchor_text.split('# Filtering\n', 1)[1].splitlines()
+    assert filtering == ['block return in all', 'block drop out quick on en0 all', 'block return-rst in proto tcp',
+                         'block return in on en0 all', 'pass out all']
+    assert 'set block-policy return\n' in rendered.conf_text
+    untouched = build(_spec(filtering=['block in all']), '/x/netvirt')
+    assert untouched.anchor_text.endswith('# Filtering\nblock in all\n')
+
+
+def test_freebsd_scrub_goes_into_the_loader_which_has_no_scrub_anchor():
+    rendered = build(_spec(platform='freebsd', normalization=['scrub in all'], filtering=['pass']), '/x/netvirt')
+    assert '# Normalization\nscrub in all\n' in rendered.conf_text
+    assert 'scrub-anchor' not in rendered.conf_text and 'scrub' not in rendered.anchor_text
+
+
+# --------------------------------------------------------------------------- raw content
+
+def test_raw_anchor_content_gets_the_hooks_it_needs():
+    content = ('ext_if = "en0"\ntable <blocked> persist\nrdr pass on $ext_if proto tcp to port 80 -> 127.0.0.1 '
+               'port 8080\nblock in quick from <blocked>\nanchor "inner" {\n  pass in proto tcp to port 22\n}\n')
+    rendered = build(_spec(content=content, content_type='anchor'), '/etc/pf.anchors/netvirt')
+    assert rendered.anchor_text == content
+    hooks = [line for line in rendered.conf_text.splitlines() if line and not line.startswith('#')]
+    assert hooks == ['nat-anchor "netvirt"', 'rdr-anchor "netvirt"', 'binat-anchor "netvirt"', 'anchor "netvirt"',
+                     'load anchor "netvirt" from "/etc/pf.anchors/netvirt"']
+
+
+def test_raw_ruleset_is_checked_whole_and_not_mixed_with_declarations():
+    good = build(_spec(content='set skip on lo0\nblock in all\npass out all\n', content_type='ruleset'), '/x/n')
+    assert good.anchor_text is None and good.conf_text.startswith('set skip on lo0\n')
+    with pytest.raises(PfError) as info:
+        build(_spec(content='pass out all\nnat on en0 from 10/8 to any -> (en0)\n', content_type='ruleset'), '/x/n')
+    assert info.value.errors == [
+        'content line 2: translation rule after filter rule at line 1; macOS pf requires the order options, '
+        'normalization, queueing, translation, filtering (or set require-order no)']
+    with pytest.raises(PfError) as info:
+        build(_spec(content='pass\n', content_type='ruleset', filtering=['pass']), '/x/n')
+    assert info.value.errors == ['content is a whole rule set (content_type=ruleset); it cannot be combined with '
+                                 'filtering']
+    with pytest.raises(PfError) as info:
+        build(_spec(content=' \n', content_type='anchor'), '/x/n')
+    assert 'content is empty' in info.value.errors[0]

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 import ansible_collections.netvirt.overlay.plugins.modules.pf_rules as pf_rules_module
+from ansible_collections.netvirt.overlay.plugins.module_utils._pf import BOOT_SCRIPT
 
 DOUBLES = Path(__file__).resolve().parent / 'pf_doubles'
 MODULE = 'ansible_collections.netvirt.overlay.plugins.modules.pf_rules'
@@ -48,12 +49,15 @@ class Lab(object):
         self.anchor = self.etc / 'netvirt'
         self.conf = self.etc / 'netvirt.pf.conf'
         self.plist = self.daemons / 'org.netvirt.overlay.pf.plist'
+        self.pfstate = tmp_path / 'var' / 'db' / 'netvirt-overlay-pf'
+        self.token = self.pfstate / 'netvirt' / 'token'
         self.env_extra = {}
         self.runs = 0
 
     def args(self, **kw):
         args = dict(anchor='netvirt', platform='macos', anchor_path=str(self.anchor), conf_path=str(self.conf),
-                    launchd_plist_path=str(self.plist), macos_apple_anchors=False, owner=OWNER, group=GROUP)
+                    launchd_plist_path=str(self.plist), macos_apple_anchors=False, owner=OWNER, group=GROUP,
+                    state_dir=str(self.pfstate), macos_boot_wait=3)
         args.update(kw)
         return args
 
@@ -143,12 +147,19 @@ def test_macos_full_flow_render_validate_install_reload_persist(lab):
     assert os.path.dirname(candidate) == str(lab.etc) and candidate.endswith('.candidate')
     assert calls[1:] == [
         ['-f', str(lab.conf)],
-        ['-s', 'info'],
-        ['-e'],
+        ['-E'],                               # macOS: enable with a reference token
         ['launchctl', 'print', 'system/org.netvirt.overlay.pf'],
         ['launchctl', 'bootstrap', 'system', str(lab.plist)],
-        ['-e', '-f', str(lab.conf)],          # RunAtLoad, run by the launchctl double
+        # RunAtLoad, run by the launchctl double: the boot script asks whether Apple's
+        # com.apple.pfctl job has run (here: there is none), then loads with a token.
+        ['launchctl', 'print', 'system/com.apple.pfctl'],
+        ['-E', '-f', str(lab.conf)],
+        ['-X', '1000000'],                    # the module's token, replaced by the boot job's
     ]
+    assert result['enable_token_file'] == str(lab.token)
+    # The boot job's token replaced the first one: one reference, and the file holds it.
+    assert json.loads((lab.state / 'tokens.json').read_text()) == [lab.token.read_text().strip()] == ['1000001']
+    assert lab.token.stat().st_mode & 0o777 == 0o600
     assert lab.leftovers() == []
 
     # The installed files are exactly what the module rendered, root-style permissions.
@@ -162,7 +173,8 @@ def test_macos_full_flow_render_validate_install_reload_persist(lab):
 
     item = plistlib.loads(lab.plist.read_bytes())
     assert item == {'Label': 'org.netvirt.overlay.pf', 'RunAtLoad': True,
-                    'ProgramArguments': [str(DOUBLES / 'pfctl'), '-e', '-f', str(lab.conf)]}
+                    'ProgramArguments': ['/bin/sh', '-c', BOOT_SCRIPT, 'netvirt-pf-boot', str(DOUBLES / 'pfctl'),
+                                         str(DOUBLES / 'launchctl'), str(lab.conf), str(lab.token), '3']}
 
     # What pf "runs" is the rule set that was validated.
     validated = json.loads((lab.state / 'validated.json').read_text())
@@ -196,7 +208,8 @@ def test_check_mode_on_a_fresh_host_changes_nothing_and_shows_the_diff(lab):
     assert diffs[str(lab.anchor)]['before_header'] == '%s (absent)' % lab.anchor
     assert diffs[str(lab.anchor)]['after'] == result['anchor_content']
     assert 'set block-policy drop\n' in diffs[str(lab.conf)]['after']
-    assert '<string>-e</string>' in diffs[str(lab.plist)]['after']
+    assert '<string>netvirt-pf-boot</string>' in diffs[str(lab.plist)]['after']
+    assert '<string>%s</string>' % lab.token in diffs[str(lab.plist)]['after']
 
 
 def test_check_mode_with_a_change_reports_before_and_after(lab):
@@ -224,7 +237,7 @@ def test_failing_pfctl_n_leaves_installed_files_byte_for_byte(lab):
     assert result['failed'] is True
     assert result['msg'].startswith('pfctl -v -n rejected the candidate rule set for anchor "netvirt"; nothing was '
                                     'installed and the files in place are unchanged. pfctl said: ')
-    assert result['msg'].endswith('%s (candidate):17: syntax error' % lab.anchor)
+    assert result['msg'].endswith('%s (candidate):18: syntax error' % lab.anchor)
     assert lab.snapshot() == before
     assert lab.leftovers() == []
     assert [c[:3] for c in lab.run_calls()] == [['-v', '-n', '-f']]     # no load, no launchctl
@@ -235,10 +248,11 @@ def test_static_errors_fail_before_pfctl_runs_and_name_the_line(lab):
     result = lab.run(lab.args(**bad))
     assert result['failed'] is True
     assert result['errors'] == [
-        'anchor file line 15 (filtering item 2): translation rule after filter rule at line 14; macOS pf requires '
-        'the order options, normalization, queueing, translation, filtering']
-    assert result['msg'] == ('the declared rule set for anchor "netvirt" is not valid for macos pf (nothing was '
+        'anchor file line 16 (filtering item 2): translation rule after filter rule at line 15; macOS pf requires '
+        'the order options, normalization, queueing, translation, filtering (or set require-order no)']
+    assert result['msg'] == ('the rule set for anchor "netvirt" is not valid for macos pf (nothing was '
                              'installed): ' + result['errors'][0])
+    assert result['static_check'] == dict(verdict='refuse', errors=result['errors'])
     assert lab.calls() == []
     assert lab.snapshot() == {}
 
@@ -289,17 +303,24 @@ def test_drift_is_repaired_through_validation(lab):
     assert [c[:3] for c in lab.run_calls()][:2] == [['-v', '-n', '-f'], ['-f', str(lab.conf)]]
 
 
-def test_changed_plist_is_reloaded_in_launchd(lab):
+def test_changed_plist_is_reloaded_in_launchd_and_enable_false_releases_the_token(lab):
     lab.run(lab.args(**WORKSTATION))
+    token = lab.token.read_text().strip()
     result = lab.run(lab.args(enable=False, **WORKSTATION))
-    assert result['changed'] is True
+    assert result['changed'] is True and result['token_released'] is True
     assert result['changed_files'] == [str(lab.plist)]
-    assert plistlib.loads(lab.plist.read_bytes())['ProgramArguments'] == [str(DOUBLES / 'pfctl'), '-f', str(lab.conf)]
+    assert plistlib.loads(lab.plist.read_bytes())['ProgramArguments'][4:] == [
+        str(DOUBLES / 'pfctl'), str(DOUBLES / 'launchctl'), str(lab.conf), '', '3']
     assert lab.run_calls() == [
+        ['-X', token],
         ['launchctl', 'print', 'system/org.netvirt.overlay.pf'],
         ['launchctl', 'bootout', 'system/org.netvirt.overlay.pf'],
         ['launchctl', 'bootstrap', 'system', str(lab.plist)],
+        ['launchctl', 'print', 'system/com.apple.pfctl'],
         ['-f', str(lab.conf)]]
+    assert not lab.token.exists()
+    assert json.loads((lab.state / 'tokens.json').read_text()) == []
+    assert not (lab.state / 'enabled').exists()      # ours was the last reference
 
 
 def test_freebsd_sets_rc_conf_and_keeps_the_rest(lab):

@@ -4,7 +4,8 @@
 """Recording test double for launchctl(1): print, bootout and bootstrap in the system domain.
 
 Shares PF_DOUBLE_STATE with the pfctl double (calls.jsonl gets ["launchctl", ...] lines;
-launchd.json holds the loaded labels).  'bootstrap system PLIST' checks what launchd
+launchd.json holds the loaded labels; a test may preset a job as {"path", "state", "runs"}
+to stand for one launchd started itself, such as Apple's com.apple.pfctl).  'bootstrap system PLIST' checks what launchd
 would need (an XML plist, not group/world writable, a Label, ProgramArguments as a list
 of single arguments) and then runs ProgramArguments as RunAtLoad would; if that pfctl
 refuses the rule file (exit 99: never validated) bootstrap fails with exit 5.
@@ -46,7 +47,12 @@ def main(argv):
             del labels[label]
             save(labels)
         else:
-            print('%s = {\n\tpath = %s\n}' % (argv[1], labels[label]))
+            entry = labels[label]
+            if isinstance(entry, dict):     # a job preset by a test, e.g. Apple's com.apple.pfctl
+                print('%s = {\n\tpath = %s\n\tstate = %s\n\truns = %d\n}' % (
+                    argv[1], entry['path'], entry['state'], entry['runs']))
+            else:
+                print('%s = {\n\tpath = %s\n\tstate = not running\n\truns = 1\n}' % (argv[1], entry))
         return 0
     if len(argv) == 3 and argv[:2] == ['bootstrap', 'system']:
         path = argv[2]
@@ -61,8 +67,10 @@ def main(argv):
             return 5
         item = plistlib.loads(data)
         args = item.get('ProgramArguments')
-        if not isinstance(args, list) or any(not isinstance(a, str) or ' ' in a for a in args):
-            sys.stderr.write('Bootstrap failed: 5: ProgramArguments must list one argument per item\n')
+        if not isinstance(args, list) or not args or any(not isinstance(a, str) for a in args) \
+                or not os.path.isabs(args[0]) or ' ' in args[0] or not os.access(args[0], os.X_OK):
+            sys.stderr.write('Bootstrap failed: 5: ProgramArguments must list the program (an absolute path) '
+                             'and then one argument per item\n')
             return 5
         if item['Label'] in labels:
             sys.stderr.write('Bootstrap failed: 5: service already loaded\n')

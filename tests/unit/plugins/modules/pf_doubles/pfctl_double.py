@@ -17,6 +17,11 @@ so it covers the exact bytes of every file pf would read, wherever they live.
 PF_DOUBLE_REJECT (a regular expression): 'pfctl -n' fails like a parse error on the
 first line, in any file read, that matches it.
 PF_DOUBLE_FAIL_LOAD (any value): a validated load fails as if the kernel refused it.
+
+Enabling: '-e' fails when pf is enabled (as pfctl does); '-E' (macOS) takes a reference
+token, kept in tokens.json, and prints 'Token : N'; '-X N' releases it and pf goes off
+when the last reference is gone; '-d' switches pf off.  '-F rules' flushes: 'loaded'
+becomes 'flushed'.
 """
 
 import hashlib
@@ -65,10 +70,15 @@ def load_json(name, default):
         return default
 
 
+def save_json(name, value):
+    with open(os.path.join(STATE, name), 'w') as handle:
+        json.dump(value, handle)
+
+
 def main(argv):
     record(argv)
     flags = set()
-    rule_file = show = None
+    rule_file = show = release = flush = None
     args = list(argv)
     while args:
         arg = args.pop(0)
@@ -78,6 +88,10 @@ def main(argv):
             show = args.pop(0)
         elif arg in ('-a', '-D'):
             args.pop(0)
+        elif arg == '-X':
+            release = args.pop(0)
+        elif arg == '-F':
+            flush = args.pop(0)
         elif arg.startswith('-'):
             flags.update(arg[1:])
         else:
@@ -113,6 +127,32 @@ def main(argv):
             return 1
         with open(os.path.join(STATE, 'loaded'), 'w') as handle:
             handle.write(digest)
+    tokens = load_json('tokens.json', [])
+    if flush == 'rules':
+        with open(os.path.join(STATE, 'loaded'), 'w') as handle:
+            handle.write('flushed')
+    if release is not None:
+        if release not in tokens:
+            sys.stderr.write('pfctl: invalid token %s\n' % release)
+            return 1
+        tokens.remove(release)
+        save_json('tokens.json', tokens)
+        if not tokens and os.path.exists(enabled):
+            os.unlink(enabled)
+            sys.stderr.write('pf disabled\n')
+    if 'd' in flags:
+        if not os.path.exists(enabled):
+            sys.stderr.write('pfctl: pf not enabled\n')
+            return 1
+        os.unlink(enabled)
+        sys.stderr.write('pf disabled\n')
+    if 'E' in flags and 'n' not in flags:
+        token = str(1000000 + len(load_json('calls_E.json', [])))
+        save_json('calls_E.json', load_json('calls_E.json', []) + [token])
+        tokens.append(token)
+        save_json('tokens.json', tokens)
+        open(enabled, 'w').close()
+        sys.stderr.write('pf enabled\nToken : %s\n' % token)
     if 'e' in flags and 'n' not in flags:
         if os.path.exists(enabled):
             sys.stderr.write('pfctl: pf already enabled\n')
