@@ -17,8 +17,10 @@ import json
 import os
 import plistlib
 import pwd
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,7 @@ import ansible_collections.netvirt.overlay.plugins.modules.pf_rules as pf_rules_
 from ansible_collections.netvirt.overlay.plugins.module_utils._pf import BOOT_SCRIPT
 
 DOUBLES = Path(__file__).resolve().parent / 'pf_doubles'
+CORPUS = Path(__file__).resolve().parent / 'pf_corpus'
 MODULE = 'ansible_collections.netvirt.overlay.plugins.modules.pf_rules'
 COLLECTIONS_ROOT = str(Path(pf_rules_module.__file__).parents[5])
 OWNER = pwd.getpwuid(os.geteuid()).pw_name
@@ -445,3 +448,209 @@ def test_role_default_deny_keeps_ssh_first_and_is_idempotent(lab):
     second = _playbook(lab)
     assert second.returncode == 0, second.stdout + second.stderr
     assert 'changed=0' in second.stdout
+
+
+# --------------------------------------------------------------------------- persist tables
+
+def test_persist_table_keeps_runtime_entries_across_reloads_unless_entries_are_given(lab):
+    tables = [dict(name='sshguard', persist=True), dict(name='static', persist=True, entries=['192.0.2.1'])]
+    args = lab.args(tables=tables, filtering=['block in quick from { <sshguard>, <static> }', 'pass out all'],
+                    reload=True)
+    assert lab.run(args)['changed'] is True
+    pfctl = str(DOUBLES / 'pfctl')
+    for table, address in (('sshguard', '203.0.113.66'), ('static', '203.0.113.67')):
+        subprocess.run([pfctl, '-t', table, '-T', 'add', address], env=lab.env(), check=True)
+    # Something else in the anchor changes, so the rule set is reloaded.
+    changed = dict(args, filtering=args['filtering'] + ['pass in proto tcp to port 22'])
+    result = lab.run(changed)
+    assert result['reloaded'] is True
+    assert 'table <sshguard> persist\n' in lab.anchor.read_text()
+    state = json.loads((lab.state / 'tables.json').read_text())
+    assert state['sshguard'] == ['203.0.113.66']          # runtime entry kept
+    assert state['static'] == ['192.0.2.1']               # entries given: the file wins
+
+
+# --------------------------------------------------------------------------- confirm or roll back
+
+ROLLBACK_V1 = dict(WORKSTATION, filtering=['block in all', 'pass in quick proto tcp to port 22', 'pass out all'])
+ROLLBACK_V2 = dict(WORKSTATION, filtering=['block in all', 'pass in quick proto tcp from 192.0.2.0/24 to port 2222',
+                                           'pass out all'])
+
+
+def _wait_for(path, seconds=20.0):
+    """Wait for a file the detached watcher writes; a missing outcome fails the test."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists():
+            return json.loads(path.read_text())
+        time.sleep(0.1)
+    raise AssertionError('%s never appeared' % path)
+
+
+def _watcher_gone(pid, seconds=20.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def test_reconnect_that_never_comes_rolls_back_to_the_previous_rule_set(lab):
+    lab.env_extra['SSH_CONNECTION'] = '192.0.2.50 50001 192.0.2.1 22'
+    first = lab.run(lab.args(**ROLLBACK_V1))
+    assert first['changed'] is True
+    before = lab.snapshot()
+    loaded_before = (lab.state / 'loaded').read_text()
+    result = lab.run(lab.args(rollback_timeout=2, **ROLLBACK_V2))
+    assert result['reloaded'] is True, result.get('msg')
+    rollback = result['rollback']
+    assert rollback['pending'] is True and rollback['timeout'] == 2
+    assert (lab.state / 'loaded').read_text() != loaded_before          # the new rules are live ...
+    assert 'port 2222' in lab.anchor.read_text()
+    # ... and no confirmation ever arrives (the new rules locked the operator out).
+    outcome = _wait_for(lab.pfstate / 'netvirt' / 'rolled-back.json')
+    assert outcome['id'] == rollback['id'] and outcome['loaded'] == str(lab.conf)
+    assert lab.snapshot() == before                                     # files back, byte for byte
+    assert (lab.state / 'loaded').read_text() == loaded_before          # pf runs the previous rule set
+    pfctl = str(DOUBLES / 'pfctl')
+    assert [c for c in lab.calls()[-2:]] == [['-n', '-f', str(lab.conf)], ['-f', str(lab.conf)]]
+    assert pfctl == outcome['pfctl']
+    assert not (lab.pfstate / 'netvirt' / 'pending.json').exists()
+    assert _watcher_gone(rollback['watcher_pid'])
+    # A confirmation that comes too late says so.
+    lab.env_extra['SSH_CONNECTION'] = '192.0.2.50 50002 192.0.2.1 22'
+    late = lab.run(dict(anchor='netvirt', confirm=True, state_dir=str(lab.pfstate)))
+    assert late['failed'] is True and late['msg'].startswith('too late: the change of anchor "netvirt" was rolled back')
+
+
+def test_confirm_over_a_new_connection_keeps_the_new_rule_set(lab):
+    lab.env_extra['SSH_CONNECTION'] = '192.0.2.50 50001 192.0.2.1 22'
+    lab.run(lab.args(**ROLLBACK_V1))
+    result = lab.run(lab.args(rollback_timeout=3, **ROLLBACK_V2))
+    after = lab.snapshot()
+    loaded = (lab.state / 'loaded').read_text()
+    # The same connection (ControlPersist) proves nothing about new ones: refused.
+    same = lab.run(dict(anchor='netvirt', confirm=True, state_dir=str(lab.pfstate)))
+    assert same['failed'] is True and 'same SSH connection' in same['msg']
+    lab.env_extra['SSH_CONNECTION'] = '192.0.2.50 50002 192.0.2.1 22'     # meta: reset_connection, new login
+    check = lab.run(dict(anchor='netvirt', confirm=True, state_dir=str(lab.pfstate)), check_mode=True)
+    assert check['changed'] is True and check['confirmed'] is False
+    confirmed = lab.run(dict(anchor='netvirt', confirm=True, state_dir=str(lab.pfstate)))
+    assert confirmed['changed'] is True and confirmed['confirmed'] is True
+    assert confirmed['rollback'] == dict(pending=False, confirmed=True, id=result['rollback']['id'])
+    assert _watcher_gone(result['rollback']['watcher_pid'])             # it woke up, saw the confirmation, left
+    assert lab.snapshot() == after and (lab.state / 'loaded').read_text() == loaded
+    assert not (lab.pfstate / 'netvirt' / 'rolled-back.json').exists()
+    again = lab.run(dict(anchor='netvirt', confirm=True, state_dir=str(lab.pfstate)))
+    assert again['changed'] is False and again['msg'] == 'already confirmed'
+
+
+def test_rollback_of_a_first_install_switches_pf_off_again(lab):
+    """pf was off and no earlier rule set of ours existed: the rollback releases the
+    token it took (macOS) and loads the system rule set, which here does not exist."""
+    lab.env_extra['SSH_CONNECTION'] = '192.0.2.50 50001 192.0.2.1 22'
+    result = lab.run(lab.args(rollback_timeout=1, system_conf_path=str(lab.tmp / 'etc' / 'pf.conf'), **ROLLBACK_V2))
+    assert result['enabled'] is True and (lab.state / 'enabled').exists()
+    outcome = _wait_for(lab.pfstate / 'netvirt' / 'rolled-back.json')
+    assert outcome['loaded'] is None
+    assert not lab.anchor.exists() and not lab.conf.exists()
+    assert (lab.state / 'loaded').read_text() == 'flushed'
+    assert not (lab.state / 'enabled').exists()
+    assert json.loads((lab.state / 'tokens.json').read_text()) == []
+    assert not lab.token.exists()
+
+
+def test_freebsd_rollback_disables_pf_it_enabled(lab):
+    rc_conf = lab.tmp / 'etc' / 'rc.conf'
+    rc_conf.write_text('hostname="fw1"\n')
+    lab.env_extra['SSH_CONNECTION'] = '192.0.2.50 50001 192.0.2.1 22'
+    result = lab.run(lab.args(platform='freebsd', rc_conf_path=str(rc_conf), reload=True, rollback_timeout=1,
+                              system_conf_path=str(lab.tmp / 'etc' / 'pf.conf'), filtering=['block in all']))
+    assert result['enabled'] is True
+    _wait_for(lab.pfstate / 'netvirt' / 'rolled-back.json')
+    assert not (lab.state / 'enabled').exists()
+    assert lab.calls()[-2:] == [['-F', 'rules'], ['-d']]
+    # rc.conf is boot persistence, not the rule set: it stays, and boots load nothing of ours
+    # until the next run writes the files again.
+    assert 'pf_rules="%s"' % lab.conf in rc_conf.read_text()
+
+
+def test_rollback_timeout_needs_reload_and_a_pending_change_blocks_the_next(lab):
+    result = lab.run(lab.args(rollback_timeout=5, filtering=['pass']))
+    assert result['failed'] is True and 'reload=true' in result['msg']
+    lab.env_extra['SSH_CONNECTION'] = '192.0.2.50 50001 192.0.2.1 22'
+    lab.run(lab.args(**ROLLBACK_V1))
+    pending = lab.run(lab.args(rollback_timeout=2, **ROLLBACK_V2))
+    assert pending['rollback']['pending'] is True
+    blocked = lab.run(lab.args(rollback_timeout=2, **ROLLBACK_V1))
+    assert blocked['failed'] is True and 'still awaits confirmation' in blocked['msg']
+    _wait_for(lab.pfstate / 'netvirt' / 'rolled-back.json')
+
+
+# --------------------------------------------------------------------------- raw content
+
+def test_raw_anchor_content_is_checked_validated_installed_and_idempotent(lab):
+    content = (CORPUS / 'good' / 'macos-seed-anchor.conf').read_text()
+    args = lab.args(content=content, content_type='anchor', options=['skip on lo0'], reload=True)
+    result = lab.run(args)
+    assert result['changed'] is True, result.get('msg')
+    assert result['static_check'] == dict(verdict='accept', deferred=[])
+    assert lab.anchor.read_text() == content
+    assert 'set skip on lo0\n' in lab.conf.read_text() and 'anchor "netvirt"\n' in lab.conf.read_text()
+    assert [c[:3] for c in lab.run_calls()[:2]] == [['-v', '-n', '-f'], ['-f', str(lab.conf)]]
+    assert lab.leftovers() == []
+    assert lab.run(args)['changed'] is False
+
+
+def test_raw_ruleset_from_src_on_the_host(lab):
+    src = lab.tmp / 'existing-pf.conf'
+    src.write_text((CORPUS / 'good' / 'macos-options-anywhere.conf').read_text())
+    result = lab.run(lab.args(src=str(src), content_type='ruleset', reload=True, persist=False))
+    assert result['changed'] is True, result.get('msg')
+    assert result['anchor_path'] is None and not lab.anchor.exists()
+    assert lab.conf.read_bytes() == src.read_bytes()
+    assert [c[:3] for c in lab.run_calls()[:2]] == [['-v', '-n', '-f'], ['-f', str(lab.conf)]]
+    missing = lab.run(lab.args(src=str(lab.tmp / 'nope'), content_type='ruleset'))
+    assert missing['failed'] is True and 'does not exist on the managed host' in missing['msg']
+
+
+def test_raw_content_refused_statically_touches_nothing(lab):
+    content = (CORPUS / 'bad' / 'macos-nat-appended-after-apple-anchors.conf').read_text()
+    result = lab.run(lab.args(content=content, content_type='ruleset', reload=True))
+    assert result['failed'] is True
+    assert result['errors'] == ['content line 11: translation rule after filter rule at line 9; macOS pf requires '
+                                'the order options, normalization, queueing, translation, filtering (or set '
+                                'require-order no)']
+    assert lab.calls() == [] and lab.snapshot() == {}
+
+
+BAD_FOR_PFCTL = [p for p in sorted((CORPUS / 'bad').glob('*.conf')) if '# verdict: pfctl' in p.read_text()]
+
+
+@pytest.mark.parametrize('path', BAD_FOR_PFCTL, ids=lambda p: p.name)
+def test_what_the_checker_cannot_decide_is_refused_by_pfctl_n(lab, path):
+    """The invalid corpus files the static check passes on: the module hands them to
+    pfctl -n (here the double, told to reject the offending line as pfctl does), and a
+    refusal there installs nothing."""
+    text = path.read_text()
+    platform = re.search(r'^# platform: (\S+)$', text, re.MULTILINE).group(1)
+    says = re.search(r'^# pfctl-says: (.*)$', text, re.MULTILINE).group(1)
+    offending = [line for line in text.splitlines() if line and not line.startswith('#')][-1]
+    lab.env_extra['PF_DOUBLE_REJECT'] = '^%s$' % re.escape(offending)
+    rc_conf = lab.tmp / 'etc' / 'rc.conf'
+    result = lab.run(lab.args(platform=platform, content=text, content_type='ruleset', reload=True, persist=False,
+                              rc_conf_path=str(rc_conf), system_conf_path=str(lab.conf)))
+    assert result['failed'] is True, 'pfctl -n was not asked'
+    assert result['static_check']['verdict'] in ('accept', 'defer')
+    assert result['msg'].startswith('pfctl -v -n rejected the candidate rule set')
+    assert 'syntax error' in result['msg'], says
+    assert [c[:3] for c in lab.run_calls()] == [['-v', '-n', '-f']]
+    assert lab.snapshot() == {} and lab.leftovers() == []

@@ -22,6 +22,11 @@ Enabling: '-e' fails when pf is enabled (as pfctl does); '-E' (macOS) takes a re
 token, kept in tokens.json, and prints 'Token : N'; '-X N' releases it and pf goes off
 when the last reference is gone; '-d' switches pf off.  '-F rules' flushes: 'loaded'
 becomes 'flushed'.
+
+Tables (tables.json, name -> addresses), after pf's documented rule: a load replaces the
+addresses of every table the rule files define with an address list ('{ ... }', even an
+empty one) and leaves a table defined without a list as it is (pfr_ina_define with no
+addresses), so 'pfctl -t T -T add ADDR' entries survive a reload.  '-T show' prints them.
 """
 
 import hashlib
@@ -62,6 +67,25 @@ def fingerprint(path, reject, depth=0):
     return hashlib.sha256('\n'.join(out).encode('utf-8')).hexdigest(), None
 
 
+TABLE = re.compile(r'^\s*table\s+<([^>]+)>([^{]*)(\{([^}]*)\})?')
+
+
+def table_definitions(path, depth=0):
+    """{name: [addresses] or None (no list)} of the table lines in path and what it loads."""
+    found = {}
+    with open(path) as handle:
+        for line in handle:
+            ref = REF.match(line)
+            if ref and depth < 8:
+                found.update(table_definitions(ref.group(2), depth + 1))
+            match = TABLE.match(line)
+            if match:
+                body = match.group(4)
+                found[match.group(1)] = None if match.group(3) is None else \
+                    [item for item in re.split(r'[\s,]+', body) if item]
+    return found
+
+
 def load_json(name, default):
     try:
         with open(os.path.join(STATE, name)) as handle:
@@ -78,7 +102,8 @@ def save_json(name, value):
 def main(argv):
     record(argv)
     flags = set()
-    rule_file = show = release = flush = None
+    rule_file = show = release = flush = table = table_cmd = None
+    addresses = []
     args = list(argv)
     while args:
         arg = args.pop(0)
@@ -88,16 +113,31 @@ def main(argv):
             show = args.pop(0)
         elif arg in ('-a', '-D'):
             args.pop(0)
+        elif arg == '-t':
+            table = args.pop(0)
+        elif arg == '-T':
+            table_cmd = args.pop(0)
         elif arg == '-X':
             release = args.pop(0)
         elif arg == '-F':
             flush = args.pop(0)
         elif arg.startswith('-'):
             flags.update(arg[1:])
+        elif table_cmd is not None:
+            addresses.append(arg)
         else:
             sys.stderr.write('pfctl double: unexpected argument %r\n' % arg)
             return 64
     enabled = os.path.join(STATE, 'enabled')
+    if table_cmd is not None:
+        tables = load_json('tables.json', {})
+        if table_cmd == 'add':
+            tables[table] = sorted(set(tables.get(table, [])) | set(addresses))
+            save_json('tables.json', tables)
+        elif table_cmd == 'show':
+            for address in tables.get(table, []):
+                print('   %s' % address)
+        return 0
     if show == 'info':
         print('Status: %s for 0 days 00:00:01           Debug: Urgent' % (
             'Enabled' if os.path.exists(enabled) else 'Disabled'))
@@ -127,6 +167,13 @@ def main(argv):
             return 1
         with open(os.path.join(STATE, 'loaded'), 'w') as handle:
             handle.write(digest)
+        tables = load_json('tables.json', {})
+        for name, entries in table_definitions(rule_file).items():
+            if entries is not None:
+                tables[name] = entries
+            else:
+                tables.setdefault(name, [])
+        save_json('tables.json', tables)
     tokens = load_json('tokens.json', [])
     if flush == 'rules':
         with open(os.path.join(STATE, 'loaded'), 'w') as handle:
