@@ -19,21 +19,47 @@ description:
   - pfctl applies C(set) options and queue definitions only in the main rule set and ignores
     them inside an anchor, so I(options) and I(queueing) are rendered into the loader file and
     everything else into the anchor file.
-  - The rendered files are first checked by the module itself (statement order, macros and
-    tables used before they are defined, table syntax, statements and keywords the target
-    platform's pf does not know; every error names the file line and the item it came from),
-    then by C(pfctl -v -n -f) on candidate copies written next to the targets. Only a candidate
-    that passes both is moved into place with an atomic rename. A rule set that fails
-    validation never replaces the installed one.
+  - Instead of declaring the rules, an existing anchor file or whole pf.conf can be given as
+    I(content) or I(src) (I(content_type)); it goes through the same checks, C(pfctl -n),
+    atomic install and put-back.
+  - The files are first checked by the module itself, which reads them as pfctl does (macros
+    expanded once and outside quotes, lists over several lines, inline anchors, include).
+    It refuses only what the target platform's pfctl is known to refuse (statement order
+    where the platform enforces it, undefined or empty macros, keywords used as macro names,
+    empty lists, bad table entries, statements and options the platform does not have, and
+    a set of rule errors from the pfctl regression tests); every error names the file line
+    and the item it came from. What it does not model (newer keywords, included files) it
+    leaves to C(pfctl -n) and says so in I(static_check). Then C(pfctl -v -n -f) runs on
+    candidate copies written next to the targets. Only a candidate that passes both is moved
+    into place with an atomic rename. A rule set that fails validation never replaces the
+    installed one.
+  - Declared rules fail closed - an empty list, string or macro is refused naming the item,
+    never rendered as C(any) or as a rule without C(on).
   - When I(reload=true) and a file changed, the installed rule set is loaded with C(pfctl -f).
     If that load fails the previous files are put back and the module fails.
+  - With I(rollback_timeout), a change loaded over SSH is undone after that many seconds
+    unless a later task with I(confirm=true), run over a new SSH connection, confirms it. A
+    watcher started in its own session (it outlives the module and the connection) puts the
+    previous files back, loads the previous rule set (after C(pfctl -n)), or the system's
+    C(/etc/pf.conf), or flushes the rules, and switches pf off again if this change had
+    switched it on. So a rule set that locks the operator out undoes itself.
+  - C(set block-policy) among I(options) is also written into each bare C(block) rule of the
+    anchor, because pfctl does not carry the option into anchors.
   - Boot persistence (I(persist=true)) is a launchd item in C(/Library/LaunchDaemons) on macOS
-    (written with plistlib, owned by I(owner):I(group), mode 0644, each pfctl argument its own
-    array item, loaded with C(launchctl bootstrap)), C(pf_enable) and C(pf_rules) in rc.conf on
+    (written with plistlib, owned by I(owner):I(group), mode 0644, each argument its own array
+    item, loaded with C(launchctl bootstrap)), C(pf_enable) and C(pf_rules) in rc.conf on
     FreeBSD, and an C(include) line in the system C(/etc/pf.conf) on OpenBSD.
-  - The static checks model macOS and FreeBSD pf (the older grammar with scrub, nat, rdr, binat
-    and altq statements) and OpenBSD 4.7+ pf (C(match) rules, C(nat-to), C(rdr-to), the new
-    C(queue) syntax). C(pfctl -n) on the target remains the final judge.
+  - On macOS pf is enabled with C(pfctl -E) and the reference token is kept in
+    I(state_dir) for the anchor, so another program's C(pfctl -X) of its own reference does
+    not switch pf off under these rules; I(enable=false) releases the token. Apple's
+    C(com.apple.pfctl) job loads C(/etc/pf.conf) at boot and launchd does not order jobs, so
+    the boot job waits (up to I(macos_boot_wait) seconds) until Apple's job has run before it
+    loads this rule set.
+  - The static checks model macOS pf, FreeBSD pf (scrub, nat, rdr, binat and altq statements,
+    C(match) rules, FreeBSD 14 C(ether) rules and options such as C(set fail-policy),
+    C(set reassemble), C(set state-defaults)) and OpenBSD 4.7+ pf (C(match) rules, C(nat-to),
+    C(rdr-to), the new C(queue) syntax, no statement order). C(pfctl -n) on the target
+    remains the final judge.
 options:
   anchor:
     description:
@@ -59,10 +85,36 @@ options:
       - On macOS and FreeBSD pf loads this file as its whole main rule set; on OpenBSD it is
         included from I(system_conf_path).
     type: path
+  content:
+    description:
+      - Raw input mode. An existing pf anchor file (I(content_type=anchor)) or a whole pf.conf
+        (I(content_type=ruleset)) as text, checked, validated with C(pfctl -n) and installed
+        as it is.
+      - With C(anchor) it replaces the declared macros, tables, normalization, translation and
+        filtering (I(options) and I(queueing) still go into the loader file, which gets the
+        hooks the content needs). With C(ruleset) it is installed at I(conf_path) and loaded as
+        the main rule set, and nothing else may be declared.
+      - Mutually exclusive with I(src).
+    type: str
+  src:
+    description:
+      - Like I(content), read from this path on the managed host (for rules another tool or an
+        earlier setup left there). For a file on the control node use I(content) with
+        C(lookup('file', ...)).
+    type: path
+  content_type:
+    description: What I(content) or I(src) holds.
+    type: str
+    choices: [anchor, ruleset]
+    default: anchor
   macros:
     description:
       - Macros by name, rendered as C(name = "value") at the top of the anchor (and of the
         loader file when options or queues use them). A list value becomes C({ a, b }).
+      - pfctl expands a macro once and never inside quotes, so a reference to another macro
+        (C($other), as a list item or inside a string) is written outside the quotes, for
+        example C(hosts = "{" $host1 $host2 "}").
+      - An empty value is refused.
     type: dict
     default: {}
   tables:
@@ -76,10 +128,14 @@ options:
         type: str
         required: true
       entries:
-        description: Addresses, networks, host or interface names; C(!) negates.
+        description:
+          - Addresses, networks, host or interface names; C(!) negates.
+          - Left out, the table is written without an address list, and pf keeps the addresses
+            the running table holds (added with C(pfctl -T add), by C(overload) or by sshguard)
+            across reloads. Given (even as an empty list), the file's list replaces them at
+            every load.
         type: list
         elements: str
-        default: []
       files:
         description: Files to read more addresses from.
         type: list
@@ -145,10 +201,35 @@ options:
       - Load the installed rule set with C(pfctl -f) when a file changed.
     type: bool
     default: false
+  rollback_timeout:
+    description:
+      - Seconds after the load after which the change is undone unless confirmed (see
+        I(confirm)). C(0) loads without a safety net. Needs I(reload=true).
+      - While a change awaits confirmation, another change of the same anchor is refused.
+    type: int
+    default: 0
+  confirm:
+    description:
+      - Confirm the change that awaits confirmation for I(anchor), so it is not rolled back.
+        Only I(anchor) and I(state_dir) matter in this mode.
+      - Run it over a new SSH connection (C(reset_connection) with M(ansible.builtin.meta) before the task), which is
+        what proves that the new rules let the operator in; a confirmation over the very
+        connection that loaded the rules (same C(SSH_CONNECTION)) is refused.
+      - Fails when the rollback already happened.
+    type: bool
+    default: false
+  state_dir:
+    description:
+      - Directory for the module's state per anchor - the macOS enable token, and while a
+        change awaits confirmation, the previous files and the rollback plan. Mode 0700.
+    type: path
+    default: /var/db/netvirt-overlay-pf
   enable:
     description:
-      - Enable pf at boot (C(-e) in the launchd item, C(pf_enable="YES") in rc.conf) and, with
+      - Enable pf at boot (the launchd item, C(pf_enable="YES") in rc.conf) and, with
         I(reload=true), now when C(pfctl -s info) reports it disabled.
+      - On macOS with a reference token (C(pfctl -E)) kept in I(state_dir); C(false) releases
+        it (C(pfctl -X)), and pf goes off if no other program holds a reference.
     type: bool
     default: true
   persist:
@@ -164,6 +245,12 @@ options:
     description:
       - Path of the launchd item (macOS). Default is C(/Library/LaunchDaemons/LABEL.plist).
     type: path
+  macos_boot_wait:
+    description:
+      - At boot, how many seconds the launchd job waits at most for Apple's C(com.apple.pfctl)
+        job to have loaded C(/etc/pf.conf) before it loads this rule set (macOS).
+    type: int
+    default: 120
   rc_conf_path:
     description: The rc.conf file that gets C(pf_enable) and C(pf_rules) (FreeBSD).
     type: path
@@ -196,9 +283,12 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
+    details: With I(confirm=true) there is nothing to diff.
 notes:
   - The module writes candidate files next to the installed ones (same directory) and renames
     them into place, so a reader never sees a half-written file.
+  - The rollback watcher is a small Python program written into I(state_dir) and run with the
+    module's interpreter; it needs no Ansible on the host.
   - pf loads one main rule set. On macOS and FreeBSD the loader file becomes that rule set, so
     manage one anchor per host with this module.
 requirements:
@@ -274,6 +364,38 @@ EXAMPLES = r'''
     reload: true
   become: true
 
+- name: Rules that already exist on the host, managed as they are (an existing pf.conf)
+  netvirt.overlay.pf_rules:
+    anchor: site
+    platform: freebsd
+    src: /usr/local/etc/pf.site.conf
+    content_type: ruleset
+    conf_path: /etc/pf.conf
+    reload: true
+  become: true
+
+- name: An anchor file kept in the IaC repository, loaded with a safety net of 120 seconds
+  netvirt.overlay.pf_rules:
+    anchor: netvirt
+    platform: macos
+    content: "{{ lookup('ansible.builtin.file', 'files/pf/netvirt.anchor') }}"
+    options:
+      - skip on lo0
+    reload: true
+    rollback_timeout: 120
+  become: true
+  register: pf_load
+
+- name: Log in anew, so the confirmation proves that new SSH connections get through
+  ansible.builtin.meta: reset_connection
+
+- name: Keep the new rules (without this task they are undone after 120 seconds)
+  netvirt.overlay.pf_rules:
+    anchor: netvirt
+    confirm: true
+  become: true
+  when: pf_load.rollback.pending | default(false)
+
 - name: Show what would change, without installing
   netvirt.overlay.pf_rules:
     anchor: netvirt
@@ -286,26 +408,54 @@ EXAMPLES = r'''
 RETURN = r'''
 platform:
   description: The pf grammar the rule set was rendered and validated for.
-  returned: always
+  returned: unless confirm=true
   type: str
   sample: macos
 anchor_path:
-  description: Path of the anchor file.
-  returned: always
+  description: Path of the anchor file; null when I(content_type=ruleset) (no anchor file).
+  returned: unless confirm=true
   type: str
   sample: /etc/pf.anchors/netvirt
 conf_path:
   description: Path of the loader file.
-  returned: always
+  returned: unless confirm=true
   type: str
   sample: /etc/pf.anchors/netvirt.pf.conf
 anchor_content:
-  description: The rendered anchor file.
-  returned: always
+  description: The rendered (or given) anchor file; null when I(content_type=ruleset).
+  returned: unless confirm=true
   type: str
+static_check:
+  description:
+    - What the module's own check concluded before pfctl ran. C(verdict) is C(accept),
+      C(defer) (it met something it does not model, listed in C(deferred); C(pfctl -n)
+      decided) or C(refuse) (with C(errors); pfctl was not run).
+  returned: unless confirm=true
+  type: dict
+  sample: {verdict: defer, deferred: ["content line 5: include \"/etc/pf.local.conf\": the included file is checked by pfctl -n only"]}
+rollback:
+  description:
+    - The confirm-or-rollback state. After a load with I(rollback_timeout) - C(pending),
+      C(id), C(deadline) (epoch seconds), C(timeout), C(watcher_pid), C(state_dir). After
+      I(confirm=true) - C(pending=false), C(confirmed), C(id).
+  returned: when rollback_timeout was used or confirm=true
+  type: dict
+  sample: {pending: true, id: 0f2c9d..., deadline: 1764604800.5, timeout: 120, watcher_pid: 4242, state_dir: /var/db/netvirt-overlay-pf/netvirt}
+confirmed:
+  description: Whether the pending change is now confirmed (I(confirm=true)).
+  returned: when confirm=true
+  type: bool
+enable_token_file:
+  description: Where the macOS pf enable reference token is kept.
+  returned: when a token was taken (macOS)
+  type: str
+token_released:
+  description: Whether the macOS enable token was released (I(enable=false)).
+  returned: when it was
+  type: bool
 conf_content:
-  description: The rendered loader file.
-  returned: always
+  description: The rendered loader file (or the given rule set with I(content_type=ruleset)).
+  returned: unless confirm=true
   type: str
 changed_files:
   description: Files that were (or in check mode would be) written.
@@ -897,9 +1047,8 @@ class PfRules(object):
                 self.fail('too late: the rollback of anchor "%s" is under way' % p['anchor'])
             confirmed = read_json(os.path.join(state, 'confirmed.json'))
             if confirmed is not None:
-                self.module.exit_json(changed=False, confirmed=True,
-                                      rollback=dict(pending=False, confirmed=True, id=confirmed['id']),
-                                      msg='already confirmed')
+                self.result.update(confirmed=True, rollback=dict(pending=False, confirmed=True, id=confirmed['id']))
+                self.module.exit_json(msg='already confirmed', **self.result)
             self.fail('nothing to confirm for anchor "%s": no change awaits confirmation in %s' % (p['anchor'], state))
         here = os.environ.get('SSH_CONNECTION', '')
         if here and here == pending.get('ssh_connection'):
@@ -908,14 +1057,15 @@ class PfRules(object):
                       'reset_connection) so the confirm task logs in anew' % here,
                       rollback=dict(pending=True, id=pending['id'], deadline=pending['deadline']))
         if self.module.check_mode:
-            self.module.exit_json(changed=True, confirmed=False,
-                                  rollback=dict(pending=True, id=pending['id'], deadline=pending['deadline']))
+            self.result.update(changed=True, confirmed=False,
+                               rollback=dict(pending=True, id=pending['id'], deadline=pending['deadline']))
+            self.module.exit_json(**self.result)
         try:
             os.rename(pending_path, os.path.join(state, 'confirmed.json'))
         except OSError:
             self.fail('too late: the rollback of anchor "%s" started before the confirmation' % p['anchor'])
-        self.module.exit_json(changed=True, confirmed=True,
-                              rollback=dict(pending=False, confirmed=True, id=pending['id']))
+        self.result.update(changed=True, confirmed=True, rollback=dict(pending=False, confirmed=True, id=pending['id']))
+        self.module.exit_json(**self.result)
 
     def launchd(self, plist):
         launchctl = self.module.get_bin_path('launchctl', required=True)

@@ -400,6 +400,9 @@ PLAYBOOK = '''
         pf_firewall_file_owner: %(owner)s
         pf_firewall_file_group: %(group)s
         pf_firewall_macos_apple_anchors: false
+        pf_firewall_state_dir: %(state_dir)s
+        pf_firewall_rollback_timeout: %(rollback)d
+        pf_firewall_macos_boot_wait: 3
         pf_firewall_ssh_sources: [192.0.2.0/24]
         pf_firewall_default_deny_inbound: true
         pf_firewall_tables:
@@ -416,13 +419,13 @@ PLAYBOOK = '''
 '''
 
 
-def _playbook(lab, check=False):
+def _playbook(lab, check=False, rollback=0):
     ansible_playbook = Path(sys.executable).parent / 'ansible-playbook'
     if not ansible_playbook.exists():
         pytest.skip('ansible-playbook is not next to %s' % sys.executable)
     book = lab.work / 'site.yml'
     book.write_text(PLAYBOOK % dict(python=sys.executable, anchor=lab.anchor, conf=lab.conf, plist=lab.plist,
-                                    owner=OWNER, group=GROUP))
+                                    owner=OWNER, group=GROUP, state_dir=lab.pfstate, rollback=rollback))
     env = lab.env()
     env.update(ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_LOCALHOST_WARNING='false',
                ANSIBLE_INVENTORY_UNPARSED_WARNING='false', ANSIBLE_LOCAL_TEMP=str(lab.work / 'ltmp'),
@@ -654,3 +657,51 @@ def test_what_the_checker_cannot_decide_is_refused_by_pfctl_n(lab, path):
     assert 'syntax error' in result['msg'], says
     assert [c[:3] for c in lab.run_calls()] == [['-v', '-n', '-f']]
     assert lab.snapshot() == {} and lab.leftovers() == []
+
+
+# --------------------------------------------------------------------------- macOS boot order
+
+@pytest.mark.parametrize('apple_job, waits', [
+    (None, 0),                                                   # no com.apple.pfctl job: load at once
+    ({'path': '/System/Library/LaunchDaemons/com.apple.pfctl.plist', 'state': 'not running', 'runs': 1}, 0),
+    ({'path': '/System/Library/LaunchDaemons/com.apple.pfctl.plist', 'state': 'running', 'runs': 0}, 2),
+])
+def test_boot_job_loads_after_apples_pfctl_job(lab, apple_job, waits):
+    """launchd does not order our job and com.apple.pfctl (which loads /etc/pf.conf): the
+    boot script waits while Apple's job has not run yet, so our load comes last."""
+    lab.conf.write_text('pass all\n')
+    env = lab.env()
+    pfctl, launchctl = str(DOUBLES / 'pfctl'), str(DOUBLES / 'launchctl')
+    subprocess.run([pfctl, '-n', '-f', str(lab.conf)], env=env, check=True)
+    if apple_job:
+        (lab.state / 'launchd.json').write_text(json.dumps({'com.apple.pfctl': apple_job}))
+    lab.token.parent.mkdir(parents=True)
+    lab.mark = len(lab.calls())
+    started = time.monotonic()
+    proc = subprocess.run(['/bin/sh', '-c', BOOT_SCRIPT, 'netvirt-pf-boot', pfctl, launchctl, str(lab.conf),
+                           str(lab.token), '2'], env=env, capture_output=True, text=True, timeout=30, check=False)
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
+    calls = lab.run_calls()
+    assert calls[-1] == ['-E', '-f', str(lab.conf)]
+    assert calls[:-1] == [['launchctl', 'print', 'system/com.apple.pfctl']] * (waits or 1)
+    assert (elapsed >= waits) if waits else (elapsed < 2)
+    assert lab.token.read_text().strip() in json.loads((lab.state / 'tokens.json').read_text())
+
+
+def test_role_confirms_a_change_from_a_new_connection_and_nothing_rolls_back(lab):
+    first = _playbook(lab, rollback=3)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert 'TASK [netvirt.overlay.pf_firewall : Confirm the new rule set (without this' in first.stdout
+    assert 'changed=2' in first.stdout           # the load and the confirmation
+    assert 'WARNING' not in first.stdout + first.stderr, first.stdout + first.stderr
+    confirmed = json.loads((lab.pfstate / 'netvirt' / 'confirmed.json').read_text())
+    assert not (lab.pfstate / 'netvirt' / 'pending.json').exists()
+    anchor = lab.anchor.read_bytes()
+    time.sleep(max(0.0, confirmed['deadline'] - time.time()) + 1.5)    # past the deadline
+    assert not (lab.pfstate / 'netvirt' / 'rolled-back.json').exists()
+    assert lab.anchor.read_bytes() == anchor
+    assert lab.token.exists()
+    second = _playbook(lab, rollback=3)          # nothing changed: nothing to confirm
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert 'changed=0' in second.stdout
