@@ -23,8 +23,8 @@ from __future__ import annotations
 import plistlib
 import re
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._pf_check import (  # noqa: F401 (re-exported)
-    KEYWORDS, MACRO_NAME, TITLES, Verdict, check_text, logical_lines, validate_text)
+from ansible_collections.netvirt.overlay.plugins.module_utils._pf_check import (
+    KEYWORDS, MACRO_NAME, TITLES, check_text)
 
 PLATFORMS = tuple(sorted(TITLES))
 SECTIONS = ('options', 'normalization', 'queueing', 'translation', 'filtering')

@@ -132,13 +132,19 @@ _KEYWORDS_COMMON = frozenset((
     'source-track', 'state', 'state-policy', 'static-port', 'sticky-address', 'synproxy', 'table',
     'tag', 'tagged', 'tbrsize', 'timeout', 'to', 'tos', 'ttl', 'upperlimit', 'urpf-failed', 'user',
 ))
+# Words of the classic grammar (altq schedulers, nat/rdr/binat statements, scrub fragment
+# modes, require-order) that OpenBSD dropped: keywords on macOS and FreeBSD only, so a
+# macro by one of these names is not refused on OpenBSD.
+_KEYWORDS_CLASSIC = frozenset((
+    'altq', 'cbq', 'hfsc', 'priq', 'realtime', 'linkshare', 'upperlimit', 'tbrsize', 'priority', 'crop',
+    'drop-ovl', 'require-order', 'nat', 'rdr', 'binat', 'nat-anchor', 'rdr-anchor', 'binat-anchor'))
 KEYWORDS = {
     'macos': _KEYWORDS_COMMON | frozenset(('dummynet', 'dummynet-anchor', 'scrub-anchor', 'fastroute')),
     'freebsd': _KEYWORDS_COMMON | frozenset((
         'ether', 'fail-policy', 'fairq', 'codelq', 'match', 'keepcounters', 'syncookies',
         'state-defaults', 'ridentifier', 'l3', 'prio', 'set-tos', 'divert-to', 'divert-reply',
         'map-e-portset', 'max-pkt-rate', 'received-on', 'dnpipe', 'dnqueue', 'bridge-to')),
-    'openbsd': _KEYWORDS_COMMON | frozenset((
+    'openbsd': (_KEYWORDS_COMMON - _KEYWORDS_CLASSIC) | frozenset((
         'match', 'nat-to', 'rdr-to', 'binat-to', 'af-to', 'divert-to', 'divert-reply', 'divert-packet',
         'prio', 'set-tos', 'state-defaults', 'syncookies', 'received-on', 'max-pkt-rate', 'parent',
         'default', 'burst', 'min', 'once')),

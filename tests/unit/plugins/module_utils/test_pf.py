@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._pf import (
-    PfError, build, launchd_plist, logical_lines, parse_pf_status, render_conf, set_include,
-    set_rc_vars, validate_text)
-from ansible_collections.netvirt.overlay.plugins.module_utils._pf_check import check_text
+    PfError, build, launchd_plist, parse_pf_status, parse_token, render_conf, set_include, set_rc_vars)
+from ansible_collections.netvirt.overlay.plugins.module_utils._pf_check import (
+    KEYWORDS, check_text, logical_lines, validate_text)
 
 CORPUS = Path(__file__).resolve().parents[2] / 'plugins' / 'modules' / 'pf_corpus'
 GOOD = sorted((CORPUS / 'good').glob('*.conf'))
@@ -480,3 +480,17 @@ def test_raw_ruleset_is_checked_whole_and_not_mixed_with_declarations():
     with pytest.raises(PfError) as info:
         build(_spec(content=' \n', content_type='anchor'), '/x/n')
     assert 'content is empty' in info.value.errors[0]
+
+
+def test_parse_token_reads_what_pfctl_E_prints():
+    assert parse_token('No ALTQ support in kernel\npf enabled\nToken : 12345678901234567\n') == '12345678901234567'
+    assert parse_token('pf enabled\n') is None
+
+
+def test_keywords_refused_as_macro_names_follow_the_platform():
+    assert {'port', 'table', 'pass', 'rule'} <= KEYWORDS['openbsd'] & KEYWORDS['freebsd'] & KEYWORDS['macos']
+    assert 'ether' in KEYWORDS['freebsd'] and 'ether' not in KEYWORDS['macos']
+    # altq words are gone from OpenBSD's grammar, so such a macro name is fine there.
+    assert validate_text('priority = "7"\npass\n', 'openbsd') == []
+    assert validate_text('priority = "7"\npass\n', 'freebsd') == [
+        "line 1: macro name 'priority' is a pf keyword; pfctl reads it as the keyword, not a name (syntax error)"]
