@@ -727,8 +727,13 @@ def main(state):
         run([plan['pfctl'], '-F', 'rules'], log)
     if plan.get('disable'):
         run(plan['disable'], log)
-        if plan.get('token_file') and os.path.exists(plan['token_file']):
-            os.unlink(plan['token_file'])
+    if plan.get('token_file') and os.path.exists(plan['token_file']):
+        # macOS: pf was off before and on by our reference only; releasing it switches pf off.
+        with open(plan['token_file']) as handle:
+            token = handle.read().strip()
+        if token:
+            run([plan['pfctl'], '-X', token], log)
+        os.unlink(plan['token_file'])
     outcome = dict(plan, rolled_back_at=time.time(), loaded=loaded, log=log)
     with open(os.path.join(state, 'rolled-back.json.new'), 'w') as handle:
         json.dump(outcome, handle)

@@ -503,7 +503,6 @@ import os
 import platform as platform_mod
 import pwd
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -987,9 +986,7 @@ class PfRules(object):
         token_file = None
         if pf_before == 'Disabled' and p['enable']:
             if platform == 'macos':
-                token_file = self.state_path('token')
-                disable = [sys.executable, '-c', 'import subprocess,sys;t=open(sys.argv[2]).read().strip();'
-                           'sys.exit(subprocess.call([sys.argv[1],"-X",t]))', pfctl, token_file]
+                token_file = self.state_path('token')     # the watcher releases that token (-X)
             else:
                 disable = [pfctl, '-d']
         plan = dict(id=uuid.uuid4().hex, anchor=p['anchor'], created=time.time(),
@@ -1016,14 +1013,44 @@ class PfRules(object):
         with open(os.path.join(state, 'pending.json.new'), 'w') as handle:
             json.dump(plan, handle)
         os.replace(os.path.join(state, 'pending.json.new'), os.path.join(state, 'pending.json'))
-        # Its own session and no inherited descriptors: it outlives this module and the SSH
-        # connection that ran it, which is the point.
-        proc = subprocess.Popen([sys.executable, os.path.join(state, 'rollback.py'), state],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                close_fds=True, start_new_session=True, cwd='/')
+        pid = self.spawn_detached([sys.executable, os.path.join(state, 'rollback.py'), state])
         self.result['rollback'] = dict(pending=True, id=plan['id'], deadline=plan['deadline'],
-                                       timeout=self.params['rollback_timeout'], watcher_pid=proc.pid,
+                                       timeout=self.params['rollback_timeout'], watcher_pid=pid,
                                        state_dir=state)
+
+    def spawn_detached(self, argv):
+        """Start ``argv`` as a daemon and return its pid.
+
+        Double fork, new session, standard descriptors on /dev/null, cwd /: the watcher
+        outlives this module and the SSH connection that ran it (which is the point), and
+        is nobody's zombie.  (module.run_command waits for its child, so it cannot do this.)"""
+        read_end, write_end = os.pipe()
+        first = os.fork()
+        if first == 0:
+            try:
+                os.close(read_end)
+                os.setsid()
+                second = os.fork()
+                if second:
+                    os.write(write_end, str(second).encode())
+                    os._exit(0)
+                os.close(write_end)
+                os.chdir('/')
+                devnull = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(devnull, fd)
+                os.closerange(3, 65536)
+                os.execv(argv[0], argv)
+            finally:
+                os._exit(127)
+        os.close(write_end)
+        os.waitpid(first, 0)
+        with os.fdopen(read_end, 'rb') as handle:
+            pid = handle.read().decode() or '0'
+        if not int(pid):
+            self.fail('could not start the rollback watcher; the new rule set is loaded WITHOUT a rollback -- '
+                      'check the host, or roll back by hand')
+        return int(pid)
 
     def discard_rollback(self):
         path = self.state_path('pending.json.new')

@@ -524,7 +524,7 @@ def test_reconnect_that_never_comes_rolls_back_to_the_previous_rule_set(lab):
     assert lab.snapshot() == before                                     # files back, byte for byte
     assert (lab.state / 'loaded').read_text() == loaded_before          # pf runs the previous rule set
     pfctl = str(DOUBLES / 'pfctl')
-    assert [c for c in lab.calls()[-2:]] == [['-n', '-f', str(lab.conf)], ['-f', str(lab.conf)]]
+    assert lab.calls()[-2:] == [['-n', '-f', str(lab.conf)], ['-f', str(lab.conf)]]
     assert pfctl == outcome['pfctl']
     assert not (lab.pfstate / 'netvirt' / 'pending.json').exists()
     assert _watcher_gone(rollback['watcher_pid'])
