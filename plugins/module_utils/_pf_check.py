@@ -828,12 +828,12 @@ def check_address(entry, table_entry=False):
         return "'%s': the mask after '/' must be a number" % entry
     if re.match(r'^[0-9.]+$', addr):
         parts = addr.split('.')
-        # pf reads '10/8' and '172.16/12' as 10.0.0.0/8 and 172.16.0.0/12.
-        if len(parts) > 4 or '' in parts or any(int(p) > 255 for p in parts) \
-                or (len(parts) < 4 and not bits) or (bits and int(bits) > 32):
+        # pf reads '10/8' and '172.16/12' as 10.0.0.0/8 and 172.16.0.0/12 (and a resolver may
+        # read '10.1' as 10.0.0.1): only what no form can mean is refused.
+        if len(parts) > 4 or '' in parts or any(int(p) > 255 for p in parts) or (bits and int(bits) > 32):
             return "'%s' is not a valid IPv4 address or network" % entry
         return None
-    if ':' in addr and re.match(r'^[0-9A-Fa-f:.]+(%\w+)?$', addr) and '::' in addr or addr.count(':') >= 2:
+    if ':' in addr and re.match(r'^[0-9A-Fa-f:.]+(%\w+)?$', addr):
         try:
             ipaddress.ip_network(body.split('%')[0], strict=False)
         except ValueError:
