@@ -24,7 +24,7 @@ import plistlib
 import re
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._pf_check import (
-    KEYWORDS, MACRO_NAME, TITLES, check_text)
+    KEYWORDS, MACRO_NAME, TITLES, check_text, logical_lines)
 
 PLATFORMS = tuple(sorted(TITLES))
 SECTIONS = ('options', 'normalization', 'queueing', 'translation', 'filtering')
@@ -503,13 +503,15 @@ class Rendered(object):
     """The anchor and loader texts (anchor None for a whole raw rule set), where each line
     came from, and what the static check left to pfctl."""
 
-    def __init__(self, anchor_text, anchor_origins, conf_text, conf_origins, deferred=(), anchor_statements=None):
+    def __init__(self, anchor_text, anchor_origins, conf_text, conf_origins, deferred=(), anchor_statements=None,
+                 warnings=()):
         self.anchor_text = anchor_text
         self.anchor_origins = anchor_origins
         self.conf_text = conf_text
         self.conf_origins = conf_origins
         self.deferred = list(deferred)
         self.anchor_statements = anchor_statements
+        self.warnings = list(warnings)
 
 
 def build(spec, anchor_path):
@@ -548,8 +550,17 @@ def build(spec, anchor_path):
     errors = anchor_verdict.errors + conf_verdict.errors
     if errors:
         raise PfError(errors)
+    warnings = []
+    policy = block_policy_of(spec.get('options'))
+    if content is not None and policy:
+        bare = [number for number, line in logical_lines(content) if apply_block_policy(line, policy) != line]
+        if bare:
+            warnings.append("'set block-policy %s' does not reach the anchor's own block rules (pfctl does not carry "
+                            "it into anchors): content line%s %s block%s with pf's default, drop -- write 'block %s' "
+                            "there" % (policy, 's' if len(bare) > 1 else '', ', '.join(str(n) for n in bare),
+                                       '' if len(bare) > 1 else 's', policy))
     return Rendered(anchor[0], anchor[1], conf[0], conf[1], anchor_verdict.deferred + conf_verdict.deferred,
-                    statements)
+                    statements, warnings)
 
 
 # --------------------------------------------------------------------------- persistence

@@ -758,6 +758,8 @@ class PfRules(object):
                                              deferred=rendered.deferred))
         for note in rendered.deferred:
             self.module.warn('left to pfctl -n: %s' % note)
+        for note in rendered.warnings:
+            self.module.warn(note)
 
         owner = self.resolve_owner()
         pfctl = self.module.get_bin_path('pfctl', required=not self.module.check_mode)

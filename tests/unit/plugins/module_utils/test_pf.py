@@ -494,3 +494,12 @@ def test_keywords_refused_as_macro_names_follow_the_platform():
     assert validate_text('priority = "7"\npass\n', 'openbsd') == []
     assert validate_text('priority = "7"\npass\n', 'freebsd') == [
         "line 1: macro name 'priority' is a pf keyword; pfctl reads it as the keyword, not a name (syntax error)"]
+
+
+def test_raw_anchor_with_a_block_policy_option_is_warned_about_its_bare_block_rules():
+    rendered = build(_spec(content='block in all\nblock return out all\npass out all\n', content_type='anchor',
+                           options=['block-policy return']), '/x/n')
+    assert rendered.anchor_text.startswith('block in all\n')          # the content is installed as given
+    assert rendered.warnings == [
+        "'set block-policy return' does not reach the anchor's own block rules (pfctl does not carry it into "
+        "anchors): content line 1 blocks with pf's default, drop -- write 'block return' there"]

@@ -635,6 +635,30 @@ def test_raw_content_refused_statically_touches_nothing(lab):
     assert lab.calls() == [] and lab.snapshot() == {}
 
 
+def test_raw_content_failed_load_puts_the_previous_files_back(lab):
+    first = (CORPUS / 'good' / 'macos-seed-anchor.conf').read_text()
+    args = lab.args(content=first, content_type='anchor', reload=True)
+    assert lab.run(args)['changed'] is True
+    before = lab.snapshot()
+    lab.env_extra['PF_DOUBLE_FAIL_LOAD'] = '1'
+    result = lab.run(dict(args, content=first + 'pass in proto udp to port 53\n'))
+    assert result['failed'] is True and 'The previous files were put back' in result['msg']
+    assert lab.snapshot() == before and lab.leftovers() == []
+
+
+def test_raw_content_is_rolled_back_when_no_confirmation_comes(lab):
+    lab.env_extra['SSH_CONNECTION'] = '192.0.2.50 50001 192.0.2.1 22'
+    ruleset = (CORPUS / 'good' / 'macos-options-anywhere.conf').read_text()
+    args = lab.args(content=ruleset, content_type='ruleset', reload=True, persist=False)
+    lab.run(args)
+    before, loaded = lab.snapshot(), (lab.state / 'loaded').read_text()
+    result = lab.run(dict(args, content=ruleset.replace('pass out all keep state', 'pass out quick all'),
+                          rollback_timeout=1))
+    assert result['rollback']['pending'] is True
+    _wait_for(lab.pfstate / 'netvirt' / 'rolled-back.json')
+    assert lab.snapshot() == before and (lab.state / 'loaded').read_text() == loaded
+
+
 BAD_FOR_PFCTL = [p for p in sorted((CORPUS / 'bad').glob('*.conf')) if '# verdict: pfctl' in p.read_text()]
 
 
