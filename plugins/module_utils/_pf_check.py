@@ -494,7 +494,9 @@ class _Checker(object):
             return
         declared = (self.origins.get(lineno) or '').split(' item ')[0]
         if declared in ORDER_CLASSIC and declared != section and declared != 'options':
-            self.error(lineno, "this is a %s but it is listed under '%s'" % (SECTION_NOUN[section], declared))
+            noun = SECTION_NOUN[section]
+            self.error(lineno, "this is %s %s but it is listed under '%s'" % (
+                'an' if noun[0] in 'aeiou' else 'a', noun, declared))
             return
         self.state = (index, lineno, section)
 

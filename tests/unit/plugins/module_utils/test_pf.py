@@ -503,3 +503,17 @@ def test_raw_anchor_with_a_block_policy_option_is_warned_about_its_bare_block_ru
     assert rendered.warnings == [
         "'set block-policy return' does not reach the anchor's own block rules (pfctl does not carry it into "
         "anchors): content line 1 blocks with pf's default, drop -- write 'block return' there"]
+
+
+def test_corpus_readme_counts_are_the_real_counts():
+    rows = re.findall(r'^\| (FreeBSD|OpenBSD|macOS) +\| (\d+) \((\d+) \+ (\d+)\) +\| (\d+) \((\d+) \+ (\d+)\)',
+                      (CORPUS / 'README.md').read_text(), re.MULTILINE)
+    assert len(rows) == 3
+    for name, good, accept, defer, bad, refuse, pfctl in rows:
+        platform = name.lower()
+        metas = [_meta(p) for p in GOOD if _meta(p)['platform'] == platform]
+        bads = [_meta(p) for p in BAD if _meta(p)['platform'] == platform]
+        assert (int(good), int(accept), int(defer)) == (
+            len(metas), sum(m['verdict'] == 'accept' for m in metas), sum(m['verdict'] == 'defer' for m in metas))
+        assert (int(bad), int(refuse), int(pfctl)) == (
+            len(bads), sum(m['verdict'] == 'refuse' for m in bads), sum(m['verdict'] == 'pfctl' for m in bads))
