@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 
 import pytest
 import yaml
@@ -145,13 +144,17 @@ def test_broadcast_reaches_each_vm_once_with_four_hypervisors(tmp_path):
         captures = {}
         for vm in ('vm2', 'vm3', 'vm4'):
             captures[vm] = subprocess.Popen(
-                ['nsenter', '-t', str(pids[vm]), '-n', '--', 'timeout', '4', 'tcpdump', '-i', 'eth0', '-nn', '-l',
+                ['nsenter', '-t', str(pids[vm]), '-n', '--', 'timeout', '8', 'tcpdump', '-i', 'eth0', '-nn', '-l',
                  'arp and dst host 198.18.100.99'],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
-        time.sleep(1.5)  # let tcpdump attach
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        # Send only once every tcpdump listens ("listening on eth0"): on a loaded machine a fixed
+        # pause was once too short, and the capture that started late saw nothing.
+        for vm, proc in captures.items():
+            said = [proc.stderr.readline() for _ in range(2)]  # "verbose output suppressed", "listening on eth0"
+            assert 'listening on' in ''.join(said), '%s: tcpdump did not start: %s' % (vm, said)
         subprocess.run(['nsenter', '-t', str(pids['vm1']), '-n', '--', 'python3', '-c', SEND_ONE_ARP], check=True)
         for vm, proc in captures.items():
-            out, _err = proc.communicate(timeout=10)
+            out, _err = proc.communicate(timeout=20)
             seen = [line for line in out.splitlines() if 'who-has 198.18.100.99' in line]
             assert len(seen) == 1, '%s saw the broadcast %d times:\n%s' % (vm, len(seen), out)
     finally:
