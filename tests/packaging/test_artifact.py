@@ -120,6 +120,16 @@ def test_artifact_holds_only_what_users_run(tarball):
         assert 'roles/%s/README.md' % role in names, 'role %s has no README.md' % role
 
 
+def test_install_from_git_leaves_out_development_material(tmp_path):
+    """ansible-galaxy collection install git+...: what docs/using.md tells users; it builds from the
+    repository's last commit with the same build_ignore as a release."""
+    run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '-p', str(tmp_path / 'c'),
+         'git+file://' + ROOT], cwd=str(tmp_path))
+    installed = tmp_path / 'c' / 'ansible_collections' / 'netvirt' / 'overlay'
+    assert {p.name for p in installed.iterdir()} == TOP_LEVEL
+    assert sorted(p.name for p in (installed / 'playbooks').iterdir()) == ['site.yml']
+
+
 def test_galaxy_importer_accepts_the_artifact(tarball):
     env = dict(consumer_env(), GALAXY_IMPORTER_CONFIG=os.path.join(ROOT, 'tools', 'galaxy-importer.cfg'),
                HOME=os.environ.get('HOME', '/root'))
@@ -145,7 +155,7 @@ def test_consumer_project_syntax_check_and_lint(consumer):
     processed = re.search(r'in (\d+) files processed', lint.stdout)
     assert processed, lint.stdout[-2000:]
     installed = os.path.join(str(consumer), 'collections')
-    yaml_files = sum(1 for _, _, files in os.walk(installed) for f in files if f.endswith(('.yml', '.yaml')))
+    yaml_files = sum(1 for walked in os.walk(installed) for f in walked[2] if f.endswith(('.yml', '.yaml')))
     assert int(processed.group(1)) >= yaml_files, lint.stdout[-2000:]
 
 
@@ -245,7 +255,7 @@ def test_changelog_of_this_version_lists_everything_once(tmp_path):
             listed.setdefault(kind, []).extend((entry['name'], release) for entry in entries)
         listed['role'].extend((entry['name'], release) for entry in (data.get('objects') or {}).get('role', []))
     for kind, names in tree_contents().items():
-        entries = [name for name, _ in listed[kind]]
+        entries = [entry[0] for entry in listed[kind]]
         assert len(entries) == len(set(entries)), '%s listed more than once: %s' % (kind, sorted(entries))
         assert set(entries) == names, '%s: the changelog lists %s, the tree has %s' % (kind, sorted(entries), sorted(names))
         # Each is listed in the release its version_added names (a released changelog.yaml does
