@@ -9,6 +9,7 @@ checkout into: the consumer project finds only what the tarball installed.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -72,8 +73,7 @@ def tree_contents():
         return {f[:-len(suffix)] for f in os.listdir(os.path.join(ROOT, path))
                 if f.endswith(suffix) and not f.startswith('_')}
     filters = set()
-    sys.path.insert(0, os.environ.get('NVO_COLLECTIONS', ''))
-    import importlib
+    # tests/conftest.py puts the checkout on sys.path as ansible_collections.netvirt.overlay.
     for stem in stems('plugins/filter'):
         module = importlib.import_module('ansible_collections.netvirt.overlay.plugins.filter.' + stem)
         if hasattr(module, 'FilterModule'):
