@@ -66,8 +66,9 @@ print(get_venv_packages(types.SimpleNamespace(version="%d.%d" % sys.version_info
     fi
 
     start=$SECONDS rc=0
-    (cd "$copy" && PATH="$venv/bin:$PATH" NVO_COLLECTIONS="$work" ANSIBLE_COLLECTIONS_PATH="$work" \
-        ANSIBLE_CONFIG="$copy/ansible.cfg" python -m pytest tests/unit -q -p no:cacheprovider) || rc=$?
+    # From the checkout (some unit tests ask git about it); the collection is imported from the copy.
+    PATH="$venv/bin:$PATH" NVO_COLLECTIONS="$work" ANSIBLE_COLLECTIONS_PATH="$work" \
+        python -m pytest tests/unit -q -p no:cacheprovider || rc=$?
     record "$version" units "$rc" $((SECONDS - start))
 done
 
