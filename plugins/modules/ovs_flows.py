@@ -59,7 +59,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-    version_added: 0.2.0
   protocol:
     description: OpenFlow version to speak; bundles need V(OpenFlow14) or later, enabled on the bridge.
     type: str
