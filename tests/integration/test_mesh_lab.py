@@ -150,7 +150,7 @@ def test_broadcast_reaches_each_vm_once_with_four_hypervisors(tmp_path):
         # Send only once every tcpdump listens ("listening on eth0"): on a loaded machine a fixed
         # pause was once too short, and the capture that started late saw nothing.
         for vm, proc in captures.items():
-            said = [proc.stderr.readline() for _ in range(2)]  # "verbose output suppressed", "listening on eth0"
+            said = [proc.stderr.readline(), proc.stderr.readline()]  # "verbose output suppressed", "listening on eth0"
             assert 'listening on' in ''.join(said), '%s: tcpdump did not start: %s' % (vm, said)
         subprocess.run(['nsenter', '-t', str(pids['vm1']), '-n', '--', 'python3', '-c', SEND_ONE_ARP], check=True)
         for vm, proc in captures.items():
