@@ -222,7 +222,8 @@ def created_lab(inventory, extra_vars=None):
 
 @contextlib.contextmanager
 def deployed_lab(inventory_name):
-    """The lab of an inventory of tests/integration/inventories, created and deployed with site.yml:
+    """The lab of an inventory of tests/integration/inventories, created and deployed with
+    lab_deploy.yml (site.yml, then the lab's own hosts):
     (Playbook, results of the deployment)."""
     with created_lab(os.path.join(HERE, 'inventories', inventory_name)) as pb:
-        yield pb, pb.run(os.path.join(ROOT, 'playbooks', 'site.yml'))
+        yield pb, pb.run(os.path.join(ROOT, 'playbooks', 'lab_deploy.yml'))
