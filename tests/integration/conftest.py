@@ -87,7 +87,7 @@ class Playbook(object):
     def __init__(self, inventory):
         self.inventory = inventory
 
-    def run(self, playbook, check=False, diff=False, extra_vars=None, expect_rc=0, limit=None, verbose=False):
+    def run(self, playbook, check=False, diff=False, extra_vars=None, expect_rc=0, limit=None, verbose=False, env=None):
         argv = ['ansible-playbook', '-i', self.inventory, playbook] + (['-v'] if verbose else [])
         if limit:
             argv += ['--limit', limit]
@@ -101,7 +101,7 @@ class Playbook(object):
             results_path = handle.name
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
                    ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, 'callback_plugins'),
-                   ANSIBLE_CALLBACKS_ENABLED='results_file', NVO_RESULTS_FILE=results_path)
+                   ANSIBLE_CALLBACKS_ENABLED='results_file', NVO_RESULTS_FILE=results_path, **(env or {}))
         proc = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               universal_newlines=True, check=False)
         self.last_output = proc.stdout

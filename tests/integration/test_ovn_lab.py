@@ -16,6 +16,7 @@ failure drills, on one lab that the tests take through in order.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -152,6 +153,48 @@ def test_no_private_key_in_the_output(deployed):
     for label, text in (('check mode', check_output + json.dumps(check)), ('real run', deployed.last_output + json.dumps(real))):
         assert 'PRIVATE KEY' not in text, '%s printed a private key' % label
         assert not [line for line in body if line in text], '%s printed part of the private key' % label
+
+
+# The PKI tasks (controller role, certificate.yml), on the control node and on each node.
+PKI_TASKS = ('The PKI has a home on the control node (overlay_ovn_pki_dir; site.yml\'s preflight explains)',
+             'Directories of the PKI on the Ansible controller', 'Certificate authority',
+             'Lifetime of the node certificates the CAs sign', 'CA certificates the southbound database trusts',
+             'Private key and signed certificate of this node', 'Private key on the node',
+             'Certificate and CA certificates on the node')
+OVN_NODES = ('ctl1', 'ctl2', 'ctl3', 'hv1', 'hv2', 'hv3', 'gw1', 'gw2')
+
+
+def pki_files(pki_dir):
+    """{path: sha256} of every file of the PKI directory on the control node."""
+    out = {}
+    for folder, _dirs, names in os.walk(pki_dir):
+        for name in names:
+            with open(os.path.join(folder, name), 'rb') as handle:
+                out[os.path.relpath(os.path.join(folder, name), pki_dir)] = hashlib.sha256(handle.read()).hexdigest()
+    return out
+
+
+def test_a_fresh_control_node_with_the_same_pki_dir_signs_nothing(deployed, tmp_path):
+    """An AWX job or CI runner starts with a new home directory: with overlay_ovn_pki_dir on storage
+    that survives (here the lab's), its run re-signs nothing and changes nothing."""
+    pki_dir = STATE + '.pki'
+    before = pki_files(pki_dir)
+    assert {'ca/controllerca/cacert.pem', 'ca/switchca/cacert.pem', 'nodes/controllers/ctl1-cert.pem',
+            'nodes/chassis/hv1-cert.pem'} <= set(before), sorted(before)
+    node_files = dict((host, sh(host, ['sha256sum', '/etc/ovn/ovn-privkey.pem', '/etc/ovn/ovn-cert.pem',
+                                       '/etc/ovn/cacert.pem']).stdout) for host in OVN_NODES)
+    home = tmp_path / 'fresh-home'
+    home.mkdir()
+    data = deployed.run(DEPLOY, extra_vars=EXTRA, env={'HOME': str(home)})
+    for task in PKI_TASKS:
+        changed = sorted(host for host, res in results(data, task).items() if res.get('changed'))
+        assert not changed, '%s changed on %s from a fresh control node' % (task, changed)
+    assert changed_hosts(data) == {}
+    assert pki_files(pki_dir) == before, 'the PKI directory changed'
+    for host in OVN_NODES:
+        assert sh(host, ['sha256sum', '/etc/ovn/ovn-privkey.pem', '/etc/ovn/ovn-cert.pem', '/etc/ovn/cacert.pem']).stdout \
+            == node_files[host], '%s: key or certificates changed' % host
+    assert not (home / '.local' / 'share' / 'netvirt-overlay').exists(), 'a PKI was made under the fresh HOME'
 
 
 def test_node_certificates_live_for_the_configured_days(deployed):
