@@ -20,7 +20,7 @@ description:
   - OVS creates an internal port's Linux device shortly after the port is added; the module waits
     up to O(wait_timeout) seconds for the device to appear.
   - In check mode an interface that does not exist yet (an internal port that an earlier task would
-    create) is not waited for: the changes are predicted from a new interface (down, no address).
+    create) is not waited for; the changes are predicted from a new interface (down, no address).
   - This is run-time state. To survive a reboot on a real host, also write it to the host's
     network configuration (systemd-networkd, ifupdown, NetworkManager).
 options:
