@@ -107,7 +107,7 @@ def test_losing_a_service_node_costs_bum_seconds_and_unicast_nothing(lab):
 def test_bad_input_stops_before_any_change(lab):
     pb, _first = lab
     data = pb.run(DEPLOY, extra_vars={'overlay_networks': [{'name': 'blue', 'vni': 2001}, {'name': 'red', 'vni': 2002},
-                                                         {'name': 'green', 'vni': 2003}]}, expect_rc=2)
+                                                           {'name': 'green', 'vni': 2003}]}, expect_rc=2)
     assert changed_hosts(data) == {}
     # site.yml's preflight play finds it, before any play that changes hosts starts.
     assert [play['play']['name'] for play in data['plays']][-1].startswith('Preflight')
