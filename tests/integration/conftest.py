@@ -189,6 +189,28 @@ def failures(data):
     return out
 
 
+HOST_STATE = os.path.join(HERE, 'playbooks', 'files', 'host_state.py')
+
+
+def host_states(state_dir, hosts, file_dirs=()):
+    """{host: what playbooks/files/host_state.py reads in it} (OVSDB, flows, groups, links, namespaces,
+    nftables, daemons, and the files under file_dirs)."""
+    return dict((host, json.loads(in_lab_host(state_dir, host, ['/usr/bin/python3', HOST_STATE] + list(file_dirs)).stdout))
+                for host in hosts)
+
+
+def state_differences(before, after):
+    """'host: part' for every part of a host's state that differs between two host_states()."""
+    return ['%s: %s' % (host, part) for host in sorted(before) for part in sorted(set(before[host]) | set(after[host]))
+            if before[host].get(part) != after[host].get(part)]
+
+
+def changed_tasks(data):
+    """{(host, task name)} of the tasks that reported changed (in check mode: would change)."""
+    return set((host, task['task']['name']) for play in data['plays'] for task in play['tasks']
+               for host, res in task['hosts'].items() if res.get('changed'))
+
+
 def changed_hosts(data):
     return dict((host, stats['changed']) for host, stats in data['stats'].items() if stats['changed'])
 

@@ -16,19 +16,17 @@ reported changed.
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
 
-from conftest import ROOT, created_lab, in_lab_host
+from conftest import ROOT, changed_tasks, created_lab, host_states, state_differences
 
 LAB = 'it-check-mode'
 STATE = '/run/netvirt-lab/%s' % LAB
 EXTRA = {'netvirt_lab_name': LAB, 'netvirt_lab_state_dir': STATE}
 INVENTORY = os.path.join(ROOT, 'inventories', 'lab')
 SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
-HOST_STATE = os.path.join(ROOT, 'tests', 'integration', 'playbooks', 'files', 'host_state.py')
 # Every host of the lab: those site.yml manages, and the VMs and outside hosts it must leave alone.
 HOSTS = ('hv1', 'hv2', 'hv3', 'sn1', 'sn2', 'gw1', 'gw2', 'phys1', 'ext1', 'vm1', 'vm2', 'vm3', 'vm4')
 # Where the roles write files on lab hosts (gateway_config_dir and gateway_run_dir of the lab).
@@ -36,27 +34,14 @@ FILE_DIRS = ('/run/netvirt-gateway',)
 
 
 def snapshot():
-    """{host: its state}."""
-    return dict((host, json.loads(in_lab_host(STATE, host, ['/usr/bin/python3', HOST_STATE] + list(FILE_DIRS)).stdout))
-                for host in HOSTS)
-
-
-def differences(before, after):
-    """'host: part' for every part of a host's state that differs."""
-    return ['%s: %s' % (host, part) for host in HOSTS for part in sorted(set(before[host]) | set(after[host]))
-            if before[host].get(part) != after[host].get(part)]
-
-
-def changed_tasks(data):
-    """{(host, task name)} of the tasks that reported changed (check mode: would change)."""
-    return set((host, task['task']['name']) for play in data['plays'] for task in play['tasks']
-               for host, res in task['hosts'].items() if res.get('changed'))
+    return host_states(STATE, HOSTS, FILE_DIRS)
 
 
 def check_then_real(pb, extra_vars, label):
     before = snapshot()
     check = pb.run(SITE, check=True, diff=True, extra_vars=extra_vars)
-    assert not differences(before, snapshot()), '%s: check mode changed %s' % (label, differences(before, snapshot()))
+    changed = state_differences(before, snapshot())
+    assert not changed, '%s: check mode changed %s' % (label, changed)
     real = pb.run(SITE, extra_vars=extra_vars)
     predicted, done = changed_tasks(check), changed_tasks(real)
     assert predicted == done, ('%s: check mode and the real run disagree\nonly predicted: %s\nonly done: %s'

@@ -28,8 +28,8 @@ import time
 import pytest
 import yaml
 
-from conftest import (OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_SSL, ROOT, Playbook, changed_hosts, created_lab, in_lab_host,
-                      lab_pid, results, start_in_lab_host)
+from conftest import (OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_SSL, ROOT, Playbook, changed_hosts, changed_tasks, created_lab,
+                      host_states, in_lab_host, lab_pid, results, start_in_lab_host, state_differences)
 
 LAB = 'it-ovn-lab'
 STATE = '/run/netvirt-lab/%s' % LAB
@@ -390,9 +390,16 @@ def test_controller_leaves_and_joins_again(deployed, tmp_path):
 
 
 def test_vxlan_encapsulation(deployed):
-    """The same deployment with ovn-encap-type vxlan: every chassis re-registers, traffic passes."""
+    """The same deployment with ovn-encap-type vxlan: check mode predicts the change without making
+    it, every chassis re-registers, traffic passes."""
     vxlan = dict(EXTRA, overlay_encapsulation='vxlan')
-    deployed.run(DEPLOY, extra_vars=vxlan)
+    before = host_states(STATE, OVN_NODES, ['/etc/ovn'])
+    check = deployed.run(DEPLOY, extra_vars=vxlan, check=True, diff=True)
+    assert not state_differences(before, host_states(STATE, OVN_NODES, ['/etc/ovn'])), 'check mode changed the lab'
+    real = deployed.run(DEPLOY, extra_vars=vxlan)
+    predicted, done = changed_tasks(check), changed_tasks(real)
+    assert predicted == done, 'only predicted: %s; only done: %s' % (sorted(predicted - done), sorted(done - predicted))
+    assert ('hv1', 'netvirt.overlay.hypervisor : Chassis settings for ovn-controller') in predicted, sorted(predicted)
     encaps = sh('ctl1', ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['--bare', '--columns=type', 'list', 'Encap']).stdout.split()
     assert len(encaps) == 5 and set(encaps) == {'vxlan'}, encaps  # 3 hypervisors, 2 gateways
     table = deployed.verify(VERIFY, vxlan, 'vxlan', OVN_TABLE)
