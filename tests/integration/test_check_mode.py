@@ -59,7 +59,8 @@ def test_check_mode_on_a_fresh_lab_then_on_a_pending_encapsulation_change(fresh_
     predicted = check_then_real(fresh_lab, EXTRA, 'fresh lab')
     # The prediction covers every managed host and what a fresh host needs.
     assert set(host for host, _task in predicted) == {'hv1', 'hv2', 'hv3', 'sn1', 'sn2', 'gw1', 'gw2'}
-    for task in ('netvirt.overlay.ovs : Start Open vSwitch with ovs-ctl', 'netvirt.overlay.hypervisor : Tunnel endpoint address',
+    for task in ('netvirt.overlay.ovs : Start Open vSwitch for the userspace datapath (no kernel module)',
+                 'netvirt.overlay.hypervisor : Tunnel endpoint address',
                  'netvirt.overlay.hypervisor : Tunnels to every other endpoint (stale ones removed)',
                  'netvirt.overlay.hypervisor : Add or change the flood groups (service-node replication)',
                  'netvirt.overlay.hypervisor : Overlay flows on the tunnel bridge'):
