@@ -17,6 +17,7 @@ reported changed.
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -37,8 +38,22 @@ def snapshot():
     return host_states(STATE, HOSTS, FILE_DIRS)
 
 
+def settled_snapshot(timeout=60):
+    """The lab's state once it stops changing on its own: right after a deployment keepalived is
+    still electing, and the active gateway's notify script adds br-l2's flows and brings links up."""
+    deadline = time.monotonic() + timeout
+    last = snapshot()
+    while True:
+        time.sleep(3)
+        now = snapshot()
+        if not state_differences(last, now):
+            return now
+        assert time.monotonic() < deadline, 'the lab keeps changing on its own: %s' % state_differences(last, now)
+        last = now
+
+
 def check_then_real(pb, extra_vars, label):
-    before = snapshot()
+    before = settled_snapshot()
     check = pb.run(SITE, check=True, diff=True, extra_vars=extra_vars)
     changed = state_differences(before, snapshot())
     assert not changed, '%s: check mode changed %s' % (label, changed)
