@@ -389,6 +389,53 @@ def test_controller_leaves_and_joins_again(deployed, tmp_path):
     assert changed_hosts(deployed.run(DEPLOY, extra_vars=EXTRA, limit='controllers')) == {}
 
 
+def own_server_id(host, db):
+    found = re.search(r'^Server ID: ([0-9a-f]{4}) ', cluster_status(host, db, check=True), re.M)
+    return found.group(1)
+
+
+def cluster_id(host, db):
+    return re.search(r'^Cluster ID: \S+ \(([0-9a-f-]+)\)', cluster_status(host, db, check=True), re.M).group(1)
+
+
+def test_a_dead_controller_replaced_by_a_fresh_machine(deployed):
+    """A controller dies (its host killed); a fresh machine with the same name and address and an
+    empty disk takes its place, and site.yml runs: it joins the same clusters as a new server, and
+    the dead server is kicked, so each cluster has exactly three members on every controller. The
+    northbound's contents are kept and the VMs keep talking throughout."""
+    victim = next((h for h in ('ctl3', 'ctl2', 'ctl1')
+                   if role(h, 'Northbound') == 'follower' and role(h, 'Southbound') == 'follower'), 'ctl3')
+    others = [h for h in OVN_CONTROLLERS if h != victim]
+    dead = dict((db, own_server_id(victim, db)) for db in ('Northbound', 'Southbound'))
+    ids = dict((db, cluster_id(others[0], db)) for db in ('Northbound', 'Southbound'))
+    nb_show = sh(others[0], ['ovn-nbctl', '--db=' + OVN_NB] + OVN_SSL + ['show']).stdout
+    assert 'lr0' in nb_show, nb_show
+    sh('vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.18.101.3'], check=False)
+    ping = background_ping('vm1', '198.18.101.3', 0.2, 1500)
+    time.sleep(1)
+    os.kill(lab_pid(STATE, victim), signal.SIGKILL)
+    # The fresh machine: the lab starts a new host of that name (new, empty file systems).
+    deployed.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=EXTRA)
+    assert sh(victim, ['ls', '/var/lib/ovn', '/etc/ovn']).stdout.split() == ['/etc/ovn:', '/var/lib/ovn:']
+    start = time.monotonic()
+    deployed.run(DEPLOY, extra_vars=EXTRA)
+    replaced_in = time.monotonic() - start
+    ping.send_signal(signal.SIGINT)
+    sent, received, _seqs = ping_result(ping)
+    for db in ('Northbound', 'Southbound'):
+        for host in OVN_CONTROLLERS:
+            assert servers(host, db) == sorted(OVN_CONTROLLERS.values()), '%s on %s: %s' % (db, host, cluster_status(host, db))
+            assert cluster_id(host, db) == ids[db], '%s: %s is in another cluster' % (db, host)
+        assert own_server_id(victim, db) != dead[db]
+        assert dead[db] not in cluster_status(others[0], db)
+    assert sh(others[0], ['ovn-nbctl', '--db=' + OVN_NB] + OVN_SSL + ['show']).stdout == nb_show
+    print('\ncontroller replacement drill: %s killed and replaced by a fresh machine; site.yml %.0fs; '
+          'dead servers %s kicked; vm1 -> vm3 lost %d of %d pings' % (
+              victim, replaced_in, '/'.join(dead.values()), sent - received, sent))
+    assert received >= sent - 2, 'VMs lost %d of %d pings while a controller was replaced' % (sent - received, sent)
+    assert changed_hosts(deployed.run(DEPLOY, extra_vars=EXTRA)) == {}
+
+
 def test_vxlan_encapsulation(deployed):
     """The same deployment with ovn-encap-type vxlan: check mode predicts the change without making
     it, every chassis re-registers, traffic passes."""
