@@ -411,7 +411,9 @@ def test_a_dead_controller_replaced_by_a_fresh_machine(deployed):
     nb_show = sh(others[0], ['ovn-nbctl', '--db=' + OVN_NB] + OVN_SSL + ['show']).stdout
     assert 'lr0' in nb_show, nb_show
     sh('vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.18.101.3'], check=False)
-    ping = background_ping('vm1', '198.18.101.3', 0.2, 1500)
+    # Its own session: SIGINT to the group reaches ping (nsenter forks it and does not pass signals on).
+    ping = start_in_lab_host(STATE, 'vm1', ['ping', '-n', '-i', '0.2', '-W', '1', '198.18.101.3'],
+                             stderr=subprocess.STDOUT, start_new_session=True)
     time.sleep(1)
     os.kill(lab_pid(STATE, victim), signal.SIGKILL)
     # The fresh machine: the lab starts a new host of that name (new, empty file systems).
@@ -420,7 +422,7 @@ def test_a_dead_controller_replaced_by_a_fresh_machine(deployed):
     start = time.monotonic()
     deployed.run(DEPLOY, extra_vars=EXTRA)
     replaced_in = time.monotonic() - start
-    ping.send_signal(signal.SIGINT)
+    os.killpg(ping.pid, signal.SIGINT)
     sent, received, _seqs = ping_result(ping)
     for db in ('Northbound', 'Southbound'):
         for host in OVN_CONTROLLERS:
