@@ -438,6 +438,42 @@ def test_a_dead_controller_replaced_by_a_fresh_machine(deployed):
     assert changed_hosts(deployed.run(DEPLOY, extra_vars=EXTRA)) == {}
 
 
+def chassis_names(via):
+    return sorted(sh(via, ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['--bare', '--columns=name', 'list', 'Chassis']).stdout.split())
+
+
+def test_a_dead_hypervisor_replaced_by_a_fresh_machine(deployed):
+    """hv1 dies and a fresh machine with the same name takes its place: site.yml gives it back its
+    chassis (the same row, no duplicate) and its VM's port; the VMs of other hypervisors lose nothing."""
+    before = chassis_names('ctl1')
+    assert before.count('hv1') == 1, before
+    sh('vm3', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.18.101.4'], check=False)
+    others = start_in_lab_host(STATE, 'vm3', ['ping', '-n', '-i', '0.2', '-W', '1', '198.18.101.4'],
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    time.sleep(1)
+    os.kill(lab_pid(STATE, 'hv1'), signal.SIGKILL)
+    deployed.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=EXTRA)
+    assert sh('hv1', ['ls', '/etc/openvswitch', '/etc/ovn']).stdout.split() == ['/etc/openvswitch:', '/etc/ovn:']
+    start = time.monotonic()
+    deployed.run(DEPLOY, extra_vars=EXTRA)
+    _back, vm1_in = wait_for('vm1 -> vm2 through the new hv1', lambda: sh(
+        'vm1', ['ping', '-c', '1', '-W', '1', '198.18.100.2'], check=False).returncode == 0, 60)
+    replaced_in = time.monotonic() - start
+    os.killpg(others.pid, signal.SIGINT)
+    sent, received, _seqs = ping_result(others)
+    assert chassis_names('ctl1') == before
+    binding = sh('ctl1', ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['--bare', '--columns=chassis', 'find', 'Port_Binding',
+                                                                      'logical_port=vm1']).stdout.strip()
+    hv1_uuid = sh('ctl1', ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['--bare', '--columns=_uuid', 'find', 'Chassis',
+                                                                       'name=hv1']).stdout.strip()
+    assert binding and binding == hv1_uuid, (binding, hv1_uuid)
+    print('\nhypervisor replacement drill: hv1 killed and replaced by a fresh machine; vm1 reached vm2 %.0fs after '
+          'site.yml started (%.1fs after it ended); vm3 -> vm4 (other hypervisors) lost %d of %d pings'
+          % (replaced_in, vm1_in, sent - received, sent))
+    assert sent > 0 and received == sent, 'the other hypervisors\' VMs lost %d of %d pings' % (sent - received, sent)
+    assert changed_hosts(deployed.run(DEPLOY, extra_vars=EXTRA)) == {}
+
+
 def test_vxlan_encapsulation(deployed):
     """The same deployment with ovn-encap-type vxlan: check mode predicts the change without making
     it, every chassis re-registers, traffic passes."""
