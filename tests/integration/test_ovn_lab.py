@@ -509,3 +509,34 @@ def test_active_gateway_stops(deployed):
     assert seqs and max(seqs) >= sent - 5, 'north-south traffic did not resume'
     assert outage < 10, 'outage %.1fs is too long' % outage
     assert active_gateway('ctl2') == 'gw2'
+
+
+def test_the_dead_gateway_replaced_by_a_fresh_machine(deployed):
+    """After the drill above gw1 is dead: a fresh machine with its name takes its place and site.yml
+    runs. It gets its chassis row back (no duplicate), takes the router back (highest priority),
+    east-west traffic loses nothing and the north-south outage of the switch back is printed."""
+    if sh('ctl1', ['true'], check=False).returncode != 0 or active_gateway('ctl2') != 'gw2':
+        pytest.skip('runs after test_active_gateway_stops, on the lab it leaves')
+    east_west = start_in_lab_host(STATE, 'vm1', ['ping', '-n', '-i', '0.2', '-W', '1', '198.18.100.2'],
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    north_south = start_in_lab_host(STATE, 'vm1', ['ping', '-n', '-i', '0.05', '-W', '1', '198.18.200.100'],
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+    time.sleep(1)
+    deployed.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=EXTRA)
+    start = time.monotonic()
+    deployed.run(DEPLOY, extra_vars=EXTRA)
+    _gw1, active_in = wait_for('gw1 active again', lambda: active_gateway('ctl2') == 'gw1', 60)
+    took = time.monotonic() - start
+    time.sleep(2)
+    for proc in (east_west, north_south):
+        os.killpg(proc.pid, signal.SIGINT)
+    ew_sent, ew_received, _seqs = ping_result(east_west)
+    ns_sent, ns_received, _seqs = ping_result(north_south)
+    names = chassis_names('ctl1')
+    print('\ngateway replacement drill: gw1 replaced by a fresh machine, active again %.0fs after site.yml started; '
+          'north-south lost %d of %d pings (about %.1fs); east-west lost %d of %d'
+          % (took, ns_sent - ns_received, ns_sent, (ns_sent - ns_received) * 0.05, ew_sent - ew_received, ew_sent))
+    assert names.count('gw1') == 1 and len(names) == 5, names
+    assert ew_sent > 0 and ew_received == ew_sent, 'east-west lost %d of %d pings' % (ew_sent - ew_received, ew_sent)
+    assert ns_sent > 0 and ns_received > 0
+    assert changed_hosts(deployed.run(DEPLOY, extra_vars=EXTRA)) == {}
