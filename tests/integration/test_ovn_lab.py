@@ -293,6 +293,52 @@ def test_listeners_are_only_those_the_role_sets(deployed):
         assert bound == [address], '%s listens for clients on %s' % (host, bound)
 
 
+def node_certificates():
+    """{host: (serial, sha256 of key and certificate)} of every OVN node."""
+    out = {}
+    for host in OVN_NODES:
+        serial = sh(host, ['openssl', 'x509', '-in', '/etc/ovn/ovn-cert.pem', '-noout', '-serial']).stdout.strip()
+        out[host] = (serial, sh(host, ['sha256sum', '/etc/ovn/ovn-privkey.pem', '/etc/ovn/ovn-cert.pem']).stdout)
+    return out
+
+
+def test_certificates_due_are_refused_then_rotated_without_loss(deployed):
+    """Every node certificate expires within overlay_ovn_cert_renew_days (400 > 365): the preflight
+    refuses, naming the date, before any host is changed. With overlay_ovn_cert_rotate every node
+    gets a new key and certificate, VMs lose nothing, every chassis stays connected, and the new
+    keys work against the servers' new certificates."""
+    due = dict(EXTRA, overlay_ovn_cert_renew_days=400)
+    before = node_certificates()
+    deployed.run(DEPLOY, extra_vars=due, expect_rc=2)
+    refused = re.search(r'The OVN certificate of (\w+) \(\S+\) expires on (\S+), in (\d+) days', deployed.last_output)
+    assert refused and 360 <= int(refused.group(3)) <= 365, deployed.last_output[-3000:]
+    assert 'Run with overlay_ovn_cert_rotate=true' in deployed.last_output
+    assert node_certificates() == before, 'a refused run changed a certificate'
+
+    sh('vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.18.101.3'], check=False)
+    ping = start_in_lab_host(STATE, 'vm1', ['ping', '-n', '-i', '0.1', '-W', '1', '198.18.101.3'],
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    start = time.monotonic()
+    deployed.run(DEPLOY, extra_vars=dict(due, overlay_ovn_cert_rotate=True))
+    rotated_in = time.monotonic() - start
+    os.killpg(ping.pid, signal.SIGINT)
+    sent, received, _seqs = ping_result(ping)
+    after = node_certificates()
+    assert all(after[h][0] != before[h][0] and after[h][1] != before[h][1] for h in OVN_NODES), (before, after)
+    retired = os.listdir(os.path.join(STATE + '.pki', 'nodes', 'retired'))
+    assert len([name for name in retired if name.endswith('-cert.pem')]) >= len(OVN_NODES), retired
+    for host in ('hv1', 'hv2', 'hv3', 'gw1', 'gw2'):
+        assert sh(host, ['ovn-appctl', '-t', 'ovn-controller', 'connection-status']).stdout.strip() == 'connected', host
+    # New connections: a chassis' new key against the southbound, a controller's against the northbound.
+    assert ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['set', 'chassis', 'hv1', 'external_ids:rotation-probe=1']).returncode == 0
+    ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['remove', 'chassis', 'hv1', 'external_ids', 'rotation-probe'])
+    assert ovn_ctl_as('ctl2', 'ovn-nbctl', OVN_NB, ['ls-list']).returncode == 0
+    print('\ncertificate rotation drill: %d node certificates re-signed in one site.yml run (%.0fs); '
+          'vm1 -> vm3 lost %d of %d pings' % (len(OVN_NODES), rotated_in, sent - received, sent))
+    assert sent > 0 and received == sent, 'VMs lost %d of %d pings during the rotation' % (sent - received, sent)
+    assert changed_hosts(deployed.run(DEPLOY, extra_vars=dict(EXTRA, overlay_ovn_cert_rotate=True))) == {}
+
+
 def test_raft_leader_stops(deployed):
     # Warm up ARP and the gateway's flows.
     for target in ('198.18.100.2', '198.18.101.3', '198.18.200.100'):
