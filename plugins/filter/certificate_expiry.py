@@ -12,8 +12,8 @@ author: netvirt.overlay developers (@netvirt)
 description:
   - Reads the first certificate of a PEM text (for example a node certificate of the OVN PKI, read
     with P(ansible.builtin.file#lookup) on the control node) and returns its end date, the days left
-    until then, its subject's common name and its serial number. No module runs: the PKI lives on
-    the control node.
+    until then, its subject's common name and its serial number. No module runs, since the PKI lives
+    on the control node.
 requirements:
   - cryptography (a dependency of ansible-core) on the control node
 options:

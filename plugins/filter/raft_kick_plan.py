@@ -30,8 +30,8 @@ options:
   controllers:
     description:
       - The variables (C(hostvars[name])) of every controller of the inventory that is to be a
-        member: its C(controller_address), and C(controller_member_status), the registered
-        C(cluster/status) of its own servers (the controller role's member tasks register it; a
+        member, with its C(controller_address), and C(controller_member_status), the registered
+        C(cluster/status) of its own servers (the controller role's member tasks register it, and a
         controller without it did not answer).
     type: list
     elements: dict
