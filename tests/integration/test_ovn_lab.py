@@ -293,6 +293,52 @@ def test_listeners_are_only_those_the_role_sets(deployed):
         assert bound == [address], '%s listens for clients on %s' % (host, bound)
 
 
+def node_certificates():
+    """{host: (serial, sha256 of key and certificate)} of every OVN node."""
+    out = {}
+    for host in OVN_NODES:
+        serial = sh(host, ['openssl', 'x509', '-in', '/etc/ovn/ovn-cert.pem', '-noout', '-serial']).stdout.strip()
+        out[host] = (serial, sh(host, ['sha256sum', '/etc/ovn/ovn-privkey.pem', '/etc/ovn/ovn-cert.pem']).stdout)
+    return out
+
+
+def test_certificates_due_are_refused_then_rotated_without_loss(deployed):
+    """Every node certificate expires within overlay_ovn_cert_renew_days (400 > 365): the preflight
+    refuses, naming the date, before any host is changed. With overlay_ovn_cert_rotate every node
+    gets a new key and certificate, VMs lose nothing, every chassis stays connected, and the new
+    keys work against the servers' new certificates."""
+    due = dict(EXTRA, overlay_ovn_cert_renew_days=400)
+    before = node_certificates()
+    deployed.run(DEPLOY, extra_vars=due, expect_rc=2)
+    refused = re.search(r'The OVN certificate of (\w+) \(\S+\) expires on (\S+), in (\d+) days', deployed.last_output)
+    assert refused and 360 <= int(refused.group(3)) <= 365, deployed.last_output[-3000:]
+    assert 'Run with overlay_ovn_cert_rotate=true' in deployed.last_output
+    assert node_certificates() == before, 'a refused run changed a certificate'
+
+    sh('vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.18.101.3'], check=False)
+    ping = start_in_lab_host(STATE, 'vm1', ['ping', '-n', '-i', '0.1', '-W', '1', '198.18.101.3'],
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    start = time.monotonic()
+    deployed.run(DEPLOY, extra_vars=dict(due, overlay_ovn_cert_rotate=True))
+    rotated_in = time.monotonic() - start
+    os.killpg(ping.pid, signal.SIGINT)
+    sent, received, _seqs = ping_result(ping)
+    after = node_certificates()
+    assert all(after[h][0] != before[h][0] and after[h][1] != before[h][1] for h in OVN_NODES), (before, after)
+    retired = os.listdir(os.path.join(STATE + '.pki', 'nodes', 'retired'))
+    assert len([name for name in retired if name.endswith('-cert.pem')]) >= len(OVN_NODES), retired
+    for host in ('hv1', 'hv2', 'hv3', 'gw1', 'gw2'):
+        assert sh(host, ['ovn-appctl', '-t', 'ovn-controller', 'connection-status']).stdout.strip() == 'connected', host
+    # New connections: a chassis' new key against the southbound, a controller's against the northbound.
+    assert ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['set', 'chassis', 'hv1', 'external_ids:rotation-probe=1']).returncode == 0
+    ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['remove', 'chassis', 'hv1', 'external_ids', 'rotation-probe'])
+    assert ovn_ctl_as('ctl2', 'ovn-nbctl', OVN_NB, ['ls-list']).returncode == 0
+    print('\ncertificate rotation drill: %d node certificates re-signed in one site.yml run (%.0fs); '
+          'vm1 -> vm3 lost %d of %d pings' % (len(OVN_NODES), rotated_in, sent - received, sent))
+    assert sent > 0 and received == sent, 'VMs lost %d of %d pings during the rotation' % (sent - received, sent)
+    assert changed_hosts(deployed.run(DEPLOY, extra_vars=dict(EXTRA, overlay_ovn_cert_rotate=True))) == {}
+
+
 def test_raft_leader_stops(deployed):
     # Warm up ARP and the gateway's flows.
     for target in ('198.18.100.2', '198.18.101.3', '198.18.200.100'):
@@ -389,6 +435,91 @@ def test_controller_leaves_and_joins_again(deployed, tmp_path):
     assert changed_hosts(deployed.run(DEPLOY, extra_vars=EXTRA, limit='controllers')) == {}
 
 
+def own_server_id(host, db):
+    found = re.search(r'^Server ID: ([0-9a-f]{4}) ', cluster_status(host, db, check=True), re.M)
+    return found.group(1)
+
+
+def cluster_id(host, db):
+    return re.search(r'^Cluster ID: \S+ \(([0-9a-f-]+)\)', cluster_status(host, db, check=True), re.M).group(1)
+
+
+def test_a_dead_controller_replaced_by_a_fresh_machine(deployed):
+    """A controller dies (its host killed); a fresh machine with the same name and address and an
+    empty disk takes its place, and site.yml runs: it joins the same clusters as a new server, and
+    the dead server is kicked, so each cluster has exactly three members on every controller. The
+    northbound's contents are kept and the VMs keep talking throughout."""
+    victim = next((h for h in ('ctl3', 'ctl2', 'ctl1')
+                   if role(h, 'Northbound') == 'follower' and role(h, 'Southbound') == 'follower'), 'ctl3')
+    others = [h for h in OVN_CONTROLLERS if h != victim]
+    dead = dict((db, own_server_id(victim, db)) for db in ('Northbound', 'Southbound'))
+    ids = dict((db, cluster_id(others[0], db)) for db in ('Northbound', 'Southbound'))
+    nb_show = sh(others[0], ['ovn-nbctl', '--db=' + OVN_NB] + OVN_SSL + ['show']).stdout
+    assert 'lr0' in nb_show, nb_show
+    sh('vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.18.101.3'], check=False)
+    # Its own session: SIGINT to the group reaches ping (nsenter forks it and does not pass signals on).
+    ping = start_in_lab_host(STATE, 'vm1', ['ping', '-n', '-i', '0.2', '-W', '1', '198.18.101.3'],
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    time.sleep(1)
+    os.kill(lab_pid(STATE, victim), signal.SIGKILL)
+    # The fresh machine: the lab starts a new host of that name (new, empty file systems).
+    deployed.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=EXTRA)
+    assert sh(victim, ['ls', '/var/lib/ovn', '/etc/ovn']).stdout.split() == ['/etc/ovn:', '/var/lib/ovn:']
+    start = time.monotonic()
+    deployed.run(DEPLOY, extra_vars=EXTRA)
+    replaced_in = time.monotonic() - start
+    os.killpg(ping.pid, signal.SIGINT)
+    sent, received, _seqs = ping_result(ping)
+    for db in ('Northbound', 'Southbound'):
+        for host in OVN_CONTROLLERS:
+            assert servers(host, db) == sorted(OVN_CONTROLLERS.values()), '%s on %s: %s' % (db, host, cluster_status(host, db))
+            assert cluster_id(host, db) == ids[db], '%s: %s is in another cluster' % (db, host)
+        assert own_server_id(victim, db) != dead[db]
+        assert dead[db] not in cluster_status(others[0], db)
+    assert sh(others[0], ['ovn-nbctl', '--db=' + OVN_NB] + OVN_SSL + ['show']).stdout == nb_show
+    print('\ncontroller replacement drill: %s killed and replaced by a fresh machine; site.yml %.0fs; '
+          'dead servers %s kicked; vm1 -> vm3 lost %d of %d pings' % (
+              victim, replaced_in, '/'.join(dead.values()), sent - received, sent))
+    assert received >= sent - 2, 'VMs lost %d of %d pings while a controller was replaced' % (sent - received, sent)
+    assert changed_hosts(deployed.run(DEPLOY, extra_vars=EXTRA)) == {}
+
+
+def chassis_names(via):
+    return sorted(sh(via, ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['--bare', '--columns=name', 'list', 'Chassis']).stdout.split())
+
+
+def test_a_dead_hypervisor_replaced_by_a_fresh_machine(deployed):
+    """hv1 dies and a fresh machine with the same name takes its place: site.yml gives it back its
+    chassis (the same row, no duplicate) and its VM's port; the VMs of other hypervisors lose nothing."""
+    before = chassis_names('ctl1')
+    assert before.count('hv1') == 1, before
+    sh('vm3', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.18.101.4'], check=False)
+    others = start_in_lab_host(STATE, 'vm3', ['ping', '-n', '-i', '0.2', '-W', '1', '198.18.101.4'],
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    time.sleep(1)
+    os.kill(lab_pid(STATE, 'hv1'), signal.SIGKILL)
+    deployed.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=EXTRA)
+    assert sh('hv1', ['ls', '/etc/openvswitch', '/etc/ovn']).stdout.split() == ['/etc/openvswitch:', '/etc/ovn:']
+    start = time.monotonic()
+    deployed.run(DEPLOY, extra_vars=EXTRA)
+    _back, vm1_in = wait_for('vm1 -> vm2 through the new hv1', lambda: sh(
+        'vm1', ['ping', '-c', '1', '-W', '1', '198.18.100.2'], check=False).returncode == 0, 60)
+    replaced_in = time.monotonic() - start
+    os.killpg(others.pid, signal.SIGINT)
+    sent, received, _seqs = ping_result(others)
+    assert chassis_names('ctl1') == before
+    binding = sh('ctl1', ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['--bare', '--columns=chassis', 'find', 'Port_Binding',
+                                                                      'logical_port=vm1']).stdout.strip()
+    hv1_uuid = sh('ctl1', ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['--bare', '--columns=_uuid', 'find', 'Chassis',
+                                                                       'name=hv1']).stdout.strip()
+    assert binding and binding == hv1_uuid, (binding, hv1_uuid)
+    print('\nhypervisor replacement drill: hv1 killed and replaced by a fresh machine; vm1 reached vm2 %.0fs after '
+          'site.yml started (%.1fs after it ended); vm3 -> vm4 (other hypervisors) lost %d of %d pings'
+          % (replaced_in, vm1_in, sent - received, sent))
+    assert sent > 0 and received == sent, 'the other hypervisors\' VMs lost %d of %d pings' % (sent - received, sent)
+    assert changed_hosts(deployed.run(DEPLOY, extra_vars=EXTRA)) == {}
+
+
 def test_vxlan_encapsulation(deployed):
     """The same deployment with ovn-encap-type vxlan: check mode predicts the change without making
     it, every chassis re-registers, traffic passes."""
@@ -424,3 +555,35 @@ def test_active_gateway_stops(deployed):
     assert seqs and max(seqs) >= sent - 5, 'north-south traffic did not resume'
     assert outage < 10, 'outage %.1fs is too long' % outage
     assert active_gateway('ctl2') == 'gw2'
+
+
+def test_the_dead_gateway_replaced_by_a_fresh_machine(deployed):
+    """After the drill above gw1 is dead: a fresh machine with its name takes its place and site.yml
+    runs. It gets its chassis row back (no duplicate), takes the router back (highest priority),
+    east-west traffic loses nothing and the north-south outage of the switch back is printed."""
+    if os.path.exists('/proc/%d' % lab_pid(STATE, 'gw1')):  # run alone: kill gw1 as the drill above does
+        os.kill(lab_pid(STATE, 'gw1'), signal.SIGKILL)
+    wait_for('gw2 active', lambda: active_gateway('ctl2') == 'gw2', 30)
+    east_west = start_in_lab_host(STATE, 'vm1', ['ping', '-n', '-i', '0.2', '-W', '1', '198.18.100.2'],
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    north_south = start_in_lab_host(STATE, 'vm1', ['ping', '-n', '-i', '0.05', '-W', '1', '198.18.200.100'],
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+    time.sleep(1)
+    deployed.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=EXTRA)
+    start = time.monotonic()
+    deployed.run(DEPLOY, extra_vars=EXTRA)
+    wait_for('gw1 active again', lambda: active_gateway('ctl2') == 'gw1', 60)
+    took = time.monotonic() - start
+    time.sleep(2)
+    for proc in (east_west, north_south):
+        os.killpg(proc.pid, signal.SIGINT)
+    ew_sent, ew_received, _seqs = ping_result(east_west)
+    ns_sent, ns_received, _seqs = ping_result(north_south)
+    names = chassis_names('ctl1')
+    print('\ngateway replacement drill: gw1 replaced by a fresh machine, active again %.0fs after site.yml started; '
+          'north-south lost %d of %d pings (about %.1fs); east-west lost %d of %d'
+          % (took, ns_sent - ns_received, ns_sent, (ns_sent - ns_received) * 0.05, ew_sent - ew_received, ew_sent))
+    assert names.count('gw1') == 1 and len(names) == 5, names
+    assert ew_sent > 0 and ew_received == ew_sent, 'east-west lost %d of %d pings' % (ew_sent - ew_received, ew_sent)
+    assert ns_sent > 0 and ns_received > 0
+    assert changed_hosts(deployed.run(DEPLOY, extra_vars=EXTRA)) == {}
