@@ -18,7 +18,7 @@ description:
     this cluster with another server ID (the machine was replaced by a fresh one with the same
     address, which joined as a new server; the dead one would otherwise keep counting as a vote
     that never comes).
-  - A controller that did not answer (down, unreachable) keeps its server: it may come back.
+  - A controller that did not answer (down, unreachable) keeps its server, since it may come back.
   - Kicking changes the cluster's size, so the plan is C(safe) only while more than half of the
     servers the cluster lists are controllers of the inventory that answer as members of this
     same cluster.
