@@ -12,7 +12,8 @@ The same read -> plan -> apply shape as the Open_vSwitch modules:
 * ``plan(desired, state, owner)`` returns the list of changes;
 * ``simulate(state, changes)`` predicts the state they produce (check mode, and the
   guard that the commit wrote what was planned);
-* ``apply_changes(txn, tables, changes)`` writes them into one transaction.
+* ``apply_changes(txn, tables, changes)`` writes them into one transaction;
+* ``Topology`` hands them to the converge engine (``_converge``), for ovn_topology.
 
 Every object the module creates carries ``external_ids:netvirt-overlay-owner=<owner>``.
 Owned objects that are no longer declared are removed; objects without the mark are
@@ -28,6 +29,7 @@ import copy
 import ipaddress
 import re
 
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import PlanError, Resource
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import (
     InputError, integer, ip_address, ovsdb_map, unique)
 
@@ -43,10 +45,6 @@ LSP_TYPES = ['', 'router', 'localnet', 'l2gateway', 'localport', 'external', 'vi
 ACL_DIRECTIONS = ['from-lport', 'to-lport']
 ACL_ACTIONS = ['allow', 'allow-related', 'allow-stateless', 'drop', 'reject', 'pass']
 NAT_TYPES = ['snat', 'dnat', 'dnat_and_snat']
-
-
-class PlanError(Exception):
-    """The request cannot be satisfied; raised before anything is written."""
 
 
 # -- argument spec ----------------------------------------------------------------
@@ -1104,3 +1102,52 @@ def _apply_child(txn, tables, ch, switches, routers, ref_list):
     else:
         items[:] = [r for r in items if r.uuid != matches[0].uuid]
         matches[0].delete()
+
+
+class NorthboundSettle(object):
+    """Commit hooks of the northbound database: nothing to add, a short wait for the updates after."""
+
+    def prepare(self, _txn, _tables):
+        pass
+
+    def settle(self, client, _txn, _status):
+        client.refresh()
+
+
+class Topology(Resource):
+    """ovn_topology: the logical switches, routers and HA chassis groups one owner declares."""
+
+    database = 'OVN_Northbound'
+    tables = NB_TABLES
+    leader_only = True
+    hooks = NorthboundSettle()
+
+    def __init__(self, params, check_mode):
+        super(Topology, self).__init__(params, check_mode)
+        self.desired = validate(params)
+        self.owner = params['owner']
+
+    def comment(self):
+        return 'netvirt.overlay.ovn_topology owner=%s' % self.owner
+
+    def check_schema(self, tables):
+        check_schema(self.desired, tables)
+
+    def snapshot(self, tables):
+        return snapshot(tables)
+
+    def plan(self, before):
+        return plan(self.desired, before, self.owner, self.params['purge'], self.params['adopt'])
+
+    def simulate(self, before, changes):
+        return simulate(before, changes)
+
+    def apply(self, txn, tables, changes):
+        apply_changes(txn, tables, changes)
+
+    def unapplied(self, after, predicted, changes):
+        return unapplied(after, predicted, self.desired, self.owner)
+
+    def report(self, before, changes, after):
+        topology = view(after, self.desired, self.owner)
+        return dict(changes=changes, topology=topology), view(before, self.desired, self.owner), topology

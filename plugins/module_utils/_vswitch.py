@@ -13,6 +13,8 @@ come from one plan:
 * ``simulate(before, changes)`` gives the predicted *after* (the diff and check
   mode use it); ``apply_changes(txn, tables, changes)`` writes the same changes
   into one OVSDB transaction.
+
+``_vswitch_resource`` hands these to the converge engine (``_converge``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import socket
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import (
     InputError, ip_address, number_or_word, ovsdb_map, unique)
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import OvsdbError, check_target
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import PlanError
+from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import check_target
 
 # Column kinds decide how "desired" is compared with "current":
 #   scalar  - equal or not (None in the spec means: leave as it is)
@@ -68,10 +71,6 @@ _IFNAME_RE = re.compile(r'^[A-Za-z0-9_.:@+-]+$')
 TUNNEL_GROUP_KEY = 'netvirt-overlay-tunnel-group'
 
 
-class PlanError(Exception):
-    """The request cannot be satisfied; raised before anything is written."""
-
-
 # -- reading ---------------------------------------------------------------------
 
 def opt(value):
@@ -106,20 +105,40 @@ def _port_dict(row):
     }
 
 
+def _bridge_dict(br):
+    return {
+        'datapath_type': br.datapath_type or 'system',
+        'fail_mode': opt(br.fail_mode),
+        'protocols': sorted(br.protocols),
+        'external_ids': dict(br.external_ids),
+        'other_config': dict(br.other_config),
+        'controllers': sorted(c.target for c in br.controller),
+        'ports': dict((p.name, _port_dict(p)) for p in br.ports),
+    }
+
+
 def snapshot(tables):
     """The configuration part of the database as plain, comparable dicts."""
-    bridges = {}
-    for br in tables['Bridge'].rows.values():
-        bridges[br.name] = {
-            'datapath_type': br.datapath_type or 'system',
-            'fail_mode': opt(br.fail_mode),
-            'protocols': sorted(br.protocols),
-            'external_ids': dict(br.external_ids),
-            'other_config': dict(br.other_config),
-            'controllers': sorted(c.target for c in br.controller),
-            'ports': dict((p.name, _port_dict(p)) for p in br.ports),
-        }
-    return bridges
+    return dict((br.name, _bridge_dict(br)) for br in tables['Bridge'].rows.values())
+
+
+# Columns that ovs-vswitchd writes (run-time state), shown by ovs_info next to the configuration.
+INTERFACE_STATE = ('ofport', 'link_state', 'admin_state', 'mtu', 'mac_in_use', 'error')
+
+
+def bridge_info(br):
+    """One bridge with its configuration and run-time state, as ovs_info returns it: ports
+    (interface names) and interfaces (columns and state) side by side."""
+    info = _bridge_dict(br)
+    info['controllers'] = [{'target': c.target, 'is_connected': c.is_connected} for c in br.controller]
+    info['interfaces'] = {}
+    for port in br.ports:
+        for iface in port.interfaces:
+            state = dict((column, opt(getattr(iface, column))) for column in INTERFACE_STATE)
+            state.update(bfd_status=dict(iface.bfd_status), statistics=dict(iface.statistics))
+            info['interfaces'][iface.name] = dict(info['ports'][port.name]['interfaces'][iface.name], **state)
+        info['ports'][port.name]['interfaces'] = sorted(i.name for i in port.interfaces)
+    return info
 
 
 def port_owners(state):
@@ -553,7 +572,7 @@ def _controllers(txn, tables, current_rows, targets):
     return keep
 
 
-def _label(change):
+def change_label(change):
     return ' '.join('%s=%s' % (k, change[k]) for k in ('bridge', 'port', 'interface') if k in change)
 
 
@@ -624,7 +643,7 @@ def unapplied(state, changes):
             target, present = iface, iface is not None
             if op == 'del_interface':
                 target = None
-        label = _label(ch)
+        label = change_label(ch)
         if op.startswith('del_'):
             if present:
                 missing.append('%s still there (%s)' % (label, op))
@@ -672,60 +691,3 @@ def touched_interfaces(changes):
 def bridge_view(state, name):
     """What --diff shows for one bridge (None when it does not exist)."""
     return copy.deepcopy(state.get(name))
-
-
-def _roll_back(client, before, changes, errors, wait, comment):
-    """Undo a committed transaction that ovs-vswitchd refused; the message says what happened."""
-    what = ('ovs-vswitchd could not set up what this task committed (%s)'
-            % '; '.join('%s: %s' % kv for kv in sorted(errors.items())))
-    undo = undo_changes(before, changes)
-    if undo is None:
-        return what + '; the change stays in the database: it removed a bridge, which cannot be put back'
-    try:
-        status = client.transact(lambda txn, tables: apply_changes(txn, tables, undo),
-                                 comment='%s (rollback)' % (comment or 'netvirt.overlay'), wait_for_vswitchd=wait)
-    except OvsdbError as exc:
-        return what + '; rolling it back failed, the change stays in the database: %s' % exc
-    if status == 'try again':
-        return what + '; the database changed meanwhile, so it was not rolled back: the change stays'
-    left = unapplied(snapshot(client.tables), undo)
-    if left:
-        return what + '; the rollback left: %s' % '; '.join(left)
-    return what + '; rolled back, nothing of it remains (%s)' % ', '.join(
-        '%s %s' % (ch['op'], _label(ch)) for ch in changes)
-
-
-def converge(client, plan, check_mode, wait, comment=None, attempts=3, roll_back=True):
-    """Read, plan and (outside check mode) apply in one transaction.
-
-    ``plan(before)`` returns the changes; it may raise PlanError, which reaches
-    the caller before anything was written. Returns (before, changes, after):
-    in check mode ``after`` is the prediction, otherwise what the database holds
-    after the commit.
-
-    With ``roll_back``, when ovs-vswitchd reports an error for an interface that the commit
-    added or changed (one it did not report before), a second transaction takes the
-    database back to ``before`` and PlanError says what was refused and what was undone.
-    """
-    for _attempt in range(attempts):
-        before = snapshot(client.tables)
-        changes = plan(before)
-        if not changes or check_mode:
-            return before, changes, simulate(before, changes)
-        touched = touched_interfaces(changes)
-        errors_before = interface_errors(client.tables, touched)[0]
-        status = client.transact(lambda txn, tables: apply_changes(txn, tables, changes),
-                                 comment=comment, wait_for_vswitchd=wait)
-        if status != 'try again':
-            after = snapshot(client.tables)
-            missing = unapplied(after, changes)
-            if missing:
-                raise PlanError('the transaction was committed but the database does not show: %s'
-                                % '; '.join(missing))
-            errors = dict((name, error) for name, error in interface_errors(client.tables, touched)[0].items()
-                          if errors_before.get(name) != error)
-            if roll_back and errors:
-                raise PlanError(_roll_back(client, before, changes, errors, wait, comment))
-            return before, changes, after
-    raise PlanError('the database changed under every one of %d attempts to commit; '
-                    'is another tool rewriting the same bridge?' % attempts)

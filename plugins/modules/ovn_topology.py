@@ -397,62 +397,16 @@ topology:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovn_nb import (
-    DEFAULT_NB_DB, NB_TABLES, TOPOLOGY_ARGUMENT_SPEC, PlanError, apply_changes, check_schema, plan,
-    simulate, snapshot, unapplied, validate, view)
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import (
-    CONNECTION_ARGUMENT_SPEC, OvsdbError, connect_or_fail)
-
-ATTEMPTS = 3
-
-
-def converge(client, desired, owner, purge, adopt, check_mode):
-    check_schema(desired, client.tables)
-    for _attempt in range(ATTEMPTS):
-        before = snapshot(client.tables)
-        changes = plan(desired, before, owner, purge, adopt)
-        predicted = simulate(before, changes)
-        if not changes or check_mode:
-            return before, changes, predicted
-        status = client.transact(lambda txn, tables: apply_changes(txn, tables, changes),
-                                 comment='netvirt.overlay.ovn_topology owner=%s' % owner)
-        if status != 'try again':
-            client.refresh()
-            after = snapshot(client.tables)
-            missing = unapplied(after, predicted, desired, owner)
-            if missing:
-                raise PlanError('the transaction was committed but the database differs from the plan in: %s'
-                                % ', '.join(missing))
-            return before, changes, after
-    raise PlanError('the northbound database changed under every one of %d attempts to commit; '
-                    'is another tool rewriting the same objects?' % ATTEMPTS)
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run
+from ansible_collections.netvirt.overlay.plugins.module_utils._ovn_nb import DEFAULT_NB_DB, TOPOLOGY_ARGUMENT_SPEC, Topology
+from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import CONNECTION_ARGUMENT_SPEC
 
 
 def main():
     argument_spec = dict(CONNECTION_ARGUMENT_SPEC)
     argument_spec['db'] = dict(type='str', default=DEFAULT_NB_DB)
     argument_spec.update(TOPOLOGY_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-
-    try:
-        desired = validate(params)
-    except PlanError as exc:
-        module.fail_json(msg=str(exc))
-
-    client = connect_or_fail(module, database='OVN_Northbound', tables=NB_TABLES, leader_only=True)
-    try:
-        before, changes, after = converge(client, desired, params['owner'], params['purge'], params['adopt'],
-                                          module.check_mode)
-    except (PlanError, OvsdbError) as exc:
-        module.fail_json(msg=str(exc))
-    finally:
-        client.close()
-
-    result = dict(changed=bool(changes), changes=changes, topology=view(after, desired, params['owner']))
-    if module._diff:
-        result['diff'] = dict(before=view(before, desired, params['owner']), after=result['topology'])
-    module.exit_json(**result)
+    run(AnsibleModule(argument_spec=argument_spec, supports_check_mode=True), Topology)
 
 
 if __name__ == '__main__':

@@ -222,11 +222,9 @@ bridge:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._bridge import (
-    PORT_ARGUMENT_SPEC, plan, validate_bridge)
+from ansible_collections.netvirt.overlay.plugins.module_utils._bridge import PORT_ARGUMENT_SPEC, PROTOCOLS, Bridge
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run
 from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import CONNECTION_ARGUMENT_SPEC
-from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError
-from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_module import run_and_exit
 
 
 def main():
@@ -235,8 +233,7 @@ def main():
         state=dict(type='str', default='present', choices=['present', 'absent']),
         datapath_type=dict(type='str', choices=['system', 'netdev']),
         fail_mode=dict(type='str', choices=['standalone', 'secure']),
-        protocols=dict(type='list', elements='str',
-                       choices=['OpenFlow10', 'OpenFlow11', 'OpenFlow12', 'OpenFlow13', 'OpenFlow14', 'OpenFlow15']),
+        protocols=dict(type='list', elements='str', choices=list(PROTOCOLS)),
         controllers=dict(type='list', elements='str'),
         external_ids=dict(type='dict'),
         other_config=dict(type='dict'),
@@ -245,35 +242,7 @@ def main():
         wait=dict(type='bool', default=True),
     )
     argument_spec.update(CONNECTION_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-
-    try:
-        ports = validate_bridge(params)
-    except PlanError as exc:
-        module.fail_json(msg=str(exc))
-
-    name = params['bridge']
-
-    def report(before, after):
-        return (dict(bridge=after.get(name)), {name: before[name]} if name in before else {},
-                {name: after[name]} if name in after else {})
-
-    # Check mode: a system port's device may come from an earlier task that check mode did not run.
-    devices_to_come = [] if module.check_mode else None
-
-    def plan_bridge(state):
-        if devices_to_come:
-            del devices_to_come[:]  # converge plans again when the database moved under it
-        return plan(params, ports, state, devices_to_come=devices_to_come)
-
-    def report_with_warning(before, after):
-        if devices_to_come:
-            module.warn('network device(s) %s do not exist yet: check mode assumes that an earlier task '
-                        'creates them (a real run fails if none does)' % ', '.join(sorted(set(devices_to_come))))
-        return report(before, after)
-
-    run_and_exit(module, plan_bridge, 'netvirt.overlay.ovs_bridge %s' % name, report_with_warning)
+    run(AnsibleModule(argument_spec=argument_spec, supports_check_mode=True), Bridge)
 
 
 if __name__ == '__main__':

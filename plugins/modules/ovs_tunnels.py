@@ -174,28 +174,9 @@ tunnels:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run
 from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import CONNECTION_ARGUMENT_SPEC
-from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import (
-    REMOTE_KEY, TUNNEL_TYPES, desired_tunnels, plan)
-from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import TUNNEL_GROUP_KEY, PlanError, new_bridge
-from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_module import run_and_exit
-
-
-def group_ports(bridge_state, group):
-    if bridge_state is None:
-        return {}
-    return dict((name, port) for name, port in bridge_state['ports'].items()
-                if port['external_ids'].get(TUNNEL_GROUP_KEY) == group)
-
-
-def summary(ports):
-    out = {}
-    for name, port in sorted(ports.items()):
-        iface = port['interfaces'].get(name) or {}
-        out[name] = {'remote_ip': port['external_ids'].get(REMOTE_KEY), 'type': iface.get('type'),
-                     'options': iface.get('options'), 'bfd': iface.get('bfd')}
-    return out
+from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import TUNNEL_TYPES, Tunnels
 
 
 def main():
@@ -221,30 +202,7 @@ def main():
         wait=dict(type='bool', default=True),
     )
     argument_spec.update(CONNECTION_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-
-    # The whole input is checked before connecting; what needs the database is checked in plan().
-    try:
-        ports = desired_tunnels(params)
-    except (InputError, PlanError) as exc:
-        module.fail_json(msg=str(exc))
-
-    bridge, group = params['bridge'], params['group']
-
-    def report(before, after):
-        tunnels = summary(group_ports(after.get(bridge), group))
-        return dict(tunnels=tunnels), summary(group_ports(before.get(bridge), group)), tunnels
-
-    def plan_tunnels(state):
-        if module.check_mode and bridge not in state:
-            # Check mode: the task that creates the bridge ran in check mode too. Every tunnel is
-            # predicted as new on the new bridge (which then shows in the diff's before, empty).
-            state[bridge] = new_bridge(bridge, datapath_type=None)
-        return plan(params, ports, state)
-
-    run_and_exit(module, plan_tunnels,
-                 'netvirt.overlay.ovs_tunnels %s group %s' % (bridge, group), report)
+    run(AnsibleModule(argument_spec=argument_spec, supports_check_mode=True), Tunnels)
 
 
 if __name__ == '__main__':
