@@ -20,6 +20,7 @@ import re
 import time
 import traceback
 
+from ansible_collections.netvirt.overlay.plugins.module_utils._constants import SYSTEM_PYTHONS
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import (
     InputError, integer, ip_address, readable_file)
 
@@ -42,9 +43,6 @@ OVS_INSTALL_HINT = (
     "'dnf install python3-openvswitch' (RHEL family) or 'pip install ovs', or set "
     "ansible_python_interpreter to a Python that has it."
 )
-
-# Where distributions put the Python that their python3-openvswitch package serves.
-SYSTEM_PYTHONS = ['/usr/bin/python3', '/usr/libexec/platform-python', '/usr/bin/python']
 
 CONNECTION_ARGUMENT_SPEC = dict(
     db=dict(type='str', default=DEFAULT_DB),

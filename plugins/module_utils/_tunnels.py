@@ -8,16 +8,14 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 
+from ansible_collections.netvirt.overlay.plugins.module_utils._constants import KEY_MAX
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import (
     InputError, integer, ip_address, number_or_word, ovsdb_map, ovsdb_scalar)
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import (
     IFNAME_MAX, TUNNEL_GROUP_KEY, PlanError, check_ifname, new_bridge, plan_ports, port_owners, simulate)
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_resource import PortsResource
 
-TUNNEL_TYPES = ('gre', 'vxlan', 'geneve', 'stt')
-# Largest key each encapsulation carries: GRE has a 32-bit key, the others a 24-bit VNI
-# (STT's 64-bit context is used as a 32-bit key by OVS's flow-based tunnels).
-KEY_MAX = {'gre': 2 ** 32 - 1, 'vxlan': 2 ** 24 - 1, 'geneve': 2 ** 24 - 1, 'stt': 2 ** 32 - 1}
+TUNNEL_TYPES = tuple(KEY_MAX)
 # Destination port of the encapsulations that have one (vswitchd's defaults); GRE has none.
 DEFAULT_DST_PORT = {'vxlan': '4789', 'geneve': '6081', 'stt': '7471'}
 # Only the out-of-tree kernel module ever had STT; the userspace (netdev) datapath has not.

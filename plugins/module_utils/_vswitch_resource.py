@@ -177,4 +177,3 @@ class Inventory(Resource):
 
     def report(self, before, changes, after):
         return after, None, None
-

@@ -126,6 +126,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.netvirt.overlay.plugins.module_utils._constants import FLOW_COOKIES
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, integer
 from ansible_collections.netvirt.overlay.plugins.module_utils._openflow import check_flows
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError, check_ifname
@@ -252,7 +253,7 @@ def main():
         argument_spec=dict(
             bridge=dict(type='str', required=True),
             flows=dict(type='list', elements='str'),
-            cookie=dict(type='int', default=0x4e56),
+            cookie=dict(type='int', default=FLOW_COOKIES['overlay']),
             state=dict(type='str', default='present', choices=['present', 'absent']),
             protocol=dict(type='str', default='OpenFlow14', choices=['OpenFlow14', 'OpenFlow15']),
         ),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._mesh import MeshError
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import MeshError
 
 ROUTER_NAME = re.compile(r'^[a-z0-9][a-z0-9-]{0,9}$')
 
