@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one converge engine of the OVSDB modules.
 
-A module hands ``run`` its AnsibleModule and a resource class; the engine does the rest, the
-same way for every database:
+A module's main() hands ``run_module`` its options and a resource class; the engine does the
+rest, the same way for every database:
 
     validate -> connect -> snapshot -> plan -> simulate -> commit (retried on TRY_AGAIN by the
     client) -> check what the database shows -> report changed / changes / diff
@@ -27,9 +27,12 @@ Private (``_`` prefix): modules import it, users do not.
 
 from __future__ import annotations
 
+from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError
 from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import (
-    CommittedError, OvsdbClient, OvsdbError, ensure_ovs_library, server_not_there, validate_connection_params)
+    CONNECTION_ARGUMENT_SPEC, CommittedError, OvsdbClient, OvsdbError, ensure_ovs_library, server_not_there,
+    validate_connection_params)
 
 
 class PlanError(Exception):
@@ -43,6 +46,8 @@ class Resource(object):
     tables = None          # tables to register (None: all)
     leader_only = None     # True for a clustered database written through its leader
     error_prefix = ''      # put before messages of failures once connected
+    # Options every module of this resource takes, besides the connection's (db, ssl_*, timeout).
+    argument_spec = {}
 
     def __init__(self, params, check_mode):
         """Validate ``params`` (PlanError/InputError before anything is read)."""
@@ -155,6 +160,14 @@ def _predict_without_server(module, resource):
         return None
     changes = resource.plan(before)
     return before, changes, resource.simulate(before, changes)
+
+
+def run_module(argument_spec, resource_class):
+    """A module's whole main(): the connection options, the resource's, the module's own, one run."""
+    spec = dict(CONNECTION_ARGUMENT_SPEC)
+    spec.update(resource_class.argument_spec)
+    spec.update(argument_spec)
+    run(AnsibleModule(argument_spec=spec, supports_check_mode=True), resource_class)
 
 
 def run(module, resource_class):

@@ -963,6 +963,22 @@ def apply_changes(txn, tables, changes):
             refs[key] = (row, column, list(getattr(row, column)))
         return refs[key][2]
 
+    def port_row(ch, table, ports, parent):
+        """The router or switch port a change is about; an add_ inserts it into ``parent``'s ports."""
+        if ch['op'].startswith('add_'):
+            row = txn.insert(tables[table])
+            row.name = ch['port']
+            ports[ch['port']] = row
+            ref_list(parent, 'ports').append(row)
+        return ports[ch['port']]
+
+    def unlink_port(ch, ports, parent):
+        """Take a departing port out of ``parent``'s ports; the row, to delete or release."""
+        row = ports.pop(ch['port'])
+        listed = ref_list(parent, 'ports')
+        listed[:] = [r for r in listed if r.uuid != row.uuid]
+        return row
+
     for ch in changes:
         op = ch['op']
         if op in ('add_ha_group', 'set_ha_group'):
@@ -1008,12 +1024,7 @@ def apply_changes(txn, tables, changes):
                 _release_group(port)
             row.delete()
         elif op in ('add_router_port', 'set_router_port'):
-            if op == 'add_router_port':
-                row = txn.insert(tables['Logical_Router_Port'])
-                row.name = ch['port']
-                lrps[ch['port']] = row
-                ref_list(routers[ch['router']], 'ports').append(row)
-            row = lrps[ch['port']]
+            row = port_row(ch, 'Logical_Router_Port', lrps, routers[ch['router']])
             for column, value in ch['set'].items():
                 if column == 'ha_chassis_group':
                     row.ha_chassis_group = [groups[value]] if value else []
@@ -1032,25 +1043,15 @@ def apply_changes(txn, tables, changes):
                 else:
                     setattr(row, column, value)
         elif op == 'del_router_port':
-            row = lrps.pop(ch['port'])
-            ports = ref_list(routers[ch['router']], 'ports')
-            ports[:] = [r for r in ports if r.uuid != row.uuid]
+            row = unlink_port(ch, lrps, routers[ch['router']])
             if not _release_group(row):
                 row.delete()
         elif op in ('add_switch_port', 'set_switch_port'):
-            if op == 'add_switch_port':
-                row = txn.insert(tables['Logical_Switch_Port'])
-                row.name = ch['port']
-                lsps[ch['port']] = row
-                ref_list(switches[ch['switch']], 'ports').append(row)
-            row = lsps[ch['port']]
+            row = port_row(ch, 'Logical_Switch_Port', lsps, switches[ch['switch']])
             for column, value in ch['set'].items():
                 _set_column(row, column, value, optional=('tag_request',))
         elif op == 'del_switch_port':
-            row = lsps.pop(ch['port'])
-            ports = ref_list(switches[ch['switch']], 'ports')
-            ports[:] = [r for r in ports if r.uuid != row.uuid]
-            row.delete()
+            unlink_port(ch, lsps, switches[ch['switch']]).delete()
         else:
             _apply_child(txn, tables, ch, switches, routers, ref_list)
     for row, column, value in refs.values():
@@ -1118,6 +1119,7 @@ class Topology(Resource):
     """ovn_topology: the logical switches, routers and HA chassis groups one owner declares."""
 
     database = 'OVN_Northbound'
+    argument_spec = dict(db=dict(type='str', default=DEFAULT_NB_DB))
     tables = NB_TABLES
     leader_only = True
     hooks = NorthboundSettle()

@@ -524,10 +524,10 @@ def apply_changes(txn, tables, changes):
             ports_of(br).append(port)
             ports[port.name] = port
             touched_bridges.add(br.name)
-        elif op == 'set_port':
-            port = ports[ch['port']]
+        elif op in ('set_port', 'set_interface'):
+            row = ports[ch['port']] if op == 'set_port' else ifaces[ch['interface']]
             for column, value in ch['set'].items():
-                _write(port, column, value)
+                _write(row, column, value)
         elif op == 'del_port':
             br = bridges[ch['bridge']]
             port = ports[ch['port']]
@@ -538,10 +538,6 @@ def apply_changes(txn, tables, changes):
             port = ports[ch['port']]
             ifaces_of(port).append(_new_interface(txn, tables, ch['interface'], ch['set']))
             touched_ports.add(port.name)
-        elif op == 'set_interface':
-            row = ifaces[ch['interface']]
-            for column, value in ch['set'].items():
-                _write(row, column, value)
         elif op == 'del_interface':
             port = ports[ch['port']]
             row = ifaces[ch['interface']]

@@ -35,7 +35,9 @@ class VswitchdWait(object):
 
 
 class VswitchResource(Resource):
-    """A resource of the Open_vSwitch database; ``wait`` (a module option) turns the cur_cfg wait on."""
+    """A resource of the Open_vSwitch database that writes; ``wait`` turns the cur_cfg wait on."""
+
+    argument_spec = dict(wait=dict(type='bool', default=True))
 
     def __init__(self, params, check_mode):
         super(VswitchResource, self).__init__(params, check_mode)

@@ -395,18 +395,12 @@ topology:
   sample: {"switches": {"blue": {"ports": {}, "acls": []}}, "routers": {}, "ha_chassis_groups": {}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovn_nb import DEFAULT_NB_DB, TOPOLOGY_ARGUMENT_SPEC, Topology
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import CONNECTION_ARGUMENT_SPEC
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run_module
+from ansible_collections.netvirt.overlay.plugins.module_utils._ovn_nb import TOPOLOGY_ARGUMENT_SPEC, Topology
 
 
 def main():
-    argument_spec = dict(CONNECTION_ARGUMENT_SPEC)
-    argument_spec['db'] = dict(type='str', default=DEFAULT_NB_DB)
-    argument_spec.update(TOPOLOGY_ARGUMENT_SPEC)
-    run(AnsibleModule(argument_spec=argument_spec, supports_check_mode=True), Topology)
+    run_module(TOPOLOGY_ARGUMENT_SPEC, Topology)
 
 
 if __name__ == '__main__':

@@ -220,29 +220,25 @@ bridge:
   sample: {"datapath_type": "netdev", "fail_mode": null, "protocols": [], "controllers": [], "ports": {}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.netvirt.overlay.plugins.module_utils._bridge import PORT_ARGUMENT_SPEC, PROTOCOLS, Bridge
-from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import CONNECTION_ARGUMENT_SPEC
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run_module
+
+ARGUMENT_SPEC = dict(
+    bridge=dict(type='str', required=True, aliases=['name']),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    datapath_type=dict(type='str', choices=['system', 'netdev']),
+    fail_mode=dict(type='str', choices=['standalone', 'secure']),
+    protocols=dict(type='list', elements='str', choices=list(PROTOCOLS)),
+    controllers=dict(type='list', elements='str'),
+    external_ids=dict(type='dict'),
+    other_config=dict(type='dict'),
+    ports=dict(type='list', elements='dict', options=PORT_ARGUMENT_SPEC),
+    purge_ports=dict(type='bool', default=False),
+)
 
 
 def main():
-    argument_spec = dict(
-        bridge=dict(type='str', required=True, aliases=['name']),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        datapath_type=dict(type='str', choices=['system', 'netdev']),
-        fail_mode=dict(type='str', choices=['standalone', 'secure']),
-        protocols=dict(type='list', elements='str', choices=list(PROTOCOLS)),
-        controllers=dict(type='list', elements='str'),
-        external_ids=dict(type='dict'),
-        other_config=dict(type='dict'),
-        ports=dict(type='list', elements='dict', options=PORT_ARGUMENT_SPEC),
-        purge_ports=dict(type='bool', default=False),
-        wait=dict(type='bool', default=True),
-    )
-    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
-    run(AnsibleModule(argument_spec=argument_spec, supports_check_mode=True), Bridge)
+    run_module(ARGUMENT_SPEC, Bridge)
 
 
 if __name__ == '__main__':

@@ -92,17 +92,12 @@ bridges:
            "interfaces": {"gre-c612010c": {"type": "gre", "ofport": 2, "link_state": "up", "error": null}}}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import CONNECTION_ARGUMENT_SPEC
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run_module
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_resource import Inventory
 
 
 def main():
-    argument_spec = dict(bridges=dict(type='list', elements='str'))
-    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
-    run(AnsibleModule(argument_spec=argument_spec, supports_check_mode=True), Inventory)
+    run_module(dict(bridges=dict(type='list', elements='str')), Inventory)
 
 
 if __name__ == '__main__':

@@ -69,21 +69,17 @@ settings:
   sample: {"external_ids": {"system-id": "hv1"}, "other_config": {}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import CONNECTION_ARGUMENT_SPEC
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run_module
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_resource import Settings
+
+ARGUMENT_SPEC = dict(
+    external_ids=dict(type='dict', default={}),
+    other_config=dict(type='dict', default={}),
+)
 
 
 def main():
-    argument_spec = dict(
-        external_ids=dict(type='dict', default={}),
-        other_config=dict(type='dict', default={}),
-        wait=dict(type='bool', default=True),
-    )
-    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
-    run(AnsibleModule(argument_spec=argument_spec, supports_check_mode=True), Settings)
+    run_module(ARGUMENT_SPEC, Settings)
 
 
 if __name__ == '__main__':

@@ -172,37 +172,27 @@ tunnels:
   sample: {"gre-c612010c": {"remote_ip": "198.18.1.12", "type": "gre", "options": {"key": "flow", "remote_ip": "198.18.1.12"}}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import CONNECTION_ARGUMENT_SPEC
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run_module
 from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import TUNNEL_TYPES, Tunnels
+
+ARGUMENT_SPEC = dict(
+    bridge=dict(type='str', required=True),
+    tunnel_type=dict(type='str', default='gre', choices=list(TUNNEL_TYPES), aliases=['type']),
+    remotes=dict(type='list', elements='raw', required=True),
+    group=dict(type='str', default='default'),
+    name_prefix=dict(type='str'),
+    purge=dict(type='bool', default=False),
+    # Interface options for every tunnel. ttl and tos are raw: a number or 'inherit', seen as
+    # given (a str type would turn true into 'True').
+    local_ip=dict(type='str'), key=dict(type='str', no_log=False), dst_port=dict(type='int'),
+    csum=dict(type='bool'), ttl=dict(type='raw'), tos=dict(type='raw'), df_default=dict(type='bool'),
+    options=dict(type='dict'),
+    bfd=dict(type='bool', default=False), bfd_min_rx=dict(type='int'), bfd_min_tx=dict(type='int'),
+)
 
 
 def main():
-    argument_spec = dict(
-        bridge=dict(type='str', required=True),
-        tunnel_type=dict(type='str', default='gre', choices=list(TUNNEL_TYPES), aliases=['type']),
-        remotes=dict(type='list', elements='raw', required=True),
-        local_ip=dict(type='str'),
-        key=dict(type='str', no_log=False),
-        dst_port=dict(type='int'),
-        csum=dict(type='bool'),
-        # raw: a number or 'inherit', seen as given (a str type would turn true into 'True').
-        ttl=dict(type='raw'),
-        tos=dict(type='raw'),
-        df_default=dict(type='bool'),
-        options=dict(type='dict'),
-        bfd=dict(type='bool', default=False),
-        bfd_min_rx=dict(type='int'),
-        bfd_min_tx=dict(type='int'),
-        group=dict(type='str', default='default'),
-        name_prefix=dict(type='str'),
-        purge=dict(type='bool', default=False),
-        wait=dict(type='bool', default=True),
-    )
-    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
-    run(AnsibleModule(argument_spec=argument_spec, supports_check_mode=True), Tunnels)
+    run_module(ARGUMENT_SPEC, Tunnels)
 
 
 if __name__ == '__main__':
