@@ -620,26 +620,32 @@ def snapshot(tables):
             'external_ids': dict(row.external_ids),
             'chassis': dict((c.chassis_name, c.priority) for c in row.ha_chassis)}
     for row in tables['Logical_Switch'].rows.values():
-        state['switches'][row.name] = {
-            'external_ids': dict(row.external_ids),
-            'other_config': dict(row.other_config),
-            'ports': dict((p.name, {
-                'type': p.type, 'addresses': sorted(p.addresses), 'port_security': sorted(p.port_security),
-                'options': dict(p.options), 'tag_request': opt(p.tag_request),
-                'external_ids': dict(p.external_ids)}) for p in row.ports),
-            'acls': sorted((_acl_dict(a) for a in row.acls), key=_sort_key)}
+        state['switches'][row.name] = dict(
+            _with_ports(row, _switch_port_dict), other_config=dict(row.other_config),
+            acls=sorted((_acl_dict(a) for a in row.acls), key=_sort_key))
     for row in tables['Logical_Router'].rows.values():
-        state['routers'][row.name] = {
-            'external_ids': dict(row.external_ids),
-            'options': dict(row.options),
-            'ports': dict((p.name, {
-                'mac': p.mac, 'networks': sorted(p.networks), 'options': dict(p.options),
-                'ha_chassis_group': _ref_name(p.ha_chassis_group),
-                'gateway_chassis': dict((g.chassis_name, g.priority) for g in p.gateway_chassis),
-                'external_ids': dict(p.external_ids)}) for p in row.ports),
-            'static_routes': sorted((_route_dict(r) for r in row.static_routes), key=_sort_key),
-            'nat': sorted((_nat_dict(n) for n in row.nat), key=_sort_key)}
+        state['routers'][row.name] = dict(
+            _with_ports(row, _router_port_dict), options=dict(row.options),
+            static_routes=sorted((_route_dict(r) for r in row.static_routes), key=_sort_key),
+            nat=sorted((_nat_dict(n) for n in row.nat), key=_sort_key))
     return state
+
+
+def _with_ports(row, port_dict):
+    """A switch or router: its external_ids and its ports (read by ``port_dict``) by name."""
+    return {'external_ids': dict(row.external_ids), 'ports': dict((p.name, port_dict(p)) for p in row.ports)}
+
+
+def _switch_port_dict(p):
+    return {'type': p.type, 'addresses': sorted(p.addresses), 'port_security': sorted(p.port_security),
+            'options': dict(p.options), 'tag_request': opt(p.tag_request), 'external_ids': dict(p.external_ids)}
+
+
+def _router_port_dict(p):
+    return {'mac': p.mac, 'networks': sorted(p.networks), 'options': dict(p.options),
+            'ha_chassis_group': _ref_name(p.ha_chassis_group),
+            'gateway_chassis': dict((g.chassis_name, g.priority) for g in p.gateway_chassis),
+            'external_ids': dict(p.external_ids)}
 
 
 def _acl_dict(row):

@@ -80,41 +80,38 @@ def opt(value):
     return value
 
 
+# What an empty string in these columns means to ovs-vswitchd.
+_EMPTY_MEANS = {'type': 'system', 'datapath_type': 'system'}
+
+
+def _columns(row, kinds):
+    """The columns of ``kinds`` of one row, as plain comparable values."""
+    out = {}
+    for column, kind in kinds.items():
+        if column == 'controllers':     # the targets of the referenced Controller rows
+            out[column] = sorted(c.target for c in row.controller)
+            continue
+        value = getattr(row, column)
+        if kind == 'set':
+            value = sorted(value)
+        elif kind != 'scalar':
+            value = dict(value)
+        elif column in OPTIONAL_SCALARS:
+            value = opt(value)
+        out[column] = _EMPTY_MEANS.get(column, value) if value == '' else value
+    return out
+
+
 def _iface_dict(row):
-    return {
-        'type': row.type or 'system',
-        'options': dict(row.options),
-        'external_ids': dict(row.external_ids),
-        'other_config': dict(row.other_config),
-        'mtu_request': opt(row.mtu_request),
-        'ofport_request': opt(row.ofport_request),
-        'bfd': dict(row.bfd),
-    }
+    return _columns(row, INTERFACE_COLUMNS)
 
 
 def _port_dict(row):
-    return {
-        'tag': opt(row.tag),
-        'trunks': sorted(row.trunks),
-        'vlan_mode': opt(row.vlan_mode),
-        'bond_mode': opt(row.bond_mode),
-        'lacp': opt(row.lacp),
-        'external_ids': dict(row.external_ids),
-        'other_config': dict(row.other_config),
-        'interfaces': dict((i.name, _iface_dict(i)) for i in row.interfaces),
-    }
+    return dict(_columns(row, PORT_COLUMNS), interfaces=dict((i.name, _iface_dict(i)) for i in row.interfaces))
 
 
 def _bridge_dict(br):
-    return {
-        'datapath_type': br.datapath_type or 'system',
-        'fail_mode': opt(br.fail_mode),
-        'protocols': sorted(br.protocols),
-        'external_ids': dict(br.external_ids),
-        'other_config': dict(br.other_config),
-        'controllers': sorted(c.target for c in br.controller),
-        'ports': dict((p.name, _port_dict(p)) for p in br.ports),
-    }
+    return dict(_columns(br, BRIDGE_COLUMNS), ports=dict((p.name, _port_dict(p)) for p in br.ports))
 
 
 def snapshot(tables):
