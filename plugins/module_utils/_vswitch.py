@@ -525,22 +525,21 @@ def apply_changes(txn, tables, changes):
             row = ports[ch['port']] if op == 'set_port' else ifaces[ch['interface']]
             for column, value in ch['set'].items():
                 _write(row, column, value)
-        elif op == 'del_port':
-            br = bridges[ch['bridge']]
-            port = ports[ch['port']]
-            br_ports[br.name] = [p for p in ports_of(br) if p.uuid != port.uuid]
-            touched_bridges.add(br.name)
-            port.delete()
+        elif op in ('del_port', 'del_interface'):
+            # Out of its parent's reference list (written whole at the end), then deleted.
+            if op == 'del_port':
+                parent, row = bridges[ch['bridge']], ports[ch['port']]
+                members, lists, touched = ports_of(parent), br_ports, touched_bridges
+            else:
+                parent, row = ports[ch['port']], ifaces[ch['interface']]
+                members, lists, touched = ifaces_of(parent), port_ifaces, touched_ports
+            lists[parent.name] = [m for m in members if m.uuid != row.uuid]
+            touched.add(parent.name)
+            row.delete()
         elif op == 'add_interface':
             port = ports[ch['port']]
             ifaces_of(port).append(_new_interface(txn, tables, ch['interface'], ch['set']))
             touched_ports.add(port.name)
-        elif op == 'del_interface':
-            port = ports[ch['port']]
-            row = ifaces[ch['interface']]
-            port_ifaces[port.name] = [i for i in ifaces_of(port) if i.uuid != row.uuid]
-            touched_ports.add(port.name)
-            row.delete()
         else:  # pragma: no cover - the planner only emits the ops above
             raise PlanError('unknown change %r' % op)
 

@@ -83,9 +83,9 @@ options:
           - Ports of the switch. A port name is unique among all switch and router ports (each is
             one southbound port binding).
           - A MAC or an IP belongs to one port of a switch (the router port attached to it included).
+        default: []
         type: list
         elements: dict
-        default: []
         suboptions:
           name:
             description:
@@ -144,9 +144,9 @@ options:
           - ACLs of the switch. Added or removed whole; an ACL is identified by all four fields.
           - Two ACLs of one switch with the same direction, priority and match are refused (OVN would
             pick one of them).
+        default: []
         type: list
         elements: dict
-        default: []
         suboptions:
           direction:
             description: V(from-lport) (traffic leaving VMs) or V(to-lport) (traffic to VMs).
@@ -184,9 +184,9 @@ options:
         required: true
       ports:
         description: Router ports. The networks of two ports of one router must not overlap.
+        default: []
         type: list
         elements: dict
-        default: []
         suboptions:
           name:
             description: Name of the router port (a switch port of type V(router) names it).
@@ -229,9 +229,9 @@ options:
             default: {}
       static_routes:
         description: Static routes; added or removed whole.
+        default: []
         type: list
         elements: dict
-        default: []
         suboptions:
           prefix:
             description: Destination network with no host bits (V(0.0.0.0/0)) or address.
@@ -250,9 +250,9 @@ options:
             router needs one (a port with O(routers[].ports[].ha_chassis_group) or
             O(routers[].ports[].gateway_chassis)) or must be a gateway router (O(routers[].options) C(chassis)).
           - Two SNAT rules for one logical_ip, or two DNAT rules for one external_ip, are refused.
+        default: []
         type: list
         elements: dict
-        default: []
         suboptions:
           type:
             description: V(snat) (tenant network behind one address), V(dnat) or V(dnat_and_snat) (floating IP).
@@ -302,7 +302,7 @@ options:
         required: true
         suboptions:
           name:
-            description: Chassis name (its C(system-id)).
+            description: Chassis name (its C(system-id)); the chassis need not have registered yet.
             type: str
             required: true
           priority:

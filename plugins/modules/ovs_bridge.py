@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 ---
 module: ovs_bridge
-short_description: Manage an Open vSwitch bridge and its ports through OVSDB
+short_description: Manage an Open vSwitch bridge and its ports, in one OVSDB transaction
 version_added: 0.1.0
 author: netvirt.overlay developers (@netvirt)
 description:
@@ -31,6 +31,7 @@ description:
   - Tunnel ports are managed with M(netvirt.overlay.ovs_tunnels); O(purge_ports) leaves them alone.
 extends_documentation_fragment:
   - netvirt.overlay.ovsdb
+  - netvirt.overlay.ovsdb.wait
   - netvirt.overlay.attributes
 options:
   bridge:
@@ -148,10 +149,6 @@ options:
         and tunnel ports owned by M(netvirt.overlay.ovs_tunnels) are kept.
     type: bool
     default: false
-  wait:
-    description: Wait until ovs-vswitchd has applied the change (needs ovs-vswitchd running).
-    type: bool
-    default: true
 notes:
   - A port or an interface belongs to one bridge. Naming a port that is on another bridge is an error; nothing is moved silently.
   - The device checks look at the network namespace the module runs in, which is the one ovs-vswitchd

@@ -24,10 +24,10 @@ options:
     elements: str
 attributes:
   check_mode:
-    description: Check mode plans the same changes a real run would make and writes nothing.
+    description: The module only reads, in check mode as in a real run.
     support: full
   diff_mode:
-    description: Shows the state before and after (predicted in check mode).
+    description: Nothing to show; the module changes nothing.
     support: none
 seealso:
   - module: netvirt.overlay.ovs_bridge

@@ -29,6 +29,7 @@ description:
     C(hw-offload) (V(true), V(false)) and C(dpdk-init) (V(true), V(false), V(try)).
 extends_documentation_fragment:
   - netvirt.overlay.ovsdb
+  - netvirt.overlay.ovsdb.wait
   - netvirt.overlay.attributes
 options:
   external_ids:
@@ -39,10 +40,6 @@ options:
     description: Keys of other_config to set (or, with a null value, remove).
     type: dict
     default: {}
-  wait:
-    description: Wait until ovs-vswitchd has applied the change (needs ovs-vswitchd running).
-    type: bool
-    default: true
 '''
 
 EXAMPLES = r'''

@@ -26,8 +26,9 @@ description:
     anything is written; a refusal names the field, the value and what is allowed, and changes
     nothing.
 extends_documentation_fragment:
-  - netvirt.overlay.ovsdb
   - netvirt.overlay.attributes
+  - netvirt.overlay.ovsdb
+  - netvirt.overlay.ovsdb.wait
 options:
   bridge:
     description: The bridge that holds the tunnel ports. It must exist.
@@ -123,10 +124,6 @@ options:
     description: Remove this group's tunnel ports on O(bridge) whose remote is not in O(remotes).
     type: bool
     default: false
-  wait:
-    description: Wait until ovs-vswitchd has applied the change (needs ovs-vswitchd running).
-    type: bool
-    default: true
 seealso:
   - module: netvirt.overlay.ovs_bridge
   - module: netvirt.overlay.ovs_info

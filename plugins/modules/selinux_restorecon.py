@@ -150,7 +150,7 @@ skipped_files:
   elements: dict
   contains:
     path:
-      description: The file.
+      description: The file, as found under the paths given.
       type: str
       returned: always
     reason:

@@ -60,6 +60,21 @@ class MeshError(Exception):
     pass
 
 
+def whole_number(value, what, low, high):
+    """An integer from ``low`` to ``high``; MeshError naming ``what``."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise MeshError('%s %r is not a number' % (what, value))
+    if not low <= number <= high:
+        raise MeshError('%s %d is outside %d-%d' % (what, number, low, high))
+    return number
+
+
+def vlan_id(value, what):
+    return whole_number(value, what, 1, 4094)
+
+
 def tenant_mtu(underlay_mtu, encapsulation, underlay_ipv6=False):
     if encapsulation not in ENCAP_OVERHEAD:
         raise MeshError("encapsulation '%s' is not one of %s" % (encapsulation, ', '.join(sorted(ENCAP_OVERHEAD))))
@@ -88,9 +103,7 @@ def normalise_networks(networks, encapsulation='gre'):
                             % (name, vni, KEY_MAX.get(encapsulation), encapsulation))
         if vni in vnis:
             raise MeshError("tenant network '%s': vni %d is used by another network" % (name, vni))
-        vlan = int(net.get('vlan') or index + 1)
-        if not 1 <= vlan <= 4094:
-            raise MeshError("tenant network '%s': local vlan %d is outside 1-4094" % (name, vlan))
+        vlan = vlan_id(net.get('vlan') or index + 1, "tenant network '%s': local vlan" % name)
         if vlan in vlans:
             raise MeshError("tenant network '%s': local vlan %d is used by another network" % (name, vlan))
         names.add(name)
