@@ -160,3 +160,22 @@ def test_transact_sends_nothing_when_there_is_nothing_to_write(server):
 def test_committed_error_carries_changed():
     assert CommittedError('x').changed is True
     assert CommittedError('x', changed=False).changed is False
+
+
+def test_a_refused_interface_is_rolled_back_and_the_task_says_unchanged(server):
+    """ovs-vswitchd refuses an interface this commit added (here the error is written into the database
+    the way ovs-vswitchd writes it): a second transaction takes the change back, and CommittedError says
+    changed=false since nothing of it remains."""
+    vsctl(server, 'add-br', 'br-t')
+    client = OvsdbClient(server, timeout=5).connect()
+    resource = tunnels(server, ['198.18.0.1'])
+    try:
+        before, changes, _after = converge(client, resource, check_mode=False)
+        vsctl(server, 'set', 'Interface', 'gre-c6120001', 'error="could not add network device gre-c6120001"')
+        client.wait_until(lambda: any(r.error for r in client.rows('Interface')), 'the error to show')
+        with pytest.raises(CommittedError, match='rolled back, nothing of it remains') as refused:
+            resource.committed(client, before, changes)
+    finally:
+        client.close()
+    assert refused.value.changed is False
+    assert vsctl(server, 'list-ports', 'br-t') == []
