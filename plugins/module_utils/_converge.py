@@ -84,8 +84,9 @@ class Resource(object):
         """Write ``changes`` into ``txn`` (rows looked up in ``tables``)."""
         raise NotImplementedError
 
-    def unapplied(self, after, predicted, changes):
-        """What ``after`` (read back after the commit) does not show of the plan: a list of texts."""
+    def unapplied(self, after, before, changes):
+        """What ``after`` (read back after the commit) does not show of ``changes`` made to ``before``:
+        a list of texts."""
         return []
 
     def committed(self, client, before, changes):
@@ -112,19 +113,20 @@ def converge(client, resource, check_mode):
     def build(txn, tables):
         before = resource.snapshot(tables)
         changes = resource.plan(before)
-        attempt.update(before=before, changes=changes, predicted=resource.simulate(before, changes))
+        attempt.update(before=before, changes=changes)
         if not changes or check_mode:
+            attempt['predicted'] = resource.simulate(before, changes)
             return False
         resource.apply(txn, tables, changes)
         return True
 
     try:
         status = client.transact(build, comment=resource.comment(), hooks=resource.hooks)
-        before, changes, predicted = attempt['before'], attempt['changes'], attempt['predicted']
+        before, changes = attempt['before'], attempt['changes']
         if status is None:
-            return before, changes, predicted
+            return before, changes, attempt['predicted']
         after = resource.snapshot(client.tables)
-        missing = resource.unapplied(after, predicted, changes)
+        missing = resource.unapplied(after, before, changes)
         if missing:
             raise CommittedError('the transaction was committed but the database does not show: %s'
                                  % '; '.join(missing), changed=status == 'success')

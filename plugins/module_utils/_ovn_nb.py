@@ -1153,8 +1153,8 @@ class Topology(Resource):
     def apply(self, txn, tables, changes):
         apply_changes(txn, tables, changes)
 
-    def unapplied(self, after, predicted, changes):
-        return unapplied(after, predicted, self.desired, self.owner)
+    def unapplied(self, after, before, changes):
+        return unapplied(after, simulate(before, changes), self.desired, self.owner)
 
     def report(self, before, changes, after):
         topology = view(after, self.desired, self.owner)

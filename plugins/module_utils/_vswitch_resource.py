@@ -65,7 +65,7 @@ class PortsResource(VswitchResource):
         self._errors_before = interface_errors(tables, touched_interfaces(changes))[0]
         apply_changes(txn, tables, changes)
 
-    def unapplied(self, after, predicted, changes):
+    def unapplied(self, after, before, changes):
         return unapplied(after, changes)
 
     def committed(self, client, before, changes):
@@ -153,7 +153,7 @@ class Settings(VswitchResource):
             row.verify(column)
             setattr(row, column, value)
 
-    def unapplied(self, after, predicted, changes):
+    def unapplied(self, after, before, changes):
         return ['%s is %r, not %r' % (column, after[column], value)
                 for column, value in sorted(changes.items()) if after[column] != value]
 
