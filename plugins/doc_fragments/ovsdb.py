@@ -6,6 +6,15 @@ from __future__ import annotations
 
 
 class ModuleDocFragment(object):
+    # The Open_vSwitch modules that write (netvirt.overlay.ovsdb.wait).
+    WAIT = r'''
+options:
+  wait:
+    description: Wait until ovs-vswitchd has applied the change (needs ovs-vswitchd running).
+    type: bool
+    default: true
+'''
+
     # How a module reaches ovsdb-server; shared by every OVSDB module.
     DOCUMENTATION = r'''
 options:

@@ -10,6 +10,7 @@ from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import chec
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import (
     TUNNEL_GROUP_KEY, PlanError, check_ifname, device_exists, map_column, plan_bridge, plan_bridge_absent,
     port_owners, set_column)
+from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_resource import PortsResource
 
 PORT_TYPES = ('system', 'internal', 'patch', 'tap', 'dummy')
 VLAN_MODES = ('access', 'trunk', 'native-tagged', 'native-untagged', 'dot1q-tunnel')
@@ -315,3 +316,30 @@ def plan(params, ports, state, devices_to_come=None):
     }
     port_specs = ports if (params.get('ports') is not None or params.get('purge_ports')) else None
     return plan_bridge(state, bridge, desired, port_specs, params.get('purge_ports', False), not_a_tunnel)
+
+
+class Bridge(PortsResource):
+    """ovs_bridge: one bridge and (when listed) its ports."""
+
+    def __init__(self, params, check_mode):
+        super(Bridge, self).__init__(params, check_mode)
+        self.name = params['bridge']
+        self.ports = validate_bridge(params)
+        # Check mode: a system port's device may come from an earlier task that check mode did not run.
+        self.devices_to_come = [] if check_mode else None
+
+    def comment(self):
+        return 'netvirt.overlay.ovs_bridge %s' % self.name
+
+    def plan(self, before):
+        if self.devices_to_come:
+            del self.devices_to_come[:]  # planned again when the database moved under the commit
+        return plan(self.params, self.ports, before, devices_to_come=self.devices_to_come)
+
+    def report(self, before, changes, after):
+        if self.devices_to_come:
+            self.warnings.append('network device(s) %s do not exist yet: check mode assumes that an earlier task '
+                                 'creates them (a real run fails if none does)' % ', '.join(sorted(set(self.devices_to_come))))
+        name = self.name
+        return (dict(changes=changes, bridge=after.get(name)), {name: before[name]} if name in before else {},
+                {name: after[name]} if name in after else {})

@@ -13,6 +13,16 @@ import ipaddress
 import os
 
 
+def checked_or_fail(module, check, errors=()):
+    """``check(module.params)``: the request as the module uses it; the task fails with the message
+    of an InputError (or of one of ``errors``) before anything is touched."""
+    try:
+        return check(module.params)
+    except (InputError,) + tuple(errors) as exc:
+        module.fail_json(msg=str(exc))
+    return None  # not reached: fail_json exits
+
+
 class InputError(ValueError):
     """The input is wrong; nothing has been touched."""
 

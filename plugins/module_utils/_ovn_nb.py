@@ -12,7 +12,8 @@ The same read -> plan -> apply shape as the Open_vSwitch modules:
 * ``plan(desired, state, owner)`` returns the list of changes;
 * ``simulate(state, changes)`` predicts the state they produce (check mode, and the
   guard that the commit wrote what was planned);
-* ``apply_changes(txn, tables, changes)`` writes them into one transaction.
+* ``apply_changes(txn, tables, changes)`` writes them into one transaction;
+* ``Topology`` hands them to the converge engine (``_converge``), for ovn_topology.
 
 Every object the module creates carries ``external_ids:netvirt-overlay-owner=<owner>``.
 Owned objects that are no longer declared are removed; objects without the mark are
@@ -28,6 +29,7 @@ import copy
 import ipaddress
 import re
 
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import PlanError, Resource
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import (
     InputError, integer, ip_address, ovsdb_map, unique)
 
@@ -43,10 +45,6 @@ LSP_TYPES = ['', 'router', 'localnet', 'l2gateway', 'localport', 'external', 'vi
 ACL_DIRECTIONS = ['from-lport', 'to-lport']
 ACL_ACTIONS = ['allow', 'allow-related', 'allow-stateless', 'drop', 'reject', 'pass']
 NAT_TYPES = ['snat', 'dnat', 'dnat_and_snat']
-
-
-class PlanError(Exception):
-    """The request cannot be satisfied; raised before anything is written."""
 
 
 # -- argument spec ----------------------------------------------------------------
@@ -622,26 +620,32 @@ def snapshot(tables):
             'external_ids': dict(row.external_ids),
             'chassis': dict((c.chassis_name, c.priority) for c in row.ha_chassis)}
     for row in tables['Logical_Switch'].rows.values():
-        state['switches'][row.name] = {
-            'external_ids': dict(row.external_ids),
-            'other_config': dict(row.other_config),
-            'ports': dict((p.name, {
-                'type': p.type, 'addresses': sorted(p.addresses), 'port_security': sorted(p.port_security),
-                'options': dict(p.options), 'tag_request': opt(p.tag_request),
-                'external_ids': dict(p.external_ids)}) for p in row.ports),
-            'acls': sorted((_acl_dict(a) for a in row.acls), key=_sort_key)}
+        state['switches'][row.name] = dict(
+            _with_ports(row, _switch_port_dict), other_config=dict(row.other_config),
+            acls=sorted((_acl_dict(a) for a in row.acls), key=_sort_key))
     for row in tables['Logical_Router'].rows.values():
-        state['routers'][row.name] = {
-            'external_ids': dict(row.external_ids),
-            'options': dict(row.options),
-            'ports': dict((p.name, {
-                'mac': p.mac, 'networks': sorted(p.networks), 'options': dict(p.options),
-                'ha_chassis_group': _ref_name(p.ha_chassis_group),
-                'gateway_chassis': dict((g.chassis_name, g.priority) for g in p.gateway_chassis),
-                'external_ids': dict(p.external_ids)}) for p in row.ports),
-            'static_routes': sorted((_route_dict(r) for r in row.static_routes), key=_sort_key),
-            'nat': sorted((_nat_dict(n) for n in row.nat), key=_sort_key)}
+        state['routers'][row.name] = dict(
+            _with_ports(row, _router_port_dict), options=dict(row.options),
+            static_routes=sorted((_route_dict(r) for r in row.static_routes), key=_sort_key),
+            nat=sorted((_nat_dict(n) for n in row.nat), key=_sort_key))
     return state
+
+
+def _with_ports(row, port_dict):
+    """A switch or router: its external_ids and its ports (read by ``port_dict``) by name."""
+    return {'external_ids': dict(row.external_ids), 'ports': dict((p.name, port_dict(p)) for p in row.ports)}
+
+
+def _switch_port_dict(p):
+    return {'type': p.type, 'addresses': sorted(p.addresses), 'port_security': sorted(p.port_security),
+            'options': dict(p.options), 'tag_request': opt(p.tag_request), 'external_ids': dict(p.external_ids)}
+
+
+def _router_port_dict(p):
+    return {'mac': p.mac, 'networks': sorted(p.networks), 'options': dict(p.options),
+            'ha_chassis_group': _ref_name(p.ha_chassis_group),
+            'gateway_chassis': dict((g.chassis_name, g.priority) for g in p.gateway_chassis),
+            'external_ids': dict(p.external_ids)}
 
 
 def _acl_dict(row):
@@ -965,6 +969,22 @@ def apply_changes(txn, tables, changes):
             refs[key] = (row, column, list(getattr(row, column)))
         return refs[key][2]
 
+    def port_row(ch, table, ports, parent):
+        """The router or switch port a change is about; an add_ inserts it into ``parent``'s ports."""
+        if ch['op'].startswith('add_'):
+            row = txn.insert(tables[table])
+            row.name = ch['port']
+            ports[ch['port']] = row
+            ref_list(parent, 'ports').append(row)
+        return ports[ch['port']]
+
+    def unlink_port(ch, ports, parent):
+        """Take a departing port out of ``parent``'s ports; the row, to delete or release."""
+        row = ports.pop(ch['port'])
+        listed = ref_list(parent, 'ports')
+        listed[:] = [r for r in listed if r.uuid != row.uuid]
+        return row
+
     for ch in changes:
         op = ch['op']
         if op in ('add_ha_group', 'set_ha_group'):
@@ -1010,12 +1030,7 @@ def apply_changes(txn, tables, changes):
                 _release_group(port)
             row.delete()
         elif op in ('add_router_port', 'set_router_port'):
-            if op == 'add_router_port':
-                row = txn.insert(tables['Logical_Router_Port'])
-                row.name = ch['port']
-                lrps[ch['port']] = row
-                ref_list(routers[ch['router']], 'ports').append(row)
-            row = lrps[ch['port']]
+            row = port_row(ch, 'Logical_Router_Port', lrps, routers[ch['router']])
             for column, value in ch['set'].items():
                 if column == 'ha_chassis_group':
                     row.ha_chassis_group = [groups[value]] if value else []
@@ -1034,25 +1049,15 @@ def apply_changes(txn, tables, changes):
                 else:
                     setattr(row, column, value)
         elif op == 'del_router_port':
-            row = lrps.pop(ch['port'])
-            ports = ref_list(routers[ch['router']], 'ports')
-            ports[:] = [r for r in ports if r.uuid != row.uuid]
+            row = unlink_port(ch, lrps, routers[ch['router']])
             if not _release_group(row):
                 row.delete()
         elif op in ('add_switch_port', 'set_switch_port'):
-            if op == 'add_switch_port':
-                row = txn.insert(tables['Logical_Switch_Port'])
-                row.name = ch['port']
-                lsps[ch['port']] = row
-                ref_list(switches[ch['switch']], 'ports').append(row)
-            row = lsps[ch['port']]
+            row = port_row(ch, 'Logical_Switch_Port', lsps, switches[ch['switch']])
             for column, value in ch['set'].items():
                 _set_column(row, column, value, optional=('tag_request',))
         elif op == 'del_switch_port':
-            row = lsps.pop(ch['port'])
-            ports = ref_list(switches[ch['switch']], 'ports')
-            ports[:] = [r for r in ports if r.uuid != row.uuid]
-            row.delete()
+            unlink_port(ch, lsps, switches[ch['switch']]).delete()
         else:
             _apply_child(txn, tables, ch, switches, routers, ref_list)
     for row, column, value in refs.values():
@@ -1104,3 +1109,53 @@ def _apply_child(txn, tables, ch, switches, routers, ref_list):
     else:
         items[:] = [r for r in items if r.uuid != matches[0].uuid]
         matches[0].delete()
+
+
+class NorthboundSettle(object):
+    """Commit hooks of the northbound database: nothing to add, a short wait for the updates after."""
+
+    def prepare(self, _txn, _tables):
+        pass
+
+    def settle(self, client, _txn, _status):
+        client.refresh()
+
+
+class Topology(Resource):
+    """ovn_topology: the logical switches, routers and HA chassis groups one owner declares."""
+
+    database = 'OVN_Northbound'
+    argument_spec = dict(db=dict(type='str', default=DEFAULT_NB_DB))
+    tables = NB_TABLES
+    leader_only = True
+    hooks = NorthboundSettle()
+
+    def __init__(self, params, check_mode):
+        super(Topology, self).__init__(params, check_mode)
+        self.desired = validate(params)
+        self.owner = params['owner']
+
+    def comment(self):
+        return 'netvirt.overlay.ovn_topology owner=%s' % self.owner
+
+    def check_schema(self, tables):
+        check_schema(self.desired, tables)
+
+    def snapshot(self, tables):
+        return snapshot(tables)
+
+    def plan(self, before):
+        return plan(self.desired, before, self.owner, self.params['purge'], self.params['adopt'])
+
+    def simulate(self, before, changes):
+        return simulate(before, changes)
+
+    def apply(self, txn, tables, changes):
+        apply_changes(txn, tables, changes)
+
+    def unapplied(self, after, before, changes):
+        return unapplied(after, simulate(before, changes), self.desired, self.owner)
+
+    def report(self, before, changes, after):
+        topology = view(after, self.desired, self.owner)
+        return dict(changes=changes, topology=topology), view(before, self.desired, self.owner), topology

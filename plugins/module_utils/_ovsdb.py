@@ -5,8 +5,9 @@
 
 It talks JSON-RPC to ovsdb-server through the ``ovs`` library's IDL: the schema
 is read from the server (so it never drifts from the running OVS), a module
-call commits exactly one transaction, and, for the Open_vSwitch database, the
-client waits until ovs-vswitchd has applied it (``next_cfg``/``cur_cfg``).
+call commits exactly one transaction, retried while the database moves underneath. It
+knows no schema: what one database adds to a commit (Open_vSwitch's next_cfg/cur_cfg
+wait) comes in as hooks from the resource that uses it.
 
 Private (``_`` prefix): modules import it, users do not.
 """
@@ -19,6 +20,7 @@ import re
 import time
 import traceback
 
+from ansible_collections.netvirt.overlay.plugins.module_utils._constants import SYSTEM_PYTHONS
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import (
     InputError, integer, ip_address, readable_file)
 
@@ -42,9 +44,6 @@ OVS_INSTALL_HINT = (
     "ansible_python_interpreter to a Python that has it."
 )
 
-# Where distributions put the Python that their python3-openvswitch package serves.
-SYSTEM_PYTHONS = ['/usr/bin/python3', '/usr/libexec/platform-python', '/usr/bin/python']
-
 CONNECTION_ARGUMENT_SPEC = dict(
     db=dict(type='str', default=DEFAULT_DB),
     ssl_private_key=dict(type='path'),
@@ -63,7 +62,16 @@ _HOSTNAME_RE = re.compile(r'^(?=.*[A-Za-z])[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z
 
 
 class OvsdbError(Exception):
-    """A failure the user can act on; the message says what and where."""
+    """A failure the user can act on, before anything was written; the message says what and where."""
+
+
+class CommittedError(Exception):
+    """A failure after a commit went through: ``changed`` says whether the database holds a change."""
+
+    def __init__(self, msg, changed=True):
+        super(CommittedError, self).__init__(msg)
+        self.changed = changed
+        self.changes = None  # what was committed, filled in by the converge engine
 
 
 def ensure_ovs_library(module):
@@ -302,21 +310,61 @@ class OvsdbClient(object):
 
     # -- transactions -------------------------------------------------------------
 
-    def transact(self, build, comment=None, wait_for_vswitchd=False):
-        """Commit one transaction that ``build(txn, tables)`` fills in.
+    def transact(self, build, comment=None, hooks=None):
+        """Commit one transaction that ``build(txn, tables)`` fills in, retrying until the timeout.
 
-        Returns 'success', 'unchanged' or 'try again' (a verified column changed
-        underneath us: the caller re-reads, re-plans and calls again).
+        ``build`` reads what it needs from ``tables`` each time it is called: when a verified
+        column changed underneath (TRY_AGAIN), the IDL catches up and ``build`` is called again,
+        as ovsdbapp's transactions do. ``build`` returns False when there is nothing to write
+        (the transaction is then not sent, and None is returned).
+
+        ``hooks`` carries what one schema adds to every commit (for Open_vSwitch: ask
+        ovs-vswitchd to apply it and wait until it has): ``prepare(txn, tables)`` before the
+        commit, ``settle(client, txn, status)`` after a commit the server accepted.
+
+        Returns 'success' or 'unchanged'. Raises OvsdbError when nothing was written (the
+        server refused, the timeout passed), CommittedError when the commit went through and what
+        should follow it (``settle``) did not.
         """
-        txn = ovs.db.idl.Transaction(self.idl)
-        if comment:
-            txn.add_comment(comment)
-        build(txn, self.idl.tables)
-        root = None
-        if wait_for_vswitchd:
-            root = _only_row(self.idl.tables['Open_vSwitch'])
-            root.increment('next_cfg')
         deadline = self._deadline()
+        attempts = 0
+        while True:
+            attempts += 1
+            txn = ovs.db.idl.Transaction(self.idl)
+            if comment:
+                txn.add_comment(comment)
+            try:
+                if build(txn, self.idl.tables) is False:
+                    txn.abort()
+                    return None
+                if hooks is not None:
+                    hooks.prepare(txn, self.idl.tables)
+            except Exception:
+                txn.abort()
+                raise
+            status = self._commit(txn, deadline)
+            if status != ovs.db.idl.Transaction.TRY_AGAIN:
+                break
+            if time.monotonic() > deadline:
+                raise OvsdbError('the database changed under every one of %d attempts to commit within %ss; '
+                                 'is another tool rewriting the same rows?' % (attempts, self.timeout))
+            self._catch_up(deadline)
+        if status not in (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED):
+            raise OvsdbError('OVSDB transaction on %s failed (%s): %s'
+                             % (self.remote, ovs.db.idl.Transaction.status_to_string(status),
+                                txn.get_error()))
+        # Make sure the IDL reflects the commit before anyone reads from it.
+        self.idl.run()
+        name = 'success' if status == ovs.db.idl.Transaction.SUCCESS else 'unchanged'
+        if hooks is not None:
+            try:
+                hooks.settle(self, txn, name)
+            except OvsdbError as exc:
+                raise CommittedError('the transaction was committed, then: %s' % exc,
+                                     changed=status == ovs.db.idl.Transaction.SUCCESS)
+        return name
+
+    def _commit(self, txn, deadline):
         status = txn.commit()
         while status == ovs.db.idl.Transaction.INCOMPLETE:
             if time.monotonic() > deadline:
@@ -329,23 +377,23 @@ class OvsdbClient(object):
             poller.block()
             self.idl.run()
             status = txn.commit()
-        if status == ovs.db.idl.Transaction.TRY_AGAIN:
-            # Let the IDL catch up with whatever changed before the caller re-reads.
+        return status
+
+    def _catch_up(self, deadline):
+        """After TRY_AGAIN: wait (briefly) until the IDL has the change that made the commit fail."""
+        seqno = self.idl.change_seqno
+        self.idl.run()
+        until = min(deadline, time.monotonic() + 0.5)
+        while self.idl.change_seqno == seqno and time.monotonic() < until:
+            poller = ovs.poller.Poller()
+            self.idl.wait(poller)
+            poller.timer_wait(50)
+            poller.block()
             self.idl.run()
-            return 'try again'
-        if status not in (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED):
-            raise OvsdbError('OVSDB transaction on %s failed (%s): %s'
-                             % (self.remote, ovs.db.idl.Transaction.status_to_string(status),
-                                txn.get_error()))
-        if wait_for_vswitchd and status == ovs.db.idl.Transaction.SUCCESS:
-            target = txn.get_increment_new_value()
-            self._run_until(lambda: _only_row(self.idl.tables['Open_vSwitch']).cur_cfg >= target,
-                            'ovs-vswitchd to apply the change (cur_cfg %s). Is ovs-vswitchd '
-                            'running? (set wait=false to skip waiting)' % target)
-        else:
-            # Make sure the IDL reflects the commit before anyone reads from it.
-            self.idl.run()
-        return 'success' if status == ovs.db.idl.Transaction.SUCCESS else 'unchanged'
+
+    def wait_until(self, condition, what):
+        """Process updates until ``condition()`` holds; OvsdbError naming ``what`` at the timeout."""
+        self._run_until(condition, what)
 
     def refresh(self):
         """Process pending updates, so reads after a commit see its effects."""
@@ -358,7 +406,8 @@ class OvsdbClient(object):
                 poller.block()
 
 
-def _only_row(table):
+def only_row(table):
+    """The row of a table that holds exactly one (Open_vSwitch's root row)."""
     rows = list(table.rows.values())
     if len(rows) != 1:
         raise OvsdbError('expected exactly one row in table %s, found %d' % (table.name, len(rows)))
@@ -399,17 +448,3 @@ def server_not_there(params):
     what the package or the first start creates (an Open_vSwitch row without bridges or keys)."""
     remotes = [r.strip() for r in (params.get('db') or '').split(',') if r.strip()]
     return bool(remotes) and all(r.startswith('unix:') and not os.path.exists(r[len('unix:'):]) for r in remotes)
-
-
-def connect_or_fail(module, database='Open_vSwitch', tables=None, leader_only=None):
-    """Validate the connection options, connect, or fail_json with what to fix."""
-    ensure_ovs_library(module)
-    problems = validate_connection_params(module.params)
-    if problems:
-        module.fail_json(msg='; '.join(problems))
-    client = OvsdbClient.from_params(module.params, database=database, tables=tables,
-                                     leader_only=leader_only)
-    try:
-        return client.connect()
-    except OvsdbError as exc:
-        module.fail_json(msg=str(exc))

@@ -40,31 +40,16 @@ SECTION_NOUN = {
 
 # Top-level statements: the section pfctl's check_rulestate() files them under (None:
 # no order applies -- macros, tables, load anchor and include go anywhere).
+# Statements every platform has, then what each adds.
+_EVERYWHERE = {'set': 'options', 'queue': 'queueing', 'pass': 'filtering', 'block': 'filtering',
+               'antispoof': 'filtering', 'anchor': 'filtering', 'table': None, 'load': None, 'include': None}
+# scrub, altq and the translation rules with their anchors: macOS and FreeBSD, gone from OpenBSD.
+_OLD_PF = dict(_EVERYWHERE, scrub='normalization', altq='queueing', **dict.fromkeys(
+    ('nat', 'rdr', 'binat', 'nat-anchor', 'rdr-anchor', 'binat-anchor'), 'translation'))
 _STATEMENTS = {
-    'macos': {
-        'set': 'options', 'scrub': 'normalization', 'scrub-anchor': 'normalization',
-        'altq': 'queueing', 'queue': 'queueing',
-        'nat': 'translation', 'rdr': 'translation', 'binat': 'translation',
-        'nat-anchor': 'translation', 'rdr-anchor': 'translation', 'binat-anchor': 'translation',
-        'pass': 'filtering', 'block': 'filtering', 'antispoof': 'filtering', 'anchor': 'filtering',
-        'dummynet': 'filtering', 'dummynet-anchor': 'filtering',
-        'table': None, 'load': None, 'include': None,
-    },
-    'freebsd': {
-        'set': 'options', 'ether': 'ethernet', 'scrub': 'normalization',
-        'altq': 'queueing', 'queue': 'queueing',
-        'nat': 'translation', 'rdr': 'translation', 'binat': 'translation',
-        'nat-anchor': 'translation', 'rdr-anchor': 'translation', 'binat-anchor': 'translation',
-        'pass': 'filtering', 'block': 'filtering', 'match': 'filtering', 'antispoof': 'filtering',
-        'anchor': 'filtering',
-        'table': None, 'load': None, 'include': None,
-    },
-    'openbsd': {
-        'set': 'options', 'queue': 'queueing',
-        'pass': 'filtering', 'block': 'filtering', 'match': 'filtering', 'antispoof': 'filtering',
-        'anchor': 'filtering',
-        'table': None, 'load': None, 'include': None,
-    },
+    'macos': dict(_OLD_PF, **{'scrub-anchor': 'normalization', 'dummynet': 'filtering', 'dummynet-anchor': 'filtering'}),
+    'freebsd': dict(_OLD_PF, ether='ethernet', match='filtering'),
+    'openbsd': dict(_EVERYWHERE, match='filtering'),
 }
 
 # Statements a platform is known not to have, with the hint that goes into the error.

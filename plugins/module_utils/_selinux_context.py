@@ -35,8 +35,6 @@ DEFAULT_PATHS = ('/etc/krb5.conf', '/etc/krb5.keytab', '/root/.k5login')
 # OVS/OVN PKI material (keys, certificates, CA) kept under these directories.
 DEFAULT_PKI_DIRS = ('/etc/openvswitch', '/etc/ovn')
 PKI_PATTERNS = ('*.pem', '*.crt', '*.key')
-# Where a system Python with the bindings usually lives.
-SYSTEM_INTERPRETERS = ('/usr/libexec/platform-python', '/usr/bin/python3', '/usr/bin/python')
 
 INSTALL_HINT = (
     'SELinux is enabled on this host but the Python "selinux" bindings cannot be imported '

@@ -8,15 +8,14 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 
+from ansible_collections.netvirt.overlay.plugins.module_utils._constants import KEY_MAX
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import (
     InputError, integer, ip_address, number_or_word, ovsdb_map, ovsdb_scalar)
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import (
-    IFNAME_MAX, TUNNEL_GROUP_KEY, PlanError, check_ifname, plan_ports, port_owners, simulate)
+    IFNAME_MAX, TUNNEL_GROUP_KEY, PlanError, check_ifname, new_bridge, plan_ports, port_owners, simulate)
+from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_resource import PortsResource
 
-TUNNEL_TYPES = ('gre', 'vxlan', 'geneve', 'stt')
-# Largest key each encapsulation carries: GRE has a 32-bit key, the others a 24-bit VNI
-# (STT's 64-bit context is used as a 32-bit key by OVS's flow-based tunnels).
-KEY_MAX = {'gre': 2 ** 32 - 1, 'vxlan': 2 ** 24 - 1, 'geneve': 2 ** 24 - 1, 'stt': 2 ** 32 - 1}
+TUNNEL_TYPES = tuple(KEY_MAX)
 # Destination port of the encapsulations that have one (vswitchd's defaults); GRE has none.
 DEFAULT_DST_PORT = {'vxlan': '4789', 'geneve': '6081', 'stt': '7471'}
 # Only the out-of-tree kernel module ever had STT; the userspace (netdev) datapath has not.
@@ -261,3 +260,45 @@ def plan(params, ports, state):
     changes = plan_ports(bridge, current, ports, purge=params.get('purge', False), purge_filter=in_group)
     _check_distinct(simulate(state, changes), ports)
     return changes
+
+
+def group_ports(bridge_state, group):
+    """The ports of one tunnel group on a bridge (none when the bridge does not exist)."""
+    if bridge_state is None:
+        return {}
+    return dict((name, port) for name, port in bridge_state['ports'].items()
+                if port['external_ids'].get(TUNNEL_GROUP_KEY) == group)
+
+
+def summary(ports):
+    """What ovs_tunnels returns of its ports: remote, type, options and BFD settings by port name."""
+    out = {}
+    for name, port in sorted(ports.items()):
+        iface = port['interfaces'].get(name) or {}
+        out[name] = {'remote_ip': port['external_ids'].get(REMOTE_KEY), 'type': iface.get('type'),
+                     'options': iface.get('options'), 'bfd': iface.get('bfd')}
+    return out
+
+
+class Tunnels(PortsResource):
+    """ovs_tunnels: one group of tunnel ports on a bridge."""
+
+    def __init__(self, params, check_mode):
+        super(Tunnels, self).__init__(params, check_mode)
+        # The whole input is checked before connecting; what needs the database is checked in plan().
+        self.ports = desired_tunnels(params)
+        self.bridge, self.group = params['bridge'], params['group']
+
+    def comment(self):
+        return 'netvirt.overlay.ovs_tunnels %s group %s' % (self.bridge, self.group)
+
+    def plan(self, before):
+        if self.check_mode and self.bridge not in before:
+            # Check mode: the task that creates the bridge ran in check mode too. Every tunnel is
+            # predicted as new on the new bridge (which then shows in the diff's before, empty).
+            before[self.bridge] = new_bridge(self.bridge, datapath_type=None)
+        return plan(self.params, self.ports, before)
+
+    def report(self, before, changes, after):
+        tunnels = summary(group_ports(after.get(self.bridge), self.group))
+        return dict(changes=changes, tunnels=tunnels), summary(group_ports(before.get(self.bridge), self.group)), tunnels

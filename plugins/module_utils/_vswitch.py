@@ -13,6 +13,8 @@ come from one plan:
 * ``simulate(before, changes)`` gives the predicted *after* (the diff and check
   mode use it); ``apply_changes(txn, tables, changes)`` writes the same changes
   into one OVSDB transaction.
+
+``_vswitch_resource`` hands these to the converge engine (``_converge``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import socket
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import (
     InputError, ip_address, number_or_word, ovsdb_map, unique)
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import OvsdbError, check_target
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import PlanError
+from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import check_target
 
 # Column kinds decide how "desired" is compared with "current":
 #   scalar  - equal or not (None in the spec means: leave as it is)
@@ -68,10 +71,6 @@ _IFNAME_RE = re.compile(r'^[A-Za-z0-9_.:@+-]+$')
 TUNNEL_GROUP_KEY = 'netvirt-overlay-tunnel-group'
 
 
-class PlanError(Exception):
-    """The request cannot be satisfied; raised before anything is written."""
-
-
 # -- reading ---------------------------------------------------------------------
 
 def opt(value):
@@ -81,45 +80,62 @@ def opt(value):
     return value
 
 
+# What an empty string in these columns means to ovs-vswitchd.
+_EMPTY_MEANS = {'type': 'system', 'datapath_type': 'system'}
+
+
+def _columns(row, kinds):
+    """The columns of ``kinds`` of one row, as plain comparable values."""
+    out = {}
+    for column, kind in kinds.items():
+        if column == 'controllers':     # the targets of the referenced Controller rows
+            out[column] = sorted(c.target for c in row.controller)
+            continue
+        value = getattr(row, column)
+        if kind == 'set':
+            value = sorted(value)
+        elif kind != 'scalar':
+            value = dict(value)
+        elif column in OPTIONAL_SCALARS:
+            value = opt(value)
+        out[column] = _EMPTY_MEANS.get(column, value) if value == '' else value
+    return out
+
+
 def _iface_dict(row):
-    return {
-        'type': row.type or 'system',
-        'options': dict(row.options),
-        'external_ids': dict(row.external_ids),
-        'other_config': dict(row.other_config),
-        'mtu_request': opt(row.mtu_request),
-        'ofport_request': opt(row.ofport_request),
-        'bfd': dict(row.bfd),
-    }
+    return _columns(row, INTERFACE_COLUMNS)
 
 
 def _port_dict(row):
-    return {
-        'tag': opt(row.tag),
-        'trunks': sorted(row.trunks),
-        'vlan_mode': opt(row.vlan_mode),
-        'bond_mode': opt(row.bond_mode),
-        'lacp': opt(row.lacp),
-        'external_ids': dict(row.external_ids),
-        'other_config': dict(row.other_config),
-        'interfaces': dict((i.name, _iface_dict(i)) for i in row.interfaces),
-    }
+    return dict(_columns(row, PORT_COLUMNS), interfaces=dict((i.name, _iface_dict(i)) for i in row.interfaces))
+
+
+def _bridge_dict(br):
+    return dict(_columns(br, BRIDGE_COLUMNS), ports=dict((p.name, _port_dict(p)) for p in br.ports))
 
 
 def snapshot(tables):
     """The configuration part of the database as plain, comparable dicts."""
-    bridges = {}
-    for br in tables['Bridge'].rows.values():
-        bridges[br.name] = {
-            'datapath_type': br.datapath_type or 'system',
-            'fail_mode': opt(br.fail_mode),
-            'protocols': sorted(br.protocols),
-            'external_ids': dict(br.external_ids),
-            'other_config': dict(br.other_config),
-            'controllers': sorted(c.target for c in br.controller),
-            'ports': dict((p.name, _port_dict(p)) for p in br.ports),
-        }
-    return bridges
+    return dict((br.name, _bridge_dict(br)) for br in tables['Bridge'].rows.values())
+
+
+# Columns that ovs-vswitchd writes (run-time state), shown by ovs_info next to the configuration.
+INTERFACE_STATE = ('ofport', 'link_state', 'admin_state', 'mtu', 'mac_in_use', 'error')
+
+
+def bridge_info(br):
+    """One bridge with its configuration and run-time state, as ovs_info returns it: ports
+    (interface names) and interfaces (columns and state) side by side."""
+    info = _bridge_dict(br)
+    info['controllers'] = [{'target': c.target, 'is_connected': c.is_connected} for c in br.controller]
+    info['interfaces'] = {}
+    for port in br.ports:
+        for iface in port.interfaces:
+            state = dict((column, opt(getattr(iface, column))) for column in INTERFACE_STATE)
+            state.update(bfd_status=dict(iface.bfd_status), statistics=dict(iface.statistics))
+            info['interfaces'][iface.name] = dict(info['ports'][port.name]['interfaces'][iface.name], **state)
+        info['ports'][port.name]['interfaces'] = sorted(i.name for i in port.interfaces)
+    return info
 
 
 def port_owners(state):
@@ -505,30 +521,25 @@ def apply_changes(txn, tables, changes):
             ports_of(br).append(port)
             ports[port.name] = port
             touched_bridges.add(br.name)
-        elif op == 'set_port':
-            port = ports[ch['port']]
+        elif op in ('set_port', 'set_interface'):
+            row = ports[ch['port']] if op == 'set_port' else ifaces[ch['interface']]
             for column, value in ch['set'].items():
-                _write(port, column, value)
-        elif op == 'del_port':
-            br = bridges[ch['bridge']]
-            port = ports[ch['port']]
-            br_ports[br.name] = [p for p in ports_of(br) if p.uuid != port.uuid]
-            touched_bridges.add(br.name)
-            port.delete()
+                _write(row, column, value)
+        elif op in ('del_port', 'del_interface'):
+            # Out of its parent's reference list (written whole at the end), then deleted.
+            if op == 'del_port':
+                parent, row = bridges[ch['bridge']], ports[ch['port']]
+                members, lists, touched = ports_of(parent), br_ports, touched_bridges
+            else:
+                parent, row = ports[ch['port']], ifaces[ch['interface']]
+                members, lists, touched = ifaces_of(parent), port_ifaces, touched_ports
+            lists[parent.name] = [m for m in members if m.uuid != row.uuid]
+            touched.add(parent.name)
+            row.delete()
         elif op == 'add_interface':
             port = ports[ch['port']]
             ifaces_of(port).append(_new_interface(txn, tables, ch['interface'], ch['set']))
             touched_ports.add(port.name)
-        elif op == 'set_interface':
-            row = ifaces[ch['interface']]
-            for column, value in ch['set'].items():
-                _write(row, column, value)
-        elif op == 'del_interface':
-            port = ports[ch['port']]
-            row = ifaces[ch['interface']]
-            port_ifaces[port.name] = [i for i in ifaces_of(port) if i.uuid != row.uuid]
-            touched_ports.add(port.name)
-            row.delete()
         else:  # pragma: no cover - the planner only emits the ops above
             raise PlanError('unknown change %r' % op)
 
@@ -553,7 +564,7 @@ def _controllers(txn, tables, current_rows, targets):
     return keep
 
 
-def _label(change):
+def change_label(change):
     return ' '.join('%s=%s' % (k, change[k]) for k in ('bridge', 'port', 'interface') if k in change)
 
 
@@ -624,7 +635,7 @@ def unapplied(state, changes):
             target, present = iface, iface is not None
             if op == 'del_interface':
                 target = None
-        label = _label(ch)
+        label = change_label(ch)
         if op.startswith('del_'):
             if present:
                 missing.append('%s still there (%s)' % (label, op))
@@ -672,60 +683,3 @@ def touched_interfaces(changes):
 def bridge_view(state, name):
     """What --diff shows for one bridge (None when it does not exist)."""
     return copy.deepcopy(state.get(name))
-
-
-def _roll_back(client, before, changes, errors, wait, comment):
-    """Undo a committed transaction that ovs-vswitchd refused; the message says what happened."""
-    what = ('ovs-vswitchd could not set up what this task committed (%s)'
-            % '; '.join('%s: %s' % kv for kv in sorted(errors.items())))
-    undo = undo_changes(before, changes)
-    if undo is None:
-        return what + '; the change stays in the database: it removed a bridge, which cannot be put back'
-    try:
-        status = client.transact(lambda txn, tables: apply_changes(txn, tables, undo),
-                                 comment='%s (rollback)' % (comment or 'netvirt.overlay'), wait_for_vswitchd=wait)
-    except OvsdbError as exc:
-        return what + '; rolling it back failed, the change stays in the database: %s' % exc
-    if status == 'try again':
-        return what + '; the database changed meanwhile, so it was not rolled back: the change stays'
-    left = unapplied(snapshot(client.tables), undo)
-    if left:
-        return what + '; the rollback left: %s' % '; '.join(left)
-    return what + '; rolled back, nothing of it remains (%s)' % ', '.join(
-        '%s %s' % (ch['op'], _label(ch)) for ch in changes)
-
-
-def converge(client, plan, check_mode, wait, comment=None, attempts=3, roll_back=True):
-    """Read, plan and (outside check mode) apply in one transaction.
-
-    ``plan(before)`` returns the changes; it may raise PlanError, which reaches
-    the caller before anything was written. Returns (before, changes, after):
-    in check mode ``after`` is the prediction, otherwise what the database holds
-    after the commit.
-
-    With ``roll_back``, when ovs-vswitchd reports an error for an interface that the commit
-    added or changed (one it did not report before), a second transaction takes the
-    database back to ``before`` and PlanError says what was refused and what was undone.
-    """
-    for _attempt in range(attempts):
-        before = snapshot(client.tables)
-        changes = plan(before)
-        if not changes or check_mode:
-            return before, changes, simulate(before, changes)
-        touched = touched_interfaces(changes)
-        errors_before = interface_errors(client.tables, touched)[0]
-        status = client.transact(lambda txn, tables: apply_changes(txn, tables, changes),
-                                 comment=comment, wait_for_vswitchd=wait)
-        if status != 'try again':
-            after = snapshot(client.tables)
-            missing = unapplied(after, changes)
-            if missing:
-                raise PlanError('the transaction was committed but the database does not show: %s'
-                                % '; '.join(missing))
-            errors = dict((name, error) for name, error in interface_errors(client.tables, touched)[0].items()
-                          if errors_before.get(name) != error)
-            if roll_back and errors:
-                raise PlanError(_roll_back(client, before, changes, errors, wait, comment))
-            return before, changes, after
-    raise PlanError('the database changed under every one of %d attempts to commit; '
-                    'is another tool rewriting the same bridge?' % attempts)

@@ -93,7 +93,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, integer, ip_interface, unique
+from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, checked_or_fail, integer, ip_interface, unique
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError, check_ifname
 
 IPV6_MIN_MTU = 1280
@@ -190,10 +190,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    try:
-        addresses = check_request(p)
-    except (InputError, PlanError) as exc:
-        module.fail_json(msg=str(exc))
+    addresses = checked_or_fail(module, check_request, (PlanError,))
     module.get_bin_path('ip', required=True)
 
     deadline = time.monotonic() + p['wait_timeout']

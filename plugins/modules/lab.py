@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 ---
 module: lab
-short_description: Create or remove a lab of hosts made of Linux namespaces on one machine
+short_description: Create or remove a lab of hosts, each made of Linux namespaces, on one machine
 version_added: 0.1.0
 author: netvirt.overlay developers (@netvirt)
 description:
@@ -135,10 +135,10 @@ options:
     default: []
 attributes:
   check_mode:
-    description: Check mode plans the same changes a real run would make and writes nothing.
+    description: Not supported; the lab is built or removed for real.
     support: none
   diff_mode:
-    description: Shows the state before and after (predicted in check mode).
+    description: Not supported; the result lists what was created or stopped.
     support: none
 notes:
   - Hosts are long-lived processes; they end when the lab is removed or the machine reboots.

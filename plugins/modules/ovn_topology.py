@@ -83,9 +83,9 @@ options:
           - Ports of the switch. A port name is unique among all switch and router ports (each is
             one southbound port binding).
           - A MAC or an IP belongs to one port of a switch (the router port attached to it included).
+        default: []
         type: list
         elements: dict
-        default: []
         suboptions:
           name:
             description:
@@ -144,9 +144,9 @@ options:
           - ACLs of the switch. Added or removed whole; an ACL is identified by all four fields.
           - Two ACLs of one switch with the same direction, priority and match are refused (OVN would
             pick one of them).
+        default: []
         type: list
         elements: dict
-        default: []
         suboptions:
           direction:
             description: V(from-lport) (traffic leaving VMs) or V(to-lport) (traffic to VMs).
@@ -184,9 +184,9 @@ options:
         required: true
       ports:
         description: Router ports. The networks of two ports of one router must not overlap.
+        default: []
         type: list
         elements: dict
-        default: []
         suboptions:
           name:
             description: Name of the router port (a switch port of type V(router) names it).
@@ -229,9 +229,9 @@ options:
             default: {}
       static_routes:
         description: Static routes; added or removed whole.
+        default: []
         type: list
         elements: dict
-        default: []
         suboptions:
           prefix:
             description: Destination network with no host bits (V(0.0.0.0/0)) or address.
@@ -250,9 +250,9 @@ options:
             router needs one (a port with O(routers[].ports[].ha_chassis_group) or
             O(routers[].ports[].gateway_chassis)) or must be a gateway router (O(routers[].options) C(chassis)).
           - Two SNAT rules for one logical_ip, or two DNAT rules for one external_ip, are refused.
+        default: []
         type: list
         elements: dict
-        default: []
         suboptions:
           type:
             description: V(snat) (tenant network behind one address), V(dnat) or V(dnat_and_snat) (floating IP).
@@ -302,7 +302,7 @@ options:
         required: true
         suboptions:
           name:
-            description: Chassis name (its C(system-id)).
+            description: Chassis name (its C(system-id)); the chassis need not have registered yet.
             type: str
             required: true
           priority:
@@ -395,64 +395,12 @@ topology:
   sample: {"switches": {"blue": {"ports": {}, "acls": []}}, "routers": {}, "ha_chassis_groups": {}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovn_nb import (
-    DEFAULT_NB_DB, NB_TABLES, TOPOLOGY_ARGUMENT_SPEC, PlanError, apply_changes, check_schema, plan,
-    simulate, snapshot, unapplied, validate, view)
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import (
-    CONNECTION_ARGUMENT_SPEC, OvsdbError, connect_or_fail)
-
-ATTEMPTS = 3
-
-
-def converge(client, desired, owner, purge, adopt, check_mode):
-    check_schema(desired, client.tables)
-    for _attempt in range(ATTEMPTS):
-        before = snapshot(client.tables)
-        changes = plan(desired, before, owner, purge, adopt)
-        predicted = simulate(before, changes)
-        if not changes or check_mode:
-            return before, changes, predicted
-        status = client.transact(lambda txn, tables: apply_changes(txn, tables, changes),
-                                 comment='netvirt.overlay.ovn_topology owner=%s' % owner)
-        if status != 'try again':
-            client.refresh()
-            after = snapshot(client.tables)
-            missing = unapplied(after, predicted, desired, owner)
-            if missing:
-                raise PlanError('the transaction was committed but the database differs from the plan in: %s'
-                                % ', '.join(missing))
-            return before, changes, after
-    raise PlanError('the northbound database changed under every one of %d attempts to commit; '
-                    'is another tool rewriting the same objects?' % ATTEMPTS)
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run_module
+from ansible_collections.netvirt.overlay.plugins.module_utils._ovn_nb import TOPOLOGY_ARGUMENT_SPEC, Topology
 
 
 def main():
-    argument_spec = dict(CONNECTION_ARGUMENT_SPEC)
-    argument_spec['db'] = dict(type='str', default=DEFAULT_NB_DB)
-    argument_spec.update(TOPOLOGY_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-
-    try:
-        desired = validate(params)
-    except PlanError as exc:
-        module.fail_json(msg=str(exc))
-
-    client = connect_or_fail(module, database='OVN_Northbound', tables=NB_TABLES, leader_only=True)
-    try:
-        before, changes, after = converge(client, desired, params['owner'], params['purge'], params['adopt'],
-                                          module.check_mode)
-    except (PlanError, OvsdbError) as exc:
-        module.fail_json(msg=str(exc))
-    finally:
-        client.close()
-
-    result = dict(changed=bool(changes), changes=changes, topology=view(after, desired, params['owner']))
-    if module._diff:
-        result['diff'] = dict(before=view(before, desired, params['owner']), after=result['topology'])
-    module.exit_json(**result)
+    run_module(TOPOLOGY_ARGUMENT_SPEC, Topology)
 
 
 if __name__ == '__main__':

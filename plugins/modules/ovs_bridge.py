@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 ---
 module: ovs_bridge
-short_description: Manage an Open vSwitch bridge and its ports through OVSDB
+short_description: Manage an Open vSwitch bridge and its ports, in one OVSDB transaction
 version_added: 0.1.0
 author: netvirt.overlay developers (@netvirt)
 description:
@@ -31,6 +31,7 @@ description:
   - Tunnel ports are managed with M(netvirt.overlay.ovs_tunnels); O(purge_ports) leaves them alone.
 extends_documentation_fragment:
   - netvirt.overlay.ovsdb
+  - netvirt.overlay.ovsdb.wait
   - netvirt.overlay.attributes
 options:
   bridge:
@@ -148,10 +149,6 @@ options:
         and tunnel ports owned by M(netvirt.overlay.ovs_tunnels) are kept.
     type: bool
     default: false
-  wait:
-    description: Wait until ovs-vswitchd has applied the change (needs ovs-vswitchd running).
-    type: bool
-    default: true
 notes:
   - A port or an interface belongs to one bridge. Naming a port that is on another bridge is an error; nothing is moved silently.
   - The device checks look at the network namespace the module runs in, which is the one ovs-vswitchd
@@ -220,60 +217,25 @@ bridge:
   sample: {"datapath_type": "netdev", "fail_mode": null, "protocols": [], "controllers": [], "ports": {}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.netvirt.overlay.plugins.module_utils._bridge import PORT_ARGUMENT_SPEC, PROTOCOLS, Bridge
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run_module
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._bridge import (
-    PORT_ARGUMENT_SPEC, plan, validate_bridge)
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import CONNECTION_ARGUMENT_SPEC
-from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError
-from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_module import run_and_exit
+ARGUMENT_SPEC = dict(
+    bridge=dict(type='str', required=True, aliases=['name']),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    datapath_type=dict(type='str', choices=['system', 'netdev']),
+    fail_mode=dict(type='str', choices=['standalone', 'secure']),
+    protocols=dict(type='list', elements='str', choices=list(PROTOCOLS)),
+    controllers=dict(type='list', elements='str'),
+    external_ids=dict(type='dict'),
+    other_config=dict(type='dict'),
+    ports=dict(type='list', elements='dict', options=PORT_ARGUMENT_SPEC),
+    purge_ports=dict(type='bool', default=False),
+)
 
 
 def main():
-    argument_spec = dict(
-        bridge=dict(type='str', required=True, aliases=['name']),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        datapath_type=dict(type='str', choices=['system', 'netdev']),
-        fail_mode=dict(type='str', choices=['standalone', 'secure']),
-        protocols=dict(type='list', elements='str',
-                       choices=['OpenFlow10', 'OpenFlow11', 'OpenFlow12', 'OpenFlow13', 'OpenFlow14', 'OpenFlow15']),
-        controllers=dict(type='list', elements='str'),
-        external_ids=dict(type='dict'),
-        other_config=dict(type='dict'),
-        ports=dict(type='list', elements='dict', options=PORT_ARGUMENT_SPEC),
-        purge_ports=dict(type='bool', default=False),
-        wait=dict(type='bool', default=True),
-    )
-    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-
-    try:
-        ports = validate_bridge(params)
-    except PlanError as exc:
-        module.fail_json(msg=str(exc))
-
-    name = params['bridge']
-
-    def report(before, after):
-        return (dict(bridge=after.get(name)), {name: before[name]} if name in before else {},
-                {name: after[name]} if name in after else {})
-
-    # Check mode: a system port's device may come from an earlier task that check mode did not run.
-    devices_to_come = [] if module.check_mode else None
-
-    def plan_bridge(state):
-        if devices_to_come:
-            del devices_to_come[:]  # converge plans again when the database moved under it
-        return plan(params, ports, state, devices_to_come=devices_to_come)
-
-    def report_with_warning(before, after):
-        if devices_to_come:
-            module.warn('network device(s) %s do not exist yet: check mode assumes that an earlier task '
-                        'creates them (a real run fails if none does)' % ', '.join(sorted(set(devices_to_come))))
-        return report(before, after)
-
-    run_and_exit(module, plan_bridge, 'netvirt.overlay.ovs_bridge %s' % name, report_with_warning)
+    run_module(ARGUMENT_SPEC, Bridge)
 
 
 if __name__ == '__main__':

@@ -126,7 +126,8 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, integer
+from ansible_collections.netvirt.overlay.plugins.module_utils._constants import FLOW_COOKIES
+from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, checked_or_fail, integer
 from ansible_collections.netvirt.overlay.plugins.module_utils._openflow import check_flows
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError, check_ifname
 
@@ -252,17 +253,14 @@ def main():
         argument_spec=dict(
             bridge=dict(type='str', required=True),
             flows=dict(type='list', elements='str'),
-            cookie=dict(type='int', default=0x4e56),
+            cookie=dict(type='int', default=FLOW_COOKIES['overlay']),
             state=dict(type='str', default='present', choices=['present', 'absent']),
             protocol=dict(type='str', default='OpenFlow14', choices=['OpenFlow14', 'OpenFlow15']),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    try:
-        desired = check_request(p)
-    except (InputError, PlanError) as exc:
-        module.fail_json(msg=str(exc))
+    desired = checked_or_fail(module, check_request, (PlanError,))
     flows = [with_cookie(f, p['cookie']) for f in desired]
     # A fresh host in check mode: Open vSwitch is to be installed by an earlier task.
     ofctl = module.get_bin_path('ovs-ofctl', required=not module.check_mode)

@@ -24,10 +24,10 @@ options:
     elements: str
 attributes:
   check_mode:
-    description: Check mode plans the same changes a real run would make and writes nothing.
+    description: The module only reads, in check mode as in a real run.
     support: full
   diff_mode:
-    description: Shows the state before and after (predicted in check mode).
+    description: Nothing to show; the module changes nothing.
     support: none
 seealso:
   - module: netvirt.overlay.ovs_bridge
@@ -80,89 +80,24 @@ bridges:
       description: The bridge's external_ids.
       type: dict
     ports:
-      description: Ports by name with VLAN and bond settings and their interface names.
+      description: Ports by name with VLAN and bond settings, external_ids, other_config and their interface names.
       type: dict
     interfaces:
       description:
-        - Interfaces by name with type, options, ofport, link_state, admin_state, mtu,
-          mac_in_use, bfd, bfd_status, error, external_ids and statistics.
+        - Interfaces by name with type, options, ofport, ofport_request, link_state, admin_state,
+          mtu, mtu_request, mac_in_use, bfd, bfd_status, error, external_ids, other_config and
+          statistics.
       type: dict
   sample: {"br-tun": {"datapath_type": "netdev", "ports": {"gre-c612010c": {"interfaces": ["gre-c612010c"]}},
            "interfaces": {"gre-c612010c": {"type": "gre", "ofport": 2, "link_state": "up", "error": null}}}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import (
-    CONNECTION_ARGUMENT_SPEC, OvsdbError, connect_or_fail)
-from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import opt
-
-
-def interface_info(row):
-    return {
-        'type': row.type or 'system',
-        'options': dict(row.options),
-        'ofport': opt(row.ofport),
-        'link_state': opt(row.link_state),
-        'admin_state': opt(row.admin_state),
-        'mtu': opt(row.mtu),
-        'mtu_request': opt(row.mtu_request),
-        'mac_in_use': opt(row.mac_in_use),
-        'bfd': dict(row.bfd),
-        'bfd_status': dict(row.bfd_status),
-        'error': opt(row.error),
-        'external_ids': dict(row.external_ids),
-        'statistics': dict(row.statistics),
-    }
-
-
-def bridge_info(br):
-    ports, interfaces = {}, {}
-    for port in br.ports:
-        ports[port.name] = {
-            'tag': opt(port.tag),
-            'trunks': sorted(port.trunks),
-            'vlan_mode': opt(port.vlan_mode),
-            'bond_mode': opt(port.bond_mode),
-            'lacp': opt(port.lacp),
-            'external_ids': dict(port.external_ids),
-            'interfaces': sorted(i.name for i in port.interfaces),
-        }
-        for iface in port.interfaces:
-            interfaces[iface.name] = interface_info(iface)
-    return {
-        'datapath_type': br.datapath_type or 'system',
-        'fail_mode': opt(br.fail_mode),
-        'protocols': sorted(br.protocols),
-        'controllers': [{'target': c.target, 'is_connected': c.is_connected} for c in br.controller],
-        'external_ids': dict(br.external_ids),
-        'other_config': dict(br.other_config),
-        'ports': ports,
-        'interfaces': interfaces,
-    }
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run_module
+from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_resource import Inventory
 
 
 def main():
-    argument_spec = dict(bridges=dict(type='list', elements='str'))
-    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    wanted = module.params['bridges']
-
-    client = connect_or_fail(module)
-    try:
-        root = client.rows('Open_vSwitch')[0]
-        bridges = dict((br.name, bridge_info(br)) for br in client.rows('Bridge')
-                       if wanted is None or br.name in wanted)
-        result = dict(changed=False, bridges=bridges, ovs_version=opt(root.ovs_version),
-                      cur_cfg=root.cur_cfg, next_cfg=root.next_cfg)
-    except (OvsdbError, IndexError) as exc:
-        module.fail_json(msg='cannot read the Open_vSwitch database: %s' % exc)
-    finally:
-        client.close()
-    missing = sorted(set(wanted or []) - set(bridges))
-    if missing:
-        module.fail_json(msg='no such bridge: %s' % ', '.join(missing), **result)
-    module.exit_json(**result)
+    run_module(dict(bridges=dict(type='list', elements='str')), Inventory)
 
 
 if __name__ == '__main__':

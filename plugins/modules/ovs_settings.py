@@ -29,6 +29,7 @@ description:
     C(hw-offload) (V(true), V(false)) and C(dpdk-init) (V(true), V(false), V(try)).
 extends_documentation_fragment:
   - netvirt.overlay.ovsdb
+  - netvirt.overlay.ovsdb.wait
   - netvirt.overlay.attributes
 options:
   external_ids:
@@ -39,10 +40,6 @@ options:
     description: Keys of other_config to set (or, with a null value, remove).
     type: dict
     default: {}
-  wait:
-    description: Wait until ovs-vswitchd has applied the change (needs ovs-vswitchd running).
-    type: bool
-    default: true
 '''
 
 EXAMPLES = r'''
@@ -69,65 +66,17 @@ settings:
   sample: {"external_ids": {"system-id": "hv1"}, "other_config": {}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run_module
+from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_resource import Settings
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import (
-    CONNECTION_ARGUMENT_SPEC, OvsdbError, connect_or_fail, server_not_there, validate_connection_params)
-from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import (
-    PlanError, diff_columns, validate_settings)
-
-COLUMNS = {'external_ids': 'merge', 'other_config': 'merge'}
+ARGUMENT_SPEC = dict(
+    external_ids=dict(type='dict', default={}),
+    other_config=dict(type='dict', default={}),
+)
 
 
 def main():
-    argument_spec = dict(
-        external_ids=dict(type='dict', default={}),
-        other_config=dict(type='dict', default={}),
-        wait=dict(type='bool', default=True),
-    )
-    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        desired = validate_settings(dict((k, module.params[k]) for k in COLUMNS))
-    except PlanError as exc:
-        module.fail_json(msg=str(exc))
-
-    if module.check_mode and not validate_connection_params(module.params) and server_not_there(module.params):
-        # Open vSwitch is not running yet (a fresh host): its first start makes an Open_vSwitch row
-        # without these keys, so every key given a value is a change.
-        before = dict((k, {}) for k in COLUMNS)
-        changes = diff_columns(before, desired, COLUMNS)
-        after = dict(before, **changes)
-        exit_with(module, before, changes, after)
-    client = connect_or_fail(module, tables=['Open_vSwitch'])
-    try:
-        root = client.rows('Open_vSwitch')[0]
-        before = dict((k, dict(getattr(root, k))) for k in COLUMNS)
-        changes = diff_columns(before, desired, COLUMNS)
-        after = dict(before, **changes)
-        if changes and not module.check_mode:
-            def build(_txn, tables):
-                row = list(tables['Open_vSwitch'].rows.values())[0]
-                for column, value in changes.items():
-                    row.verify(column)
-                    setattr(row, column, value)
-            if client.transact(build, comment='netvirt.overlay.ovs_settings',
-                               wait_for_vswitchd=module.params['wait']) == 'try again':
-                module.fail_json(msg='the Open_vSwitch row changed while this task wrote it; run it again')
-            root = client.rows('Open_vSwitch')[0]
-            after = dict((k, dict(getattr(root, k))) for k in COLUMNS)
-    except (OvsdbError, PlanError, IndexError) as exc:
-        module.fail_json(msg='cannot update the Open_vSwitch table: %s' % exc)
-    finally:
-        client.close()
-    exit_with(module, before, changes, after)
-
-
-def exit_with(module, before, changes, after):
-    result = dict(changed=bool(changes), changes=changes, settings=after)
-    if module._diff:
-        result['diff'] = dict(before=before, after=after)
-    module.exit_json(**result)
+    run_module(ARGUMENT_SPEC, Settings)
 
 
 if __name__ == '__main__':

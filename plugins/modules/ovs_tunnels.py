@@ -26,8 +26,9 @@ description:
     anything is written; a refusal names the field, the value and what is allowed, and changes
     nothing.
 extends_documentation_fragment:
-  - netvirt.overlay.ovsdb
   - netvirt.overlay.attributes
+  - netvirt.overlay.ovsdb
+  - netvirt.overlay.ovsdb.wait
 options:
   bridge:
     description: The bridge that holds the tunnel ports. It must exist.
@@ -123,10 +124,6 @@ options:
     description: Remove this group's tunnel ports on O(bridge) whose remote is not in O(remotes).
     type: bool
     default: false
-  wait:
-    description: Wait until ovs-vswitchd has applied the change (needs ovs-vswitchd running).
-    type: bool
-    default: true
 seealso:
   - module: netvirt.overlay.ovs_bridge
   - module: netvirt.overlay.ovs_info
@@ -172,79 +169,27 @@ tunnels:
   sample: {"gre-c612010c": {"remote_ip": "198.18.1.12", "type": "gre", "options": {"key": "flow", "remote_ip": "198.18.1.12"}}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run_module
+from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import TUNNEL_TYPES, Tunnels
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import CONNECTION_ARGUMENT_SPEC
-from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import (
-    REMOTE_KEY, TUNNEL_TYPES, desired_tunnels, plan)
-from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import TUNNEL_GROUP_KEY, PlanError, new_bridge
-from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_module import run_and_exit
-
-
-def group_ports(bridge_state, group):
-    if bridge_state is None:
-        return {}
-    return dict((name, port) for name, port in bridge_state['ports'].items()
-                if port['external_ids'].get(TUNNEL_GROUP_KEY) == group)
-
-
-def summary(ports):
-    out = {}
-    for name, port in sorted(ports.items()):
-        iface = port['interfaces'].get(name) or {}
-        out[name] = {'remote_ip': port['external_ids'].get(REMOTE_KEY), 'type': iface.get('type'),
-                     'options': iface.get('options'), 'bfd': iface.get('bfd')}
-    return out
+ARGUMENT_SPEC = dict(
+    bridge=dict(type='str', required=True),
+    tunnel_type=dict(type='str', default='gre', choices=list(TUNNEL_TYPES), aliases=['type']),
+    remotes=dict(type='list', elements='raw', required=True),
+    group=dict(type='str', default='default'),
+    name_prefix=dict(type='str'),
+    purge=dict(type='bool', default=False),
+    # Interface options for every tunnel. ttl and tos are raw: a number or 'inherit', seen as
+    # given (a str type would turn true into 'True').
+    local_ip=dict(type='str'), key=dict(type='str', no_log=False), dst_port=dict(type='int'),
+    csum=dict(type='bool'), ttl=dict(type='raw'), tos=dict(type='raw'), df_default=dict(type='bool'),
+    options=dict(type='dict'),
+    bfd=dict(type='bool', default=False), bfd_min_rx=dict(type='int'), bfd_min_tx=dict(type='int'),
+)
 
 
 def main():
-    argument_spec = dict(
-        bridge=dict(type='str', required=True),
-        tunnel_type=dict(type='str', default='gre', choices=list(TUNNEL_TYPES), aliases=['type']),
-        remotes=dict(type='list', elements='raw', required=True),
-        local_ip=dict(type='str'),
-        key=dict(type='str', no_log=False),
-        dst_port=dict(type='int'),
-        csum=dict(type='bool'),
-        # raw: a number or 'inherit', seen as given (a str type would turn true into 'True').
-        ttl=dict(type='raw'),
-        tos=dict(type='raw'),
-        df_default=dict(type='bool'),
-        options=dict(type='dict'),
-        bfd=dict(type='bool', default=False),
-        bfd_min_rx=dict(type='int'),
-        bfd_min_tx=dict(type='int'),
-        group=dict(type='str', default='default'),
-        name_prefix=dict(type='str'),
-        purge=dict(type='bool', default=False),
-        wait=dict(type='bool', default=True),
-    )
-    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-
-    # The whole input is checked before connecting; what needs the database is checked in plan().
-    try:
-        ports = desired_tunnels(params)
-    except (InputError, PlanError) as exc:
-        module.fail_json(msg=str(exc))
-
-    bridge, group = params['bridge'], params['group']
-
-    def report(before, after):
-        tunnels = summary(group_ports(after.get(bridge), group))
-        return dict(tunnels=tunnels), summary(group_ports(before.get(bridge), group)), tunnels
-
-    def plan_tunnels(state):
-        if module.check_mode and bridge not in state:
-            # Check mode: the task that creates the bridge ran in check mode too. Every tunnel is
-            # predicted as new on the new bridge (which then shows in the diff's before, empty).
-            state[bridge] = new_bridge(bridge, datapath_type=None)
-        return plan(params, ports, state)
-
-    run_and_exit(module, plan_tunnels,
-                 'netvirt.overlay.ovs_tunnels %s group %s' % (bridge, group), report)
+    run_module(ARGUMENT_SPEC, Tunnels)
 
 
 if __name__ == '__main__':

@@ -150,7 +150,7 @@ skipped_files:
   elements: dict
   contains:
     path:
-      description: The file.
+      description: The file, as found under the paths given.
       type: str
       returned: always
     reason:
@@ -164,6 +164,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.respawn import has_respawned, probe_interpreters_for_module, respawn_module
 
 from ansible_collections.netvirt.overlay.plugins.module_utils import _selinux_context as sc
+from ansible_collections.netvirt.overlay.plugins.module_utils._constants import SYSTEM_PYTHONS
 
 
 def _diff(changes):
@@ -185,7 +186,7 @@ def main():
     )
     backend = sc.default_backend()
     if not backend.available and not has_respawned():
-        interpreter = probe_interpreters_for_module(sc.SYSTEM_INTERPRETERS, 'selinux')
+        interpreter = probe_interpreters_for_module(SYSTEM_PYTHONS, 'selinux')
         if interpreter:
             respawn_module(interpreter)  # exits with the respawned module's result
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._mesh import MeshError
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import MeshError
 
 
 def as_filter_errors(func):

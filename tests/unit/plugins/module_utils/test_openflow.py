@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError
-from ansible_collections.netvirt.overlay.plugins.module_utils._mesh import (
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import (
     normalise_networks, service_node_flows, tunnel_bridge_flows)
 from ansible_collections.netvirt.overlay.plugins.module_utils._openflow import (
     PRIORITY_DEFAULT, check_flows, parse_flow, split_actions, tokens)

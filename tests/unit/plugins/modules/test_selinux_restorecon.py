@@ -22,6 +22,7 @@ import pytest
 from ansible_collections.netvirt.overlay.tests.unit.module_args import patch_module_args
 
 from ansible_collections.netvirt.overlay.plugins.module_utils import _selinux_context as sc
+from ansible_collections.netvirt.overlay.plugins.module_utils._constants import SYSTEM_PYTHONS
 from ansible_collections.netvirt.overlay.plugins.modules import selinux_restorecon
 
 FOREIGN = 'unconfined_u:object_r:user_home_t:s0'
@@ -130,7 +131,7 @@ def test_missing_bindings_on_selinux_host_fail(monkeypatch, capsys, keytab, no_r
     assert rc == 1 and out['failed'] is True
     assert 'python3-libselinux' in out['msg'] and 'python3-selinux' in out['msg']
     # it looked for a system Python with the bindings before giving up
-    assert no_respawn == [(sc.SYSTEM_INTERPRETERS, 'selinux')]
+    assert no_respawn == [(SYSTEM_PYTHONS, 'selinux')]
 
 
 def test_missing_bindings_respawn_under_system_python(monkeypatch, capsys, keytab):

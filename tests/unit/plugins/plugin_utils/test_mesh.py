@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._gateway import gateway_plan
-from ansible_collections.netvirt.overlay.plugins.module_utils._mesh import (
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._gateway import gateway_plan
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import (
     MeshError, check_topology, flood_groups, normalise_networks, replication_plan, service_node_flows,
     tunnel_bridge_flows)
 
@@ -205,10 +205,18 @@ def test_hypervisor_role_forgets_flows_by_the_cookie_that_learn_gives_them():
     # cookie the learn() action of the tunnel bridge's flows writes.
     import os
     import yaml
-    from ansible_collections.netvirt.overlay.plugins.module_utils._mesh import LEARNED_COOKIE
+    from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import LEARNED_COOKIE, flow_cookie
     root = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..')
     with open(os.path.join(root, 'roles', 'hypervisor', 'vars', 'main.yml')) as handle:
         role_vars = yaml.safe_load(handle)
-    assert int(role_vars['hypervisor_learned_cookie'], 16) == LEARNED_COOKIE
+    assert role_vars['hypervisor_learned_cookie'] == "{{ 'learned' | netvirt.overlay.flow_cookie }}"
+    assert int(flow_cookie('learned'), 16) == LEARNED_COOKIE
     learns = [f for f in tunnel_bridge_flows(NETS, ['blue'], HV_PEERS[:1]) if 'learn(' in f]
     assert learns and all('cookie=%#x' % LEARNED_COOKIE in f for f in learns)
+
+
+def test_flow_cookie_names_each_owner_and_refuses_others():
+    from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import flow_cookie
+    assert [flow_cookie(o) for o in ('overlay', 'learned', 'gateway_l2')] == ['0x4e56', '0x4e57', '0x4e58']
+    with pytest.raises(MeshError, match="'vxlan' is not one of gateway_l2, learned, overlay"):
+        flow_cookie('vxlan')

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._mesh import MeshError
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import MeshError, vlan_id, whole_number
 
 ROUTER_NAME = re.compile(r'^[a-z0-9][a-z0-9-]{0,9}$')
 
@@ -37,13 +37,7 @@ def _addr(value, what):
 
 
 def _vrrp_id(value, what):
-    try:
-        vrid = int(value)
-    except (TypeError, ValueError):
-        raise MeshError('%s: vrrp_id %r is not a number' % (what, value))
-    if not 1 <= vrid <= 255:
-        raise MeshError('%s: vrrp_id %d is outside 1-255' % (what, vrid))
-    return vrid
+    return whole_number(value, '%s: vrrp_id' % what, 1, 255)
 
 
 def l2_plan(l2_networks, networks, interface):
@@ -56,12 +50,7 @@ def l2_plan(l2_networks, networks, interface):
             raise MeshError("L2 gateway #%d: tenant network '%s' is not in overlay_networks" % (index + 1, name))
         if name in names:
             raise MeshError("L2 gateway: tenant network '%s' is bridged twice" % name)
-        try:
-            vlan = int(item.get('vlan'))
-        except (TypeError, ValueError):
-            raise MeshError("L2 gateway for '%s': vlan %r is not a number" % (name, item.get('vlan')))
-        if not 1 <= vlan <= 4094:
-            raise MeshError("L2 gateway for '%s': vlan %d is outside 1-4094" % (name, vlan))
+        vlan = vlan_id(item.get('vlan'), "L2 gateway for '%s': vlan" % name)
         if vlan in vlans:
             raise MeshError("L2 gateway for '%s': vlan %d bridges another network already" % (name, vlan))
         vlans.add(vlan)

@@ -33,15 +33,19 @@ gateways bridging the same VLAN cannot form a loop through the overlay.
 
 from __future__ import annotations
 
+from ansible_collections.netvirt.overlay.plugins.module_utils._constants import (
+    FLOW_COOKIES, KEY_MAX, TABLE_CLASSIFY, TABLE_FLOOD, TABLE_FROM_INTEGRATION, TABLE_FROM_SERVICE_NODE,
+    TABLE_FROM_TUNNEL, TABLE_LEARN, TABLE_LEARNED, TABLE_UNKNOWN_UNICAST)
+from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import port_name
+
 # Bytes a frame grows by when encapsulated (outer IPv4, tunnel header and the
 # inner Ethernet header that the tenant MTU does not count). GRE always carries a
 # key here (key=flow), hence 8 bytes of GRE.
 ENCAP_OVERHEAD = {'gre': 14 + 20 + 8, 'vxlan': 14 + 20 + 8 + 8, 'geneve': 14 + 20 + 8 + 8, 'stt': 14 + 20 + 20 + 18}
 IPV6_EXTRA = 20
-VNI_MAX = {'gre': 2 ** 32 - 1, 'vxlan': 2 ** 24 - 1, 'geneve': 2 ** 24 - 1, 'stt': 2 ** 32 - 1}
 
 FLOW_PRIORITY = 10
-LEARNED_COOKIE = 0x4e57
+LEARNED_COOKIE = FLOW_COOKIES['learned']
 # OpenFlow 1.3 spells a VLAN ID with the "present" bit set. The flows are written the way
 # the switch prints them back, so that ovs_flows compares them exactly.
 VLAN_PRESENT = 0x1000
@@ -54,6 +58,21 @@ GATEWAY = 'gateway'
 
 class MeshError(Exception):
     pass
+
+
+def whole_number(value, what, low, high):
+    """An integer from ``low`` to ``high``; MeshError naming ``what``."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise MeshError('%s %r is not a number' % (what, value))
+    if not low <= number <= high:
+        raise MeshError('%s %d is outside %d-%d' % (what, number, low, high))
+    return number
+
+
+def vlan_id(value, what):
+    return whole_number(value, what, 1, 4094)
 
 
 def tenant_mtu(underlay_mtu, encapsulation, underlay_ipv6=False):
@@ -79,14 +98,12 @@ def normalise_networks(networks, encapsulation='gre'):
             vni = int(net.get('vni'))
         except (TypeError, ValueError):
             raise MeshError("tenant network '%s' needs a numeric vni" % name)
-        if not 1 <= vni <= VNI_MAX.get(encapsulation, 2 ** 24 - 1):
+        if not 1 <= vni <= KEY_MAX.get(encapsulation, 2 ** 24 - 1):
             raise MeshError("tenant network '%s': vni %d is outside 1-%d for %s"
-                            % (name, vni, VNI_MAX.get(encapsulation), encapsulation))
+                            % (name, vni, KEY_MAX.get(encapsulation), encapsulation))
         if vni in vnis:
             raise MeshError("tenant network '%s': vni %d is used by another network" % (name, vni))
-        vlan = int(net.get('vlan') or index + 1)
-        if not 1 <= vlan <= 4094:
-            raise MeshError("tenant network '%s': local vlan %d is outside 1-4094" % (name, vlan))
+        vlan = vlan_id(net.get('vlan') or index + 1, "tenant network '%s': local vlan" % name)
         if vlan in vlans:
             raise MeshError("tenant network '%s': local vlan %d is used by another network" % (name, vlan))
         names.add(name)
@@ -149,33 +166,37 @@ def tunnel_bridge_flows(networks, local_networks, tunnels, patch_port=PATCH_TO_I
     if unknown:
         raise MeshError('this host carries unknown tenant network(s): %s' % ', '.join(unknown))
     local = [by_name[n] for n in sorted(set(local_networks), key=lambda n: by_name[n]['vni'])]
-    flows = ['table=0,priority=%d,in_port=%s actions=resubmit(,1)' % (FLOW_PRIORITY, patch_port)]
+    flows = ['table=%d,priority=%d,in_port=%s actions=resubmit(,%d)'
+             % (TABLE_CLASSIFY, FLOW_PRIORITY, patch_port, TABLE_FROM_INTEGRATION)]
     for tun in sorted(tunnels, key=lambda t: t['port']):
-        flows.append('table=0,priority=%d,in_port=%s actions=resubmit(,%d)'
-                     % (FLOW_PRIORITY, tun['port'], 12 if _kind(tun) == SERVICE_NODE else 10))
-    flows.append('table=0,priority=0 actions=drop')
+        flows.append('table=%d,priority=%d,in_port=%s actions=resubmit(,%d)'
+                     % (TABLE_CLASSIFY, FLOW_PRIORITY, tun['port'],
+                        TABLE_FROM_SERVICE_NODE if _kind(tun) == SERVICE_NODE else TABLE_FROM_TUNNEL))
+    flows.append('table=%d,priority=0 actions=drop' % TABLE_CLASSIFY)
 
-    flows.append('table=1,priority=%d,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=resubmit(,21)'
-                 % FLOW_PRIORITY)
-    flows.append('table=1,priority=1 actions=resubmit(,20)')
+    flows.append('table=%d,priority=%d,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=resubmit(,%d)'
+                 % (TABLE_FROM_INTEGRATION, FLOW_PRIORITY, TABLE_FLOOD))
+    flows.append('table=%d,priority=1 actions=resubmit(,%d)' % (TABLE_FROM_INTEGRATION, TABLE_LEARNED))
 
-    learn = ('learn(table=20,hard_timeout=%d,priority=%d,cookie=0x%x,NXM_OF_VLAN_TCI[0..11],'
+    learn = ('learn(table=%d,hard_timeout=%d,priority=%d,cookie=0x%x,NXM_OF_VLAN_TCI[0..11],'
              'NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],'
              'load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:OXM_OF_IN_PORT[])'
-             % (learn_timeout, FLOW_PRIORITY, LEARNED_COOKIE))
+             % (TABLE_LEARNED, learn_timeout, FLOW_PRIORITY, LEARNED_COOKIE))
     for net in local:
-        flows.append('table=10,priority=%d,tun_id=0x%x actions=push_vlan:0x8100,set_field:%d->vlan_vid,resubmit(,11)'
-                     % (FLOW_PRIORITY, net['vni'], VLAN_PRESENT | net['vlan']))
-    flows.append('table=10,priority=0 actions=drop')
-    flows.append('table=11,priority=1 actions=%s,output:%s' % (learn, patch_port))
+        flows.append('table=%d,priority=%d,tun_id=0x%x actions=push_vlan:0x8100,set_field:%d->vlan_vid,resubmit(,%d)'
+                     % (TABLE_FROM_TUNNEL, FLOW_PRIORITY, net['vni'], VLAN_PRESENT | net['vlan'], TABLE_LEARN))
+    flows.append('table=%d,priority=0 actions=drop' % TABLE_FROM_TUNNEL)
+    flows.append('table=%d,priority=1 actions=%s,output:%s' % (TABLE_LEARN, learn, patch_port))
     if any(_kind(t) == SERVICE_NODE for t in tunnels):
         for net in local:
-            flows.append('table=12,priority=%d,tun_id=0x%x actions=push_vlan:0x8100,set_field:%d->vlan_vid,output:%s'
-                         % (FLOW_PRIORITY, net['vni'], VLAN_PRESENT | net['vlan'], patch_port))
-        flows.append('table=12,priority=0 actions=drop')
-    flows.append('table=20,priority=0 actions=resubmit(,%d)' % (22 if via_sn else 21))
+            flows.append('table=%d,priority=%d,tun_id=0x%x actions=push_vlan:0x8100,set_field:%d->vlan_vid,output:%s'
+                         % (TABLE_FROM_SERVICE_NODE, FLOW_PRIORITY, net['vni'], VLAN_PRESENT | net['vlan'], patch_port))
+        flows.append('table=%d,priority=0 actions=drop' % TABLE_FROM_SERVICE_NODE)
 
-    direct = 22 if via_sn else 21
+    # Unicast that nothing learned: to the network's endpoints directly; with service-node
+    # replication that is its own table, since the flood table hands frames to the groups.
+    direct = TABLE_UNKNOWN_UNICAST if via_sn else TABLE_FLOOD
+    flows.append('table=%d,priority=0 actions=resubmit(,%d)' % (TABLE_LEARNED, direct))
     for net in local:
         ports = flood_receivers(net['name'], tunnels, local_kind)
         if ports:
@@ -183,11 +204,11 @@ def tunnel_bridge_flows(networks, local_networks, tunnels, patch_port=PATCH_TO_I
             flows.append('table=%d,priority=%d,dl_vlan=%d actions=pop_vlan,set_field:0x%x->tun_id,%s'
                          % (direct, FLOW_PRIORITY, net['vlan'], net['vni'], outputs))
         if via_sn:
-            flows.append('table=21,priority=%d,dl_vlan=%d actions=pop_vlan,set_field:0x%x->tun_id,group:%d'
-                         % (FLOW_PRIORITY, net['vlan'], net['vni'], net['vlan']))
-    flows.append('table=21,priority=0 actions=drop')
+            flows.append('table=%d,priority=%d,dl_vlan=%d actions=pop_vlan,set_field:0x%x->tun_id,group:%d'
+                         % (TABLE_FLOOD, FLOW_PRIORITY, net['vlan'], net['vni'], net['vlan']))
+    flows.append('table=%d,priority=0 actions=drop' % TABLE_FLOOD)
     if via_sn:
-        flows.append('table=22,priority=0 actions=drop')
+        flows.append('table=%d,priority=0 actions=drop' % TABLE_UNKNOWN_UNICAST)
     return flows
 
 
@@ -304,3 +325,59 @@ def integration_bridge_ports(vm_ports, networks, local_networks, mtu, patch_port
                             "(overlay_host_networks: %s)" % (vm.get('name'), net, ', '.join(local_networks)))
         ports.append({'name': vm['name'], 'mtu': int(mtu), 'tag': by_name[net]['vlan']})
     return ports
+
+
+def flow_cookie(owner):
+    """The cookie of one owner's flows (module_utils/_constants.FLOW_COOKIES), in hex as ovs-ofctl takes it."""
+    if owner not in FLOW_COOKIES:
+        raise MeshError("flow_cookie: '%s' is not one of %s" % (owner, ', '.join(sorted(FLOW_COOKIES))))
+    return '0x%x' % FLOW_COOKIES[owner]
+
+
+# Name prefix of the tunnels to service nodes (group service-nodes, BFD on them).
+SERVICE_NODE_PORT_PREFIX = 'sn'
+
+
+def mesh_peers(hostvars, hosts, me, encapsulation, all_networks, tep_var='overlay_tep_address',
+               networks_var='overlay_host_networks', service_nodes=None, gateways=None):
+    """The other tunnel endpoints: [{host, remote_ip, port, networks, kind}] (hosts without a TEP are skipped).
+
+    ``kind`` is service_node for hosts in ``service_nodes``, gateway for hosts in ``gateways``,
+    hypervisor otherwise. Tunnels to service nodes are named sn-<hex> (their own tunnel group).
+    """
+    service_nodes = list(service_nodes or [])
+    gateways = list(gateways or [])
+    peers, seen = [], {}
+    names = [n['name'] for n in all_networks]
+    for host in hosts:
+        if host == me or host in seen:
+            continue
+        tep = hostvars[host].get(tep_var)
+        if not tep:
+            continue
+        ip = str(tep).split('/', maxsplit=1)[0]
+        if ip in seen.values():
+            raise MeshError('hosts %s and %s have the same tunnel endpoint %s'
+                            % ([h for h, i in seen.items() if i == ip][0], host, ip))
+        seen[host] = ip
+        carried = hostvars[host].get(networks_var)
+        kind = SERVICE_NODE if host in service_nodes else (GATEWAY if host in gateways else 'hypervisor')
+        peers.append({'host': host, 'remote_ip': ip, 'kind': kind,
+                      'port': port_name(SERVICE_NODE_PORT_PREFIX if kind == SERVICE_NODE else encapsulation, ip),
+                      'networks': list(names if carried is None else carried)})
+    return peers
+
+
+KIND_OF_GROUP = (('service_nodes', SERVICE_NODE), ('gateways', GATEWAY), ('hypervisors', 'hypervisor'))
+
+
+def mesh_check(hostvars, groups, all_networks, tep_var='overlay_tep_address', networks_var='overlay_host_networks'):
+    """Validate the whole inventory's endpoints (see check_topology); True or MeshError."""
+    endpoints = []
+    for group, kind in KIND_OF_GROUP:
+        for host in groups.get(group) or []:
+            hv = hostvars[host]
+            if not hv.get(tep_var):
+                continue
+            endpoints.append({'host': host, 'kind': kind, 'networks': hv.get(networks_var)})
+    return check_topology(all_networks, endpoints)

@@ -1,0 +1,24 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netvirt.overlay contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters about OpenFlow state: br-tun's flows, the flood groups, the service nodes' flows, flow cookies.
+
+The logic is in plugins/plugin_utils/_mesh.py (control node only); each filter's documentation is
+the YAML file of its name next to this one.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import as_filter_errors
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import (
+    flood_groups, flow_cookie, service_node_flows, tunnel_bridge_flows)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            'tunnel_bridge_flows': as_filter_errors(tunnel_bridge_flows),
+            'flood_groups': as_filter_errors(flood_groups),
+            'service_node_flows': as_filter_errors(service_node_flows),
+            'flow_cookie': as_filter_errors(flow_cookie),
+        }
