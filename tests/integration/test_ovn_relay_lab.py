@@ -15,7 +15,6 @@ in front of the 3-member southbound cluster), under its own lab name, the tests 
 from __future__ import annotations
 
 import os
-import re
 import time
 
 import pytest
