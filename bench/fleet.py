@@ -243,6 +243,11 @@ def broadcast_check(n):
         for proc in listeners.values():
             if proc.stdout.readline().strip() != 'ready':
                 raise Failed('an ARP counter did not start')
+        # One broadcast for another address first: OVS's userspace tunnelling drops the first packet
+        # towards a tunnel endpoint whose MAC it has not resolved yet (seen at N=8: 4 of 5 copies on
+        # the hypervisors that no ping had reached); the check is about copies in steady state.
+        inside('vm%d' % sender, ['python3', PROBE, 'arp-burst', 'eth0', '198.18.%d.251' % (100 + k), '1'])
+        time.sleep(1)
         inside('vm%d' % sender, ['python3', PROBE, 'arp-burst', 'eth0', target, str(BURST), '0.05'])
         seen = dict((i, int(proc.communicate(timeout=30)[0].strip() or -1)) for i, proc in listeners.items())
         same = [seen[i] for i in seen if vm_network(i) == net]
