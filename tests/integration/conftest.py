@@ -85,10 +85,13 @@ class Playbook(object):
     """ansible-playbook with the JSON callback, so tests can assert on every task result."""
 
     def __init__(self, inventory):
-        self.inventory = inventory
+        # One inventory, or a list of them that ansible-playbook merges (-i each).
+        self.inventories = [inventory] if isinstance(inventory, str) else list(inventory)
+        self.inventory = self.inventories[0]
 
     def run(self, playbook, check=False, diff=False, extra_vars=None, expect_rc=0, limit=None, verbose=False, env=None):
-        argv = ['ansible-playbook', '-i', self.inventory, playbook] + (['-v'] if verbose else [])
+        argv = ['ansible-playbook'] + [arg for inv in self.inventories for arg in ('-i', inv)] + [playbook] \
+            + (['-v'] if verbose else [])
         if limit:
             argv += ['--limit', limit]
         if check:

@@ -1,0 +1,363 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netvirt.overlay contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Benchmark: the cost curve of a fleet, for each control plane and fleet size N.
+
+For every N (default 4, 8, 16, 32) and control plane it builds a lab of its own (``bench-fleet``):
+- mesh: N hypervisors that carry both tenant networks (blue, red), one VM each (odd VMs on blue,
+  even on red), two service nodes (broadcast replication through them, as the embedded lab);
+- ovn: the same N hypervisors as OVN chassis, three controllers (Raft, SSL), and with
+  ``--relays K`` K southbound relays in front of them; blue and red are logical switches.
+It times lab create (lab_create.yml), the first converge (site.yml) and a no-change re-run
+(site.yml again, which must report changed=0), counts the module runs per hypervisor of the re-run
+(bench/callback_plugins/module_runs.py), sums the resident memory of every process of the lab, counts
+the OpenFlow flows of each hypervisor, and checks broadcast: the first VM of each network sends
+ARP broadcasts, and every other VM of that network must see exactly one copy of each, VMs of the
+other network none. The lab is always destroyed, also on failure or Ctrl-C, and the machine's
+root namespace must be unchanged (tools/host_guard.py).
+
+Run as root, after ``. tools/setup.sh``, under the lab lock:
+  flock /run/nvo-lab.lock python bench/fleet.py --sizes 4,8 --planes mesh,ovn [--relays 2]
+Not part of CI. Exit code 1 when a check failed, 2 when a step failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, 'tools'))
+import host_guard  # noqa: E402  (tools/host_guard.py: what no lab may change)
+
+PROBE = os.path.join(ROOT, 'playbooks', 'files', 'netprobe.py')
+LAB = 'bench-fleet'
+STATE = '/run/netvirt-lab/%s' % LAB
+NETWORKS = ('blue', 'red')
+BURST = 5  # broadcasts each sender sends
+# Inside a VM: count the ARP requests for TARGET seen on IFACE during SECONDS (raw socket).
+ARP_COUNTER = r'''
+import socket, struct, sys, time
+iface, target, seconds = sys.argv[1], socket.inet_aton(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.bind((iface, 0))
+s.settimeout(0.2)
+seen, end = 0, time.monotonic() + seconds
+print('ready', flush=True)
+while time.monotonic() < end:
+    try:
+        frame = s.recv(2048)
+    except socket.timeout:
+        continue
+    if len(frame) >= 42 and frame[20:22] == b'\x00\x01' and frame[38:42] == target:
+        seen += 1
+print(seen, flush=True)
+'''
+
+
+class Failed(Exception):
+    pass
+
+
+def vm_network(i):
+    return NETWORKS[(i - 1) % 2]
+
+
+def vm_address(i):
+    return '198.18.%d.%d' % (100 + (i - 1) % 2, i)
+
+
+def inventory(plane, n, relays):
+    common = {'netvirt_lab_name': LAB, 'netvirt_lab_state_dir': STATE,
+              'ansible_connection': 'netvirt.overlay.namespace', 'ansible_python_interpreter': '/usr/bin/python3',
+              'ovs_datapath_type': 'netdev', 'ovs_manage_packages': False, 'overlay_tx_checksum_offload': False,
+              'overlay_underlay_mtu': 1500, 'lab_networks': [{'name': 'mgmt'}, {'name': 'transport'}]}
+    node_links = [{'interface': 'eth0', 'network': 'mgmt', 'addresses': ['{{ lab_mgmt_address }}']},
+                  {'interface': 'eth1', 'network': 'transport'}]
+    hvs = dict(('hv%d' % i, {'lab_mgmt_address': '198.18.0.%d/24' % (100 + i),
+                             'overlay_tep_address': '198.18.1.%d/24' % (100 + i)}) for i in range(1, n + 1))
+    vms = dict(('vm%d' % i, {'vm_hypervisor': 'hv%d' % i, 'vm_network': vm_network(i),
+                             'vm_address': vm_address(i) + '/24', 'vm_mac': '02:00:00:%02x:00:%02x' % ((i - 1) % 2, i)})
+               for i in range(1, n + 1))
+    my_vms = ("{{ groups['vms'] | map('extract', hostvars) | selectattr('vm_hypervisor', 'eq', inventory_hostname)"
+              " | map(attribute='inventory_hostname') | list }}")
+    vm_link = {'interface': 'eth0', 'peer_host': '{{ vm_hypervisor }}', 'peer_interface': 'vm-{{ inventory_hostname }}',
+               'addresses': ['{{ vm_address }}'], 'mac': '{{ vm_mac }}'}
+    if plane == 'mesh':
+        for host in hvs.values():
+            host['overlay_host_networks'] = list(NETWORKS)
+        return {'all': {
+            'vars': dict(common, overlay_control_plane='mesh', overlay_encapsulation='gre',
+                         overlay_networks=[{'name': 'blue', 'vni': 1001}, {'name': 'red', 'vni': 1002}],
+                         overlay_bum_replication='service_node'),
+            'children': {
+                'hypervisors': {'hosts': hvs, 'vars': {
+                    'lab_links': node_links, 'hypervisor_underlay_interfaces': ['eth1'], 'lab_my_vms': my_vms,
+                    'hypervisor_vm_ports': "{{ dict(lab_my_vms | map('regex_replace', '^', 'vm-') | zip(lab_my_vms"
+                                           " | map('extract', hostvars, 'vm_network')))"
+                                           " | dict2items(key_name='name', value_name='network') }}"}},
+                'service_nodes': {'vars': {'lab_links': node_links, 'hypervisor_underlay_interfaces': ['eth1']},
+                                  'hosts': dict(('sn%d' % i, {'lab_mgmt_address': '198.18.0.%d/24' % (20 + i),
+                                                              'overlay_tep_address': '198.18.1.%d/24' % (20 + i)})
+                                                for i in (1, 2))},
+                'vms': {'hosts': vms, 'vars': {'lab_links': [vm_link]}}}}}
+    ports = dict((net, [{'name': vm, 'mac': v['vm_mac'], 'ips': [v['vm_address'].split('/')[0]]}
+                        for vm, v in sorted(vms.items()) if v['vm_network'] == net]) for net in NETWORKS)
+    ovn_vars = dict(common, overlay_control_plane='ovn', overlay_encapsulation='geneve', overlay_ovn_transport='ssl',
+                    overlay_ovn_pki_dir=STATE + '.pki',
+                    overlay_tenant_mtu="{{ (overlay_underlay_mtu | netvirt.overlay.tenant_mtu(overlay_encapsulation)) | int - 8 }}",
+                    overlay_ovn_topology={'switches': [
+                        {'name': net, 'subnet': '198.18.%d.0/24' % (100 + k), 'ports': ports[net]}
+                        for k, net in enumerate(NETWORKS)]})
+    children = {
+        'controllers': {'vars': {'lab_links': node_links[:1]},
+                        'hosts': dict(('ctl%d' % i, {'lab_mgmt_address': '198.18.0.%d/24' % (20 + i),
+                                                     'controller_address': '198.18.0.%d' % (20 + i)}) for i in (1, 2, 3))},
+        'hypervisors': {'hosts': hvs, 'vars': {
+            'lab_links': node_links, 'hypervisor_underlay_interfaces': ['eth1'], 'lab_my_vms': my_vms,
+            'hypervisor_ovn_vm_ports': "{{ lab_my_vms | map('regex_replace', '^(.*)$', '{\"name\": \"vm-\\1\", "
+                                       "\"logical_port\": \"\\1\"}') | map('from_json') | list }}"}},
+        'vms': {'hosts': vms, 'vars': {'lab_links': [vm_link]}}}
+    if relays:
+        children['relays'] = {'vars': {'lab_links': node_links[:1]},
+                              'hosts': dict(('rl%d' % i, {'lab_mgmt_address': '198.18.0.%d/24' % (40 + i),
+                                                          'sb_relay_address': '198.18.0.%d' % (40 + i)})
+                                            for i in range(1, relays + 1))}
+    return {'all': {'vars': ovn_vars, 'children': children}}
+
+
+class Lab(object):
+    def __init__(self, inv_path, forks, env):
+        self.inv = inv_path
+        self.forks = forks
+        self.env = env
+
+    def playbook(self, name, count_runs=False):
+        """Run a playbook of playbooks/: (seconds, {host: changed}, {host: module runs})."""
+        argv = ['ansible-playbook', '-i', self.inv, os.path.join(ROOT, 'playbooks', name)]
+        if self.forks:
+            argv += ['--forks', str(self.forks)]
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), **self.env)
+        runs_file = None
+        if count_runs:
+            handle, runs_file = tempfile.mkstemp(suffix='.json')
+            os.close(handle)
+            env.update(ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, 'callback_plugins'),
+                       ANSIBLE_CALLBACKS_ENABLED='module_runs', NVO_MODULE_RUNS_FILE=runs_file)
+        start = time.monotonic()
+        proc = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, check=False)
+        seconds = time.monotonic() - start
+        runs = {}
+        if runs_file:
+            with open(runs_file) as handle:
+                text = handle.read()
+            os.unlink(runs_file)
+            runs = json.loads(text) if text else {}
+        if proc.returncode != 0:
+            raise Failed('%s failed (rc %d):\n%s' % (' '.join(argv), proc.returncode, proc.stdout[-3000:]))
+        changed = dict((m.group(1), int(m.group(2))) for m in re.finditer(r'^(\S+)\s+: ok=\d+\s+changed=(\d+)',
+                                                                          proc.stdout, re.M))
+        if not changed:
+            raise Failed('%s printed no recap' % name)
+        return seconds, changed, runs
+
+
+def pid_of(host):
+    with open(os.path.join(STATE, '%s.pid' % host)) as handle:
+        return int(handle.read().strip())
+
+
+def inside(host, argv, check=True, timeout=60):
+    proc = subprocess.run(['nsenter', '-t', str(pid_of(host)), '-a'] + list(argv), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise Failed('%s: %s failed: %s' % (host, ' '.join(argv), proc.stderr))
+    return proc.stdout
+
+
+def memory_mib(hosts):
+    """{host: MiB of resident memory of every process in its PID namespace}."""
+    ns_of = dict((os.readlink('/proc/%d/ns/pid' % pid_of(h)), h) for h in hosts)
+    rss = collections.Counter()
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            host = ns_of.get(os.readlink('/proc/%s/ns/pid' % entry))
+            if host is None:
+                continue
+            with open('/proc/%s/status' % entry) as handle:
+                found = re.search(r'^VmRSS:\s+(\d+) kB', handle.read(), re.M)
+        except OSError:
+            continue  # the process ended meanwhile
+        if found:
+            rss[host] += int(found.group(1)) / 1024.0
+    return rss
+
+
+def flows(host):
+    total = 0
+    for bridge in inside(host, ['ovs-vsctl', '--timeout=10', 'list-br']).split():
+        out = inside(host, ['ovs-ofctl', '-O', 'OpenFlow13', 'dump-flows', bridge])
+        total += sum(1 for line in out.splitlines() if 'actions=' in line)
+    return total
+
+
+def wait_reachable(n, timeout=120):
+    """Every VM pings the next VM of its network (the control plane has done its work)."""
+    deadline = time.monotonic() + timeout
+    pending = [(i, j) for i in range(1, n + 1) for j in [i + 2 if i + 2 <= n else i - 2] if 1 <= j <= n]
+    while pending and time.monotonic() < deadline:
+        pending = [(i, j) for i, j in pending
+                   if subprocess.run(['nsenter', '-t', str(pid_of('vm%d' % i)), '-a', 'ping', '-c', '1', '-W', '1',
+                                      vm_address(j)], stdout=subprocess.DEVNULL, check=False).returncode != 0]
+    if pending:
+        raise Failed('VMs that never reached their network peer: %s' % pending)
+
+
+def broadcast_check(n):
+    """For each network, the first VM sends BURST ARP broadcasts for an address nobody has: every
+    other VM of the network must count exactly BURST, every VM of the other network 0.
+    (ok, 'what was seen')."""
+    report, ok = [], True
+    for k, net in enumerate(NETWORKS):
+        sender = k + 1
+        target = '198.18.%d.250' % (100 + k)
+        listeners = {}
+        for i in range(1, n + 1):
+            if i != sender:
+                listeners[i] = subprocess.Popen(['nsenter', '-t', str(pid_of('vm%d' % i)), '-a', 'python3', '-c',
+                                                 ARP_COUNTER, 'eth0', target, '6'],
+                                                stdout=subprocess.PIPE, universal_newlines=True)
+        for proc in listeners.values():
+            if proc.stdout.readline().strip() != 'ready':
+                raise Failed('an ARP counter did not start')
+        # One broadcast for another address first: OVS's userspace tunnelling drops the first packet
+        # towards a tunnel endpoint whose MAC it has not resolved yet (seen at N=8: 4 of 5 copies on
+        # the hypervisors that no ping had reached); the check is about copies in steady state.
+        inside('vm%d' % sender, ['python3', PROBE, 'arp-burst', 'eth0', '198.18.%d.251' % (100 + k), '1'])
+        time.sleep(1)
+        inside('vm%d' % sender, ['python3', PROBE, 'arp-burst', 'eth0', target, str(BURST), '0.05'])
+        seen = dict((i, int(proc.communicate(timeout=30)[0].strip() or -1)) for i, proc in listeners.items())
+        same = [seen[i] for i in seen if vm_network(i) == net]
+        other = [seen[i] for i in seen if vm_network(i) != net]
+        good = all(c == BURST for c in same) and all(c == 0 for c in other) and len(same) > 0
+        ok = ok and good
+        report.append('%s: %s' % (net, 'each of %d VMs %d/%d, other network 0' % (len(same), BURST, BURST) if good
+                                  else 'same network %s, other network %s' % (same, other)))
+    return ok, '; '.join(report)
+
+
+def measure(plane, n, relays, forks, env):
+    handle, inv_path = tempfile.mkstemp(suffix='.json', prefix='fleet-')
+    with os.fdopen(handle, 'w') as out:
+        json.dump(inventory(plane, n, relays), out)
+    lab = Lab(inv_path, forks, env)
+    row = {'plane': plane + (' + %d relays' % relays if plane == 'ovn' and relays else ''), 'n': n}
+    try:
+        row['create'] = lab.playbook('lab_create.yml')[0]
+        row['first'] = lab.playbook('site.yml')[0]
+        lab.playbook('lab_host_networks.yml')
+        row['rerun'], changed, runs = lab.playbook('site.yml', count_runs=True)
+        row['rerun_changed'] = sum(changed.values())
+        hv_runs = [runs.get('hv%d' % i, 0) for i in range(1, n + 1)]
+        row['runs'] = sum(hv_runs) / float(n)
+        row['runs_all'] = dict(runs)
+        lab_hosts = [h for h in list(changed) + ['vm%d' % i for i in range(1, n + 1)]
+                     if os.path.exists(os.path.join(STATE, '%s.pid' % h))]
+        mem = memory_mib(lab_hosts)
+        row['mem_total'] = sum(mem.values())
+        row['mem_hv'] = sum(mem['hv%d' % i] for i in range(1, n + 1)) / float(n)
+        hv_flows = [flows('hv%d' % i) for i in range(1, n + 1)]
+        row['flows'] = (min(hv_flows), max(hv_flows))
+        wait_reachable(n)
+        row['bcast_ok'], row['bcast'] = broadcast_check(n)
+    finally:
+        try:
+            lab.playbook('lab_destroy.yml')
+        finally:
+            os.unlink(inv_path)
+    return row
+
+
+def table(rows):
+    out = ['| control plane | N | lab create s | first converge s | no-change re-run s (changed) | module runs per '
+           'hypervisor (re-run) | memory of the lab MiB (per hypervisor) | flows per hypervisor | broadcast |',
+           '|---|---:|---:|---:|---:|---:|---:|---:|---|']
+    for r in rows:
+        flow = '%d' % r['flows'][0] if r['flows'][0] == r['flows'][1] else '%d-%d' % r['flows']
+        out.append('| %s | %d | %.1f | %.1f | %.1f (%d) | %.1f | %.0f (%.0f) | %s | %s %s |'
+                   % (r['plane'], r['n'], r['create'], r['first'], r['rerun'], r['rerun_changed'], r['runs'],
+                      r['mem_total'], r['mem_hv'], flow, 'PASS' if r['bcast_ok'] else 'FAIL', r['bcast']))
+    return '\n'.join(out)
+
+
+def uptime():
+    return subprocess.run(['uptime'], stdout=subprocess.PIPE, universal_newlines=True, check=False).stdout.strip()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
+    parser.add_argument('--sizes', default='4,8,16,32', help='hypervisor counts N (comma separated)')
+    parser.add_argument('--planes', default='mesh,ovn', help='control planes: mesh, ovn (comma separated)')
+    parser.add_argument('--relays', type=int, default=0, help='southbound relays in the OVN lab (0: none)')
+    parser.add_argument('--forks', type=int, default=0, help='ansible-playbook --forks (0: ansible.cfg\'s)')
+    parser.add_argument('--env', action='append', default=[], metavar='KEY=VALUE',
+                        help='environment for ansible-playbook (ANSIBLE_* tuning), repeatable')
+    parser.add_argument('--output', help='also write the table (markdown) to this file')
+    args = parser.parse_args()
+    env = dict(item.split('=', 1) for item in args.env)
+    sizes = [int(s) for s in args.sizes.split(',')]
+    planes = args.planes.split(',')
+    if os.path.exists(STATE):
+        raise SystemExit('BENCHMARK FAILED: %s exists: a lab of this name is running (or was left behind)' % STATE)
+
+    # SIGTERM (a CI timeout, kill) ends the run through the finally blocks, like Ctrl-C.
+    def stop(signum, _frame):
+        raise KeyboardInterrupt('signal %d' % signum)
+    signal.signal(signal.SIGTERM, stop)
+
+    before = host_guard.snapshot()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_before = uptime()
+    rows, failure = [], None
+    try:
+        for plane in planes:
+            for n in sizes:
+                print('%s N=%d ...' % (plane, n), file=sys.stderr, flush=True)
+                rows.append(measure(plane, n, args.relays, args.forks, env))
+                print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+    except Failed as exc:
+        failure = str(exc)
+    changed = host_guard.differences(before, host_guard.snapshot())
+    text = ('fleet benchmark, %s UTC; forks %s%s\nload before: %s\nload after:  %s\n\n%s\n'
+            % (started.strftime('%Y-%m-%d %H:%M'), args.forks or "ansible.cfg's",
+               ''.join('; %s=%s' % kv for kv in sorted(env.items())), load_before, uptime(), table(rows)))
+    print(text)
+    if args.output:
+        with open(args.output, 'w') as handle:
+            handle.write(text)
+    if changed:
+        raise SystemExit('BENCHMARK FAILED: the benchmark changed this machine: %s' % '; '.join(changed))
+    if failure:
+        print('BENCHMARK FAILED: %s' % failure)
+        return 2
+    bad = [r for r in rows if r['rerun_changed'] or not r['bcast_ok']]
+    for r in bad:
+        print('FAIL: %s N=%d: re-run changed=%d, broadcast %s' % (r['plane'], r['n'], r['rerun_changed'], r['bcast']))
+    return 1 if bad else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
