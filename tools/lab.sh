@@ -6,11 +6,19 @@
 #                                 static mesh with service nodes and gateways (inventories/lab)
 #   bash tools/lab.sh --ovn       only the OVN lab          bash tools/lab.sh --mesh   only the mesh lab
 #   bash tools/lab.sh [--ovn|--mesh] --destroy              remove the lab(s)
+#   bash tools/lab.sh --machines [--ovn|--mesh] [--destroy] the same with the controllers, hypervisors,
+#                                 service nodes and gateways as booted Debian machines (systemd-nspawn,
+#                                 reached over SSH, packages from the lab's local repository)
 # Other arguments go to ansible-playbook, e.g. --mesh -e overlay_encapsulation=vxlan.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$NVO_ROOT"
 
+machines=()
+if [ "${1:-}" = "--machines" ]; then
+    machines=(-e netvirt_lab_machines=true)
+    shift
+fi
 modes=(ovn mesh)
 case "${1:-}" in
     --ovn) modes=(ovn); shift ;;
@@ -22,7 +30,7 @@ verify_of() { [ "$1" = ovn ] && echo playbooks/verify_ovn.yml || echo playbooks/
 
 if [ "${1:-}" = "--destroy" ]; then
     for mode in "${modes[@]}"; do
-        ansible-playbook -i "$(inventory_of "$mode")" playbooks/lab_destroy.yml
+        ansible-playbook -i "$(inventory_of "$mode")" playbooks/lab_destroy.yml "${machines[@]}"
     done
     exit 0
 fi
@@ -35,9 +43,9 @@ python3 tools/host_guard.py snapshot "$guard"
 failed=()
 for mode in "${modes[@]}"; do
     printf '\n##### %s lab (%s)\n' "$mode" "$(inventory_of "$mode")"
-    if ! { ansible-playbook -i "$(inventory_of "$mode")" playbooks/lab_create.yml "$@" &&
-           ansible-playbook -i "$(inventory_of "$mode")" playbooks/site.yml "$@" &&
-           ansible-playbook -i "$(inventory_of "$mode")" "$(verify_of "$mode")" "$@"; }; then
+    if ! { ansible-playbook -i "$(inventory_of "$mode")" playbooks/lab_create.yml "${machines[@]}" "$@" &&
+           ansible-playbook -i "$(inventory_of "$mode")" playbooks/site.yml "${machines[@]}" "$@" &&
+           ansible-playbook -i "$(inventory_of "$mode")" "$(verify_of "$mode")" "${machines[@]}" "$@"; }; then
         failed+=("$mode")
     fi
 done
