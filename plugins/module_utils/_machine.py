@@ -260,6 +260,11 @@ def remove_cgroups(lab, name=None):
                 os.rmdir(folder)
             except OSError:
                 pass
+        if not name:
+            try:  # the labs' common parent, once no lab has machines any more
+                os.rmdir(os.path.dirname(top))
+            except OSError:
+                pass
 
 
 def boot_script(name, rootfs, upper, repo, netns_pid, cgroups=()):
