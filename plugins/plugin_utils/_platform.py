@@ -12,11 +12,13 @@ NFV SIG) names them through the roles' package variables.
 
 from __future__ import annotations
 
+# python3-openvswitch with the OVN packages: the collection's modules talk OVSDB through it
+# (netvirt.overlay.ovn_topology runs on a controller).
 PLATFORMS = {
     'Debian': {
         'packages': {
             'ovs': ['openvswitch-switch', 'python3-openvswitch'],
-            'ovn_central': ['ovn-central'],
+            'ovn_central': ['ovn-central', 'python3-openvswitch'],
             'ovn_host': ['ovn-host'],
             'gateway': ['keepalived', 'nftables', 'iproute2'],
         },
@@ -51,7 +53,7 @@ PLATFORMS = {
     'RedHat': {
         'packages': {
             'ovs': ['openvswitch', 'python3-openvswitch'],
-            'ovn_central': ['ovn-central'],
+            'ovn_central': ['ovn-central', 'python3-openvswitch'],
             'ovn_host': ['ovn-host'],
             'gateway': ['keepalived', 'nftables', 'iproute'],
         },
