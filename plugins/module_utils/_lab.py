@@ -356,7 +356,7 @@ def ensure_machines(lab, hosts, entries, release='bookworm', mirror=None):
         upper = _machine.provision(lab, name, paths['rootfs'], hosts_file(host.get('hostname') or name, entries),
                                    host['ssh_address'], keys[name], admin_key)
         script = _machine.boot_script(name, paths['rootfs'], upper, paths['repo'], netns_pid,
-                                       _machine.cgroup_dirs(lab, name))
+                                      _machine.cgroup_dirs(lab, name))
         if _machine.start_machine(sdir, name, script):
             out['started'].append(name)
         booting[name] = netns_pid

@@ -143,8 +143,9 @@ def test_reboot_drills_need_no_ansible(machine_lab):
     print('\nreboot drills (no Ansible run after the reboot):')
     print('%-6s %-10s %-14s %-28s %s' % ('host', 'booted', 'traffic again', 'VM traffic', 'other pair: lost/sent, longest gap'))
     for machine, booted, traffic, path, label, lost, sent, gap in figures:
-        print('%-6s %-10s %-14s %-28s %s: %d/%d, %s' % (machine, '%.1f s' % booted, '%.1f s' % traffic, path, label, lost, sent,
-                                                       '%.2f s' % gap if gap is not None else 'n/a'))
+        shown_gap = '%.2f s' % gap if gap is not None else 'n/a'
+        print('%-6s %-10s %-14s %-28s %s: %d/%d, %s'
+              % (machine, '%.1f s' % booted, '%.1f s' % traffic, path, label, lost, sent, shown_gap))
 
 
 def boot_id(machine):
