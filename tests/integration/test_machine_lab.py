@@ -34,9 +34,15 @@ VM_ADDRESS = {'vm1': '198.18.100.1', 'vm2': '198.18.100.2', 'vm3': '198.18.100.3
 
 def ssh(host, command, check=True, timeout=60):
     """A command on a machine over SSH, as Ansible reaches it (the lab's key, config and known_hosts)."""
-    proc = subprocess.run(['ssh', '-F', os.path.join(STATE, 'ssh', 'config'), '-o', 'ConnectTimeout=3', host, command],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                          timeout=timeout, check=False)
+    argv = ['ssh', '-F', os.path.join(STATE, 'ssh', 'config'), '-o', 'ConnectTimeout=3', host, command]
+    try:
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        # A machine that is going down can leave a connection hanging: no answer, as unreachable.
+        if check:
+            raise
+        return subprocess.CompletedProcess(argv, 255, '', 'timed out after %d s' % timeout)
     if check and proc.returncode != 0:
         raise AssertionError('%s: %s failed (%d): %s%s' % (host, command, proc.returncode, proc.stdout, proc.stderr))
     return proc
