@@ -6,7 +6,7 @@ against service-node replication, from OVS port counters.
 
 A lab of its own (``bench-bum``): 8 hypervisors that all carry one tenant network, one service
 node (one, so that no BFD packets share the counters), one VM on hv1. The overlay is deployed with
-playbooks/site.yml, first with ``overlay_bum_replication=source``, then with ``service_node``; each
+playbooks/lab_deploy.yml (site.yml and the lab's VMs), first with ``overlay_bum_replication=source``, then with ``service_node``; each
 time the VM sends K ARP requests for an address nobody has, and the OpenFlow port counters of
 hv1's transport NIC (read just before and after, inside hv1) give the packets and bytes it sent;
 the counters of its tunnel ports tell how many went to the service node and how many direct.
@@ -114,7 +114,7 @@ def main():
     try:
         playbook(inv, 'lab_create.yml')
         for mode in ('source', 'service_node'):
-            playbook(inv, 'site.yml', '-e', 'overlay_bum_replication=%s' % mode)
+            playbook(inv, 'lab_deploy.yml', '-e', 'overlay_bum_replication=%s' % mode)
             inside('vm1', 'ping', '-c', '1', '-W', '1', '198.18.100.77', check=False)  # let the flows settle
             rows.append((mode, measure(args.count)))
     finally:

@@ -26,7 +26,7 @@ case "${1:-}" in
 esac
 
 inventory_of() { [ "$1" = ovn ] && echo inventories/lab_ovn || echo inventories/lab; }
-verify_of() { [ "$1" = ovn ] && echo playbooks/verify_ovn.yml || echo playbooks/verify.yml; }
+verify_of() { [ "$1" = ovn ] && echo playbooks/lab_verify_ovn.yml || echo playbooks/lab_verify.yml; }
 
 if [ "${1:-}" = "--destroy" ]; then
     for mode in "${modes[@]}"; do
@@ -44,7 +44,7 @@ failed=()
 for mode in "${modes[@]}"; do
     printf '\n##### %s lab (%s)\n' "$mode" "$(inventory_of "$mode")"
     if ! { ansible-playbook -i "$(inventory_of "$mode")" playbooks/lab_create.yml "${machines[@]}" "$@" &&
-           ansible-playbook -i "$(inventory_of "$mode")" playbooks/site.yml "${machines[@]}" "$@" &&
+           ansible-playbook -i "$(inventory_of "$mode")" playbooks/lab_deploy.yml "${machines[@]}" "$@" &&
            ansible-playbook -i "$(inventory_of "$mode")" "$(verify_of "$mode")" "${machines[@]}" "$@"; }; then
         failed+=("$mode")
     fi

@@ -251,10 +251,13 @@ def check_against_database(state, bridge, ports, purge=False):
                                    bridge))
 
 
-def check_against_host(state, bridge, ports, exists=device_exists):
+def check_against_host(state, bridge, ports, exists=device_exists, devices_to_come=None):
     """What vswitchd would refuse only after the commit: a system interface names a network device
     that must exist; a new internal port or bridge creates one, whose name must be free; a patch
-    port's peer must be a patch port."""
+    port's peer must be a patch port.
+
+    ``devices_to_come`` (a list; check mode) collects the missing devices of system ports instead of
+    refusing them: a task before this one, which check mode did not run, may create them."""
     _port_bridge, iface_owner = port_owners(state)
     if bridge not in state and exists(bridge):
         raise PlanError("bridge: a new bridge creates a network device named '%s', and this host already "
@@ -267,7 +270,9 @@ def check_against_host(state, bridge, ports, exists=device_exists):
             # Interfaces already in the database are set up, or already reported by vswitchd.
             if iname in iface_owner:
                 continue
-            if iface['type'] == 'system' and not exists(iname):
+            if iface['type'] == 'system' and not exists(iname) and devices_to_come is not None:
+                devices_to_come.append(iname)
+            elif iface['type'] == 'system' and not exists(iname):
                 raise PlanError("%s: port '%s': network device '%s' does not exist on this host (a system "
                                 "port attaches an existing device; type internal makes OVS create one)"
                                 % (field, name, iname))
@@ -294,12 +299,12 @@ def not_a_tunnel(_name, port):
     return TUNNEL_GROUP_KEY not in port['external_ids']
 
 
-def plan(params, ports, state):
+def plan(params, ports, state, devices_to_come=None):
     bridge = params['bridge']
     if params['state'] == 'absent':
         return plan_bridge_absent(state, bridge)
     check_against_database(state, bridge, ports, params.get('purge_ports', False))
-    check_against_host(state, bridge, ports)
+    check_against_host(state, bridge, ports, devices_to_come=devices_to_come)
     desired = {
         'datapath_type': params.get('datapath_type'),
         'fail_mode': params.get('fail_mode'),

@@ -393,6 +393,14 @@ def _transact_with_deadline(rpc, request, deadline):
 _EAGAIN = errno.EAGAIN
 
 
+def server_not_there(params):
+    """True when every remote is a local unix: socket and none of the sockets exists: Open vSwitch
+    is not installed or not started yet. Check mode then predicts from an empty database, which is
+    what the package or the first start creates (an Open_vSwitch row without bridges or keys)."""
+    remotes = [r.strip() for r in (params.get('db') or '').split(',') if r.strip()]
+    return bool(remotes) and all(r.startswith('unix:') and not os.path.exists(r[len('unix:'):]) for r in remotes)
+
+
 def connect_or_fail(module, database='Open_vSwitch', tables=None, leader_only=None):
     """Validate the connection options, connect, or fail_json with what to fix."""
     ensure_ovs_library(module)

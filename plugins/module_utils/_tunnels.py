@@ -238,7 +238,8 @@ def plan(params, ports, state):
         raise PlanError("bridge '%s' does not exist; create it first (netvirt.overlay.ovs_bridge)" % bridge)
     ttype = params['tunnel_type']
     datapath = state[bridge]['datapath_type']
-    if ttype in KERNEL_ONLY_TYPES and datapath != 'system':
+    # None: a bridge that check mode predicts an earlier task creates, whose datapath it cannot see.
+    if ttype in KERNEL_ONLY_TYPES and datapath not in ('system', None):
         usable = ', '.join(t for t in TUNNEL_TYPES if t not in KERNEL_ONLY_TYPES)
         raise PlanError("tunnel_type: %s needs the kernel datapath (datapath_type system), but bridge '%s' "
                         "has datapath_type %s; use %s" % (ttype, bridge, datapath, usable))

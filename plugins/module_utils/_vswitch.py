@@ -370,18 +370,24 @@ def _empty_port():
             'external_ids': {}, 'other_config': {}, 'interfaces': {}}
 
 
+def new_bridge(name, datapath_type='system'):
+    """A bridge as OVS creates it: only its local port."""
+    br = {'datapath_type': datapath_type, 'fail_mode': None, 'protocols': [], 'external_ids': {},
+          'other_config': {}, 'controllers': [], 'ports': {}}
+    local = _empty_port()
+    local['interfaces'][name] = dict(_empty_iface(), type='internal')
+    br['ports'][name] = local
+    return br
+
+
 def simulate(state, changes):
     """The state the changes would produce (pure; ``state`` is not modified)."""
     after = copy.deepcopy(state)
     for ch in changes:
         op = ch['op']
         if op == 'add_bridge':
-            br = {'datapath_type': 'system', 'fail_mode': None, 'protocols': [], 'external_ids': {},
-                  'other_config': {}, 'controllers': [], 'ports': {}}
+            br = new_bridge(ch['bridge'])
             br.update(copy.deepcopy(ch['set']))
-            local = _empty_port()
-            local['interfaces'][ch['bridge']] = dict(_empty_iface(), type='internal')
-            br['ports'][ch['bridge']] = local
             after[ch['bridge']] = br
         elif op == 'set_bridge':
             after[ch['bridge']].update(copy.deepcopy(ch['set']))

@@ -5,9 +5,24 @@
 
 from __future__ import annotations
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import OvsdbError, connect_or_fail
+from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import (
+    OvsdbError, connect_or_fail, server_not_there, validate_connection_params)
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import (
-    PlanError, converge, interface_errors, touched_interfaces)
+    PlanError, converge, interface_errors, simulate, touched_interfaces)
+
+
+def predict_without_server(module, plan):
+    """Check mode on a host where Open vSwitch is not running yet (a fresh host, or a run whose
+    earlier task would start it): (before, changes, after) planned against an empty database, or
+    None when the server is there (or should be reached elsewhere) and must be asked."""
+    if not module.check_mode or validate_connection_params(module.params) or not server_not_there(module.params):
+        return None
+    before = {}
+    try:
+        changes = plan(before)
+    except PlanError as exc:
+        module.fail_json(msg=str(exc))
+    return before, changes, simulate(before, changes)
 
 
 def run_and_exit(module, plan, comment, report):
@@ -16,14 +31,18 @@ def run_and_exit(module, plan, comment, report):
     ``report(before, after)`` returns (result fields, diff before, diff after).
     Interface errors that ovs-vswitchd reports for what this run touched fail the task.
     """
-    client = connect_or_fail(module)
-    try:
-        before, changes, after = converge(client, plan, module.check_mode, module.params['wait'], comment=comment)
-        errors, warnings = ({}, []) if module.check_mode else interface_errors(client.tables, touched_interfaces(changes))
-    except (PlanError, OvsdbError) as exc:
-        module.fail_json(msg=str(exc))
-    finally:
-        client.close()
+    predicted = predict_without_server(module, plan)
+    if predicted is not None:
+        (before, changes, after), errors, warnings = predicted, {}, []
+    else:
+        client = connect_or_fail(module)
+        try:
+            before, changes, after = converge(client, plan, module.check_mode, module.params['wait'], comment=comment)
+            errors, warnings = ({}, []) if module.check_mode else interface_errors(client.tables, touched_interfaces(changes))
+        except (PlanError, OvsdbError) as exc:
+            module.fail_json(msg=str(exc))
+        finally:
+            client.close()
 
     fields, diff_before, diff_after = report(before, after)
     result = dict(changed=bool(changes), changes=changes, **fields)

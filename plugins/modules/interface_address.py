@@ -19,6 +19,8 @@ description:
     endpoint C(tep0) or a management port C(mgmt0) (the seed's scenario 5).
   - OVS creates an internal port's Linux device shortly after the port is added; the module waits
     up to O(wait_timeout) seconds for the device to appear.
+  - In check mode an interface that does not exist yet (an internal port that an earlier task would
+    create) is not waited for; the changes are predicted from a new interface (down, no address).
   - This is run-time state. To survive a reboot on a real host, also write it to the host's
     network configuration (systemd-networkd, ifupdown, NetworkManager).
 options:
@@ -196,6 +198,9 @@ def main():
 
     deadline = time.monotonic() + p['wait_timeout']
     current = read_interface(module, p['interface'])
+    if current is None and module.check_mode:
+        # Nothing was created in check mode: the device an earlier task would add comes up down and bare.
+        current = {'addresses': [], 'mtu': None, 'up': False, 'mtu_range': (0, 0)}
     while current is None and time.monotonic() < deadline:
         time.sleep(0.2)
         current = read_interface(module, p['interface'])

@@ -9,7 +9,7 @@ DOCUMENTATION = r'''
 ---
 module: ovn_topology
 short_description: Converge the OVN northbound database to a declared logical topology
-version_added: 0.2.0
+version_added: 0.1.0
 author: netvirt.overlay developers (@netvirt)
 description:
   - Declares logical switches (subnet, ports with MAC and IPs, router, localnet and l2gateway

@@ -59,7 +59,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-    version_added: 0.2.0
   protocol:
     description: OpenFlow version to speak; bundles need V(OpenFlow14) or later, enabled on the bridge.
     type: str
@@ -67,7 +66,13 @@ options:
     default: OpenFlow14
 attributes:
   check_mode:
-    description: Check mode asks the switch for the difference and changes nothing.
+    description:
+      - Check mode asks the switch for the difference and changes nothing.
+      - It predicts what the tasks before it would have created. When the bridge does not exist yet
+        (or Open vSwitch is not installed or running), every flow is predicted as added. When a flow
+        names a port that does not exist yet (a tunnel port that an earlier task would create), the
+        switch is asked with a port number that no port of the bridge has in its place, so the flows
+        that name it are predicted as added and the ones they replace as removed.
     support: full
   diff_mode:
     description: Shows the flows removed and added.
@@ -105,6 +110,14 @@ added:
   returned: always
   type: list
   elements: str
+ports_to_come:
+  description:
+    - Check mode only - ports the flows name that the bridge does not have yet (an earlier task would create
+      them); a real run fails on a flow that names a port that does not exist.
+  returned: always
+  type: list
+  elements: str
+  version_added: 0.2.0
 '''
 
 import os
@@ -178,6 +191,62 @@ def delete_strict(flow):
     return 'delete_strict ' + ','.join(words)
 
 
+# ovs-ofctl's words for a port name it cannot resolve ("NAME: invalid or unknown port for in_port",
+# "NAME: output to unknown port").
+UNKNOWN_PORT_RE = re.compile(r':\d+: ([^\s:]+): [^\n]*unknown port')
+NOT_A_BRIDGE_RE = re.compile(r'is not a bridge or a socket|failed to connect to|Connection refused|No such file or directory')
+# OpenFlow port numbers go up to 0xfeff; stand-ins for ports that do not exist yet count down from there.
+HIGHEST_PORT = 0xfeff
+
+
+def port_pattern(name):
+    """A port name or number as a whole word of a flow (after =, :, ( or a comma)."""
+    return re.compile(r'(?<=[=:(,])%s(?=[,)\s]|$)' % re.escape(name))
+
+
+def ports_in_use(module, ofctl, p):
+    """Port numbers the bridge has now (stand-ins must not be one of them)."""
+    rc, out, _err = module.run_command([ofctl, '-O', p['protocol'], 'dump-ports-desc', p['bridge']])
+    return set(int(n) for n in re.findall(r'^\s*(\d+)\(', out, re.M)) if rc == 0 else set()
+
+
+def ask_for_diff(module, ofctl, p, flows, desired):
+    """(removed, added) from diff-flows; in check mode, ports that do not exist yet get stand-ins.
+
+    Returns (None, []) in check mode when there is no bridge (nor switch) to ask: everything is new;
+    otherwise ((removed, added), names of the ports that got stand-ins).
+    """
+    stand_ins = {}
+    while True:
+        fd, path = tempfile.mkstemp(prefix='ovs_flows-', suffix='.txt')
+        try:
+            with os.fdopen(fd, 'w') as handle:
+                handle.write(''.join('%s\n' % f for f in flows))
+            # diff-flows exits 2 when there are differences, 1 on errors.
+            rc, out, err = module.run_command([ofctl, '-O', p['protocol'], '--names', 'diff-flows', p['bridge'], path])
+        finally:
+            os.unlink(path)
+        if rc in (0, 2):
+            break
+        unknown = UNKNOWN_PORT_RE.search(err)
+        if module.check_mode and unknown and unknown.group(1) not in stand_ins:
+            used = ports_in_use(module, ofctl, p) | set(stand_ins.values())
+            number = max(n for n in range(1, HIGHEST_PORT + 1) if n not in used)
+            stand_ins[unknown.group(1)] = number
+            pattern = port_pattern(unknown.group(1))
+            flows = [pattern.sub(str(number), f) for f in flows]
+            continue
+        if module.check_mode and not stand_ins and NOT_A_BRIDGE_RE.search(err):
+            return None, []
+        module.fail_json(msg=ofctl_error(err, path, desired) or 'bridge %s: ovs-ofctl diff-flows failed: %s'
+                         % (p['bridge'], err.strip() or out.strip()))
+    removed, added = parse_diff(out, p['cookie'])
+    for name, number in stand_ins.items():
+        pattern = port_pattern(str(number))
+        added = [pattern.sub(name, f) for f in added]
+    return (removed, added), sorted(stand_ins)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -194,22 +263,19 @@ def main():
         desired = check_request(p)
     except (InputError, PlanError) as exc:
         module.fail_json(msg=str(exc))
-    ofctl = module.get_bin_path('ovs-ofctl', required=True)
     flows = [with_cookie(f, p['cookie']) for f in desired]
-
-    fd, path = tempfile.mkstemp(prefix='ovs_flows-', suffix='.txt')
-    try:
-        with os.fdopen(fd, 'w') as handle:
-            handle.write(''.join('%s\n' % f for f in flows))
-        # diff-flows exits 2 when there are differences, 1 on errors.
-        rc, out, err = module.run_command([ofctl, '-O', p['protocol'], '--names', 'diff-flows', p['bridge'], path])
-        if rc not in (0, 2):
-            module.fail_json(msg=ofctl_error(err, path, desired) or 'bridge %s: ovs-ofctl diff-flows failed: %s'
-                             % (p['bridge'], err.strip() or out.strip()))
-        removed, added = parse_diff(out, p['cookie'])
-        if (removed or added) and not module.check_mode:
+    # A fresh host in check mode: Open vSwitch is to be installed by an earlier task.
+    ofctl = module.get_bin_path('ovs-ofctl', required=not module.check_mode)
+    diff, ports_to_come = ask_for_diff(module, ofctl, p, flows, desired) if ofctl else (None, [])
+    if diff is None:
+        removed, added = [], flows
+    else:
+        removed, added = diff
+    if (removed or added) and not module.check_mode:
+        fd, path = tempfile.mkstemp(prefix='ovs_flows-', suffix='.txt')
+        try:
             bundle = [delete_strict(f) for f in removed] + ['add ' + f for f in added]
-            with open(path, 'w') as handle:
+            with os.fdopen(fd, 'w') as handle:
                 handle.write('\n'.join(bundle) + '\n')
             rc, out, err = module.run_command([ofctl, '-O', p['protocol'], '--bundle', 'add-flows', p['bridge'], path])
             if rc != 0:
@@ -218,9 +284,9 @@ def main():
             if 'normalization changed' in err:
                 # A field the check does not know lost its prerequisite: the switch holds less than written.
                 module.warn('ovs-ofctl dropped match fields that lack a prerequisite: %s' % err.strip())
-    finally:
-        os.unlink(path)
-    result = dict(changed=bool(removed or added), removed=removed, added=added)
+        finally:
+            os.unlink(path)
+    result = dict(changed=bool(removed or added), removed=removed, added=added, ports_to_come=ports_to_come)
     if module._diff:
         result['diff'] = dict(before=''.join('%s\n' % f for f in removed), after=''.join('%s\n' % f for f in added))
     module.exit_json(**result)

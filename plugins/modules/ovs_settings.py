@@ -72,7 +72,7 @@ settings:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import (
-    CONNECTION_ARGUMENT_SPEC, OvsdbError, connect_or_fail)
+    CONNECTION_ARGUMENT_SPEC, OvsdbError, connect_or_fail, server_not_there, validate_connection_params)
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import (
     PlanError, diff_columns, validate_settings)
 
@@ -92,6 +92,13 @@ def main():
     except PlanError as exc:
         module.fail_json(msg=str(exc))
 
+    if module.check_mode and not validate_connection_params(module.params) and server_not_there(module.params):
+        # Open vSwitch is not running yet (a fresh host): its first start makes an Open_vSwitch row
+        # without these keys, so every key given a value is a change.
+        before = dict((k, {}) for k in COLUMNS)
+        changes = diff_columns(before, desired, COLUMNS)
+        after = dict(before, **changes)
+        exit_with(module, before, changes, after)
     client = connect_or_fail(module, tables=['Open_vSwitch'])
     try:
         root = client.rows('Open_vSwitch')[0]
@@ -113,6 +120,10 @@ def main():
         module.fail_json(msg='cannot update the Open_vSwitch table: %s' % exc)
     finally:
         client.close()
+    exit_with(module, before, changes, after)
+
+
+def exit_with(module, before, changes, after):
     result = dict(changed=bool(changes), changes=changes, settings=after)
     if module._diff:
         result['diff'] = dict(before=before, after=after)

@@ -178,7 +178,7 @@ from ansible_collections.netvirt.overlay.plugins.module_utils._input import Inpu
 from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import (
     REMOTE_KEY, TUNNEL_TYPES, desired_tunnels, plan)
-from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import TUNNEL_GROUP_KEY, PlanError
+from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import TUNNEL_GROUP_KEY, PlanError, new_bridge
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_module import run_and_exit
 
 
@@ -236,7 +236,14 @@ def main():
         tunnels = summary(group_ports(after.get(bridge), group))
         return dict(tunnels=tunnels), summary(group_ports(before.get(bridge), group)), tunnels
 
-    run_and_exit(module, lambda state: plan(params, ports, state),
+    def plan_tunnels(state):
+        if module.check_mode and bridge not in state:
+            # Check mode: the task that creates the bridge ran in check mode too. Every tunnel is
+            # predicted as new on the new bridge (which then shows in the diff's before, empty).
+            state[bridge] = new_bridge(bridge, datapath_type=None)
+        return plan(params, ports, state)
+
+    run_and_exit(module, plan_tunnels,
                  'netvirt.overlay.ovs_tunnels %s group %s' % (bridge, group), report)
 
 

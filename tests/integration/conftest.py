@@ -87,7 +87,7 @@ class Playbook(object):
     def __init__(self, inventory):
         self.inventory = inventory
 
-    def run(self, playbook, check=False, diff=False, extra_vars=None, expect_rc=0, limit=None, verbose=False):
+    def run(self, playbook, check=False, diff=False, extra_vars=None, expect_rc=0, limit=None, verbose=False, env=None):
         argv = ['ansible-playbook', '-i', self.inventory, playbook] + (['-v'] if verbose else [])
         if limit:
             argv += ['--limit', limit]
@@ -101,7 +101,7 @@ class Playbook(object):
             results_path = handle.name
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
                    ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, 'callback_plugins'),
-                   ANSIBLE_CALLBACKS_ENABLED='results_file', NVO_RESULTS_FILE=results_path)
+                   ANSIBLE_CALLBACKS_ENABLED='results_file', NVO_RESULTS_FILE=results_path, **(env or {}))
         proc = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               universal_newlines=True, check=False)
         self.last_output = proc.stdout
@@ -189,6 +189,28 @@ def failures(data):
     return out
 
 
+HOST_STATE = os.path.join(HERE, 'playbooks', 'files', 'host_state.py')
+
+
+def host_states(state_dir, hosts, file_dirs=()):
+    """{host: what playbooks/files/host_state.py reads in it} (OVSDB, flows, groups, links, namespaces,
+    nftables, daemons, and the files under file_dirs)."""
+    return dict((host, json.loads(in_lab_host(state_dir, host, ['/usr/bin/python3', HOST_STATE] + list(file_dirs)).stdout))
+                for host in hosts)
+
+
+def state_differences(before, after):
+    """'host: part' for every part of a host's state that differs between two host_states()."""
+    return ['%s: %s' % (host, part) for host in sorted(before) for part in sorted(set(before[host]) | set(after[host]))
+            if before[host].get(part) != after[host].get(part)]
+
+
+def changed_tasks(data):
+    """{(host, task name)} of the tasks that reported changed (in check mode: would change)."""
+    return set((host, task['task']['name']) for play in data['plays'] for task in play['tasks']
+               for host, res in task['hosts'].items() if res.get('changed'))
+
+
 def changed_hosts(data):
     return dict((host, stats['changed']) for host, stats in data['stats'].items() if stats['changed'])
 
@@ -222,7 +244,8 @@ def created_lab(inventory, extra_vars=None):
 
 @contextlib.contextmanager
 def deployed_lab(inventory_name):
-    """The lab of an inventory of tests/integration/inventories, created and deployed with site.yml:
+    """The lab of an inventory of tests/integration/inventories, created and deployed with
+    lab_deploy.yml (site.yml, then the lab's own hosts):
     (Playbook, results of the deployment)."""
     with created_lab(os.path.join(HERE, 'inventories', inventory_name)) as pb:
-        yield pb, pb.run(os.path.join(ROOT, 'playbooks', 'site.yml'))
+        yield pb, pb.run(os.path.join(ROOT, 'playbooks', 'lab_deploy.yml'))

@@ -17,7 +17,7 @@ from conftest import (HERE, ROOT, changed_hosts, created_lab, deployed_lab, even
 INVENTORY = 'gateways.yml'
 STATE = '/run/netvirt-lab/it-gw'
 PROBE = os.path.join(ROOT, 'playbooks', 'files', 'netprobe.py')
-SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
+DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')  # site.yml, then the lab's VMs and outside hosts
 CREATE = os.path.join(ROOT, 'playbooks', 'lab_create.yml')
 VIP, FIP, EXT, PHYS = '198.18.64.1', '198.18.64.10', '198.18.64.100', '198.18.100.50'
 MAX_GW_OUTAGE = 5.0
@@ -68,7 +68,7 @@ def lab():
 
 
 def test_deploy_reruns_clean(lab):
-    assert changed_hosts(lab.run(SITE)) == {}
+    assert changed_hosts(lab.run(DEPLOY)) == {}
 
 
 def test_l2_gateway_joins_the_vlan_and_the_tenant_network(lab):
@@ -169,20 +169,20 @@ def test_losing_the_active_gateway(lab):
     # Bring the host back: it rejoins as backup (no preemption, no second outage), and a further
     # run changes nothing.
     lab.run(CREATE)
-    lab.run(SITE)
+    lab.run(DEPLOY)
     assert active_router() == other
-    assert changed_hosts(lab.run(SITE)) == {}
+    assert changed_hosts(lab.run(DEPLOY)) == {}
 
 
 def test_bad_gateway_input_stops_before_any_change(lab):
     bad = {'gateway_l2_networks': [{'network': 'blue', 'vlan': 4095}]}
-    data = lab.run(SITE, extra_vars=bad, expect_rc=2)
+    data = lab.run(DEPLOY, extra_vars=bad, expect_rc=2)
     assert changed_hosts(data) == {}
     assert 'vlan 4095 is outside 1-4094' in lab.last_output
     router = {'name': 'red', 'network': 'red', 'address': '198.18.100.254/24', 'external_network': '198.18.64.0/24',
               'external_vip': '198.18.64.1', 'external_addresses': {'gw1': '198.18.64.2', 'gw2': '198.18.64.3'},
               'floating': [{'address': '198.18.65.10', 'fixed': '198.18.100.4'}], 'vrrp_id': 52}
-    data = lab.run(SITE, extra_vars={'gateway_routers': [router]}, expect_rc=2)
+    data = lab.run(DEPLOY, extra_vars={'gateway_routers': [router]}, expect_rc=2)
     assert changed_hosts(data) == {}
     assert 'floating address 198.18.65.10 is outside the external network 198.18.64.0/24' in lab.last_output
 
@@ -201,7 +201,7 @@ def test_bad_input_on_a_fresh_lab_changes_no_host():
         before = dict((h, in_lab_host(lab_vars['netvirt_lab_state_dir'], h, ['sh', '-c', WRITTEN], check=False).stdout)
                       for h in hosts)
         bad = dict(lab_vars, gateway_l2_networks=[{'network': 'blue', 'vlan': 4095}])
-        data = pb.run(SITE, extra_vars=bad, expect_rc=2)
+        data = pb.run(DEPLOY, extra_vars=bad, expect_rc=2)
         assert changed_hosts(data) == {}
         assert [play['play']['name'] for play in data['plays']][-1].startswith('Preflight'), 'a play after the preflight ran'
         assert 'fatal: [gw1]' in pb.last_output

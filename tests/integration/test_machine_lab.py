@@ -22,8 +22,8 @@ import pytest
 from conftest import ROOT, changed_hosts, created_lab, in_lab_host
 
 LAB = os.path.join(ROOT, 'inventories', 'lab')
-SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
-VERIFY = os.path.join(ROOT, 'playbooks', 'verify.yml')
+DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')
+VERIFY = os.path.join(ROOT, 'playbooks', 'lab_verify.yml')
 NAME = 'it-machines'
 STATE = '/run/netvirt-lab/' + NAME
 EV = {'netvirt_lab_name': NAME, 'netvirt_lab_state_dir': STATE, 'netvirt_lab_machines': True}
@@ -53,9 +53,9 @@ def machine_lab():
     started = time.monotonic()
     with created_lab(LAB, EV) as pb:
         created = time.monotonic()
-        first = pb.run(SITE, extra_vars=EV)
+        first = pb.run(DEPLOY, extra_vars=EV)
         deployed = time.monotonic()
-        print('\nmachine lab: up in %.1f s, site.yml %.1f s' % (created - started, deployed - created))
+        print('\nmachine lab: up in %.1f s, lab_deploy.yml %.1f s' % (created - started, deployed - created))
         yield pb, first
 
 
@@ -88,7 +88,7 @@ def test_machines_are_booted_hosts_reached_over_ssh(machine_lab):
 
 def test_verification_table_and_a_second_run_changes_nothing(machine_lab):
     pb, _first = machine_lab
-    second = pb.run(SITE, extra_vars=EV)
+    second = pb.run(DEPLOY, extra_vars=EV)
     assert changed_hosts(second) == {}, 'second site.yml run on the machines changed something'
     pb.verify(VERIFY, EV, 'machine lab (mesh)', MESH_TABLE)
 

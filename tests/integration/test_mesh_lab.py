@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 
 import pytest
 import yaml
@@ -19,11 +18,11 @@ import yaml
 from conftest import ROOT, Playbook, changed_hosts, created_lab, in_lab_host, lab_pid, results
 
 LAB = os.path.join(ROOT, 'inventories', 'lab')
-SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
-VERIFY = os.path.join(ROOT, 'playbooks', 'verify.yml')
+DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')  # site.yml, then the lab's VMs and outside hosts
+VERIFY = os.path.join(ROOT, 'playbooks', 'lab_verify.yml')
 CREATE = os.path.join(ROOT, 'playbooks', 'lab_create.yml')
 DESTROY = os.path.join(ROOT, 'playbooks', 'lab_destroy.yml')
-# The rows verify.yml must print for inventories/lab: 4 VMs (each pinging the other 3), throughput,
+# The rows lab_verify.yml must print for inventories/lab: 4 VMs (each pinging the other 3), throughput,
 # two service nodes (BUM, failover) and two gateways (L2, SNAT, floating address, failover).
 MESH_TABLE = {'ping ': 12, 'TCP overlay': 1, 'TCP underlay': 1, 'overlay / underlay throughput': 1, 'BUM: ': 1,
               'service-node failover': 1, 'L2 gateway': 1, 'L3 gateway': 1, 'floating ': 1, 'gateway failover': 1}
@@ -50,11 +49,11 @@ def test_main_job_for_each_encapsulation(mesh_lab):
     # GRE (the default) comes last: the next test starts from the lab as it leaves it.
     for encapsulation in ('vxlan', 'geneve', 'gre'):
         evx = dict(ev, overlay_encapsulation=encapsulation)
-        pb.run(SITE, extra_vars=evx)
-        second = pb.run(SITE, extra_vars=evx)
+        pb.run(DEPLOY, extra_vars=evx)
+        second = pb.run(DEPLOY, extra_vars=evx)
         assert changed_hosts(second) == {}, 'second site.yml run with %s changed something' % encapsulation
         if encapsulation == 'gre':  # the same tasks for every encapsulation; once is enough
-            check = pb.run(SITE, extra_vars=evx, check=True)
+            check = pb.run(DEPLOY, extra_vars=evx, check=True)
             assert changed_hosts(check) == {}, 'check mode on a converged lab predicted changes'
         table = pb.verify(VERIFY, evx, encapsulation, MESH_TABLE)
         assert 'FAIL' not in table
@@ -88,16 +87,16 @@ def test_removing_a_host_removes_its_tunnels_everywhere(mesh_lab, tmp_path):
     pb, ev = mesh_lab
     # The lab as the test before left it (deployed, GRE); deploy it when this test runs alone.
     if '198.18.1.13' not in tunnel_remotes('hv1', ev['netvirt_lab_state_dir']):
-        pb.run(SITE, extra_vars=ev)
+        pb.run(DEPLOY, extra_vars=ev)
     assert '198.18.1.13' in tunnel_remotes('hv1', ev['netvirt_lab_state_dir'])
     smaller = Playbook(reduced_inventory(tmp_path, ['hv3', 'vm4']))
-    data = smaller.run(SITE, extra_vars=ev)
+    data = smaller.run(DEPLOY, extra_vars=ev)
     tunnels = results(data, 'Tunnels to every other endpoint (stale ones removed)')
     for host in ('hv1', 'hv2'):
         remotes = sorted(t['remote_ip'] for t in tunnels[host]['tunnels'].values())
         assert '198.18.1.13' not in remotes, (host, remotes)
         assert tunnels[host]['changed'] is True
-    assert changed_hosts(smaller.run(SITE, extra_vars=ev)) == {}
+    assert changed_hosts(smaller.run(DEPLOY, extra_vars=ev)) == {}
 
 
 def four_hypervisor_inventory(tmp_path):
@@ -140,18 +139,22 @@ def test_broadcast_reaches_each_vm_once_with_four_hypervisors(tmp_path):
     pb = Playbook(four_hypervisor_inventory(tmp_path))
     try:
         pb.run(CREATE, extra_vars=ev)
-        pb.run(SITE, extra_vars=ev)
+        pb.run(DEPLOY, extra_vars=ev)
         pids = dict((vm, lab_pid(ev['netvirt_lab_state_dir'], vm)) for vm in ('vm1', 'vm2', 'vm3', 'vm4'))
         captures = {}
         for vm in ('vm2', 'vm3', 'vm4'):
             captures[vm] = subprocess.Popen(
-                ['nsenter', '-t', str(pids[vm]), '-n', '--', 'timeout', '4', 'tcpdump', '-i', 'eth0', '-nn', '-l',
+                ['nsenter', '-t', str(pids[vm]), '-n', '--', 'timeout', '8', 'tcpdump', '-i', 'eth0', '-nn', '-l',
                  'arp and dst host 198.18.100.99'],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
-        time.sleep(1.5)  # let tcpdump attach
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        # Send only once every tcpdump listens ("listening on eth0"): on a loaded machine a fixed
+        # pause was once too short, and the capture that started late saw nothing.
+        for vm, proc in captures.items():
+            said = [proc.stderr.readline(), proc.stderr.readline()]  # "verbose output suppressed", "listening on eth0"
+            assert 'listening on' in ''.join(said), '%s: tcpdump did not start: %s' % (vm, said)
         subprocess.run(['nsenter', '-t', str(pids['vm1']), '-n', '--', 'python3', '-c', SEND_ONE_ARP], check=True)
         for vm, proc in captures.items():
-            out, _err = proc.communicate(timeout=10)
+            out, _err = proc.communicate(timeout=20)
             seen = [line for line in out.splitlines() if 'who-has 198.18.100.99' in line]
             assert len(seen) == 1, '%s saw the broadcast %d times:\n%s' % (vm, len(seen), out)
     finally:

@@ -3,12 +3,12 @@
 failure drills, on one lab that the tests take through in order.
 
 1. site.yml deploys controllers, the logical topology, chassis and gateways (Geneve);
-   verify_ovn.yml passes over SSL; a second run changes nothing; check mode predicts nothing.
+   lab_verify_ovn.yml passes over SSL; a second run changes nothing; check mode predicts nothing.
 2. Drills on the converged lab:
    * stop the Raft leader: the cluster elects another, the northbound accepts writes, VMs keep pinging;
    * restart ovs-vswitchd on a hypervisor: connectivity comes back without re-running Ansible;
    * controller_state: absent takes a member out of both clusters; present brings it back.
-3. The same deployment switched to VXLAN: every chassis re-registers, verify_ovn.yml passes.
+3. The same deployment switched to VXLAN: every chassis re-registers, lab_verify_ovn.yml passes.
 4. Last, because it takes a host away for good: kill the active gateway's host; north-south
    traffic resumes through the standby (the outage is measured).
 """
@@ -16,6 +16,7 @@ failure drills, on one lab that the tests take through in order.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -27,16 +28,16 @@ import time
 import pytest
 import yaml
 
-from conftest import (OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_SSL, ROOT, Playbook, changed_hosts, created_lab, in_lab_host,
-                      lab_pid, results, start_in_lab_host)
+from conftest import (OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_SSL, ROOT, Playbook, changed_hosts, changed_tasks, created_lab,
+                      host_states, in_lab_host, lab_pid, results, start_in_lab_host, state_differences)
 
 LAB = 'it-ovn-lab'
 STATE = '/run/netvirt-lab/%s' % LAB
 EXTRA = {'netvirt_lab_name': LAB, 'netvirt_lab_state_dir': STATE}
 INVENTORY = os.path.join(ROOT, 'inventories', 'lab_ovn')
-SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
-VERIFY = os.path.join(ROOT, 'playbooks', 'verify_ovn.yml')
-# The rows verify_ovn.yml must print for inventories/lab_ovn: 3 controllers, 5 chassis (3 hypervisors,
+DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')  # site.yml, then the lab's VMs and outside hosts
+VERIFY = os.path.join(ROOT, 'playbooks', 'lab_verify_ovn.yml')
+# The rows lab_verify_ovn.yml must print for inventories/lab_ovn: 3 controllers, 5 chassis (3 hypervisors,
 # 2 gateways), 4 VMs that ping each other and the external host, then north-south and throughput.
 OVN_TABLE = {'OVN_Northbound Raft cluster': 1, 'OVN_Southbound Raft cluster': 1, 'southbound listener': 2,
              'chassis ': 5, 'east-west ': 4, 'routed ': 8, 'north-south ': 4, 'external host sees the SNAT address': 1,
@@ -112,12 +113,12 @@ def ovn_lab():
 def deployed(ovn_lab):
     """The lab deployed (by the first test, or here when a later test runs alone)."""
     if sh('ctl1', ['test', '-e', '/var/lib/ovn/ovnnb_db.db'], check=False).returncode != 0:
-        ovn_lab.run(SITE, extra_vars=EXTRA)
+        ovn_lab.run(DEPLOY, extra_vars=EXTRA)
     return ovn_lab
 
 
 def test_site_verify_idempotence_and_check_mode(ovn_lab):
-    first = ovn_lab.run(SITE, extra_vars=EXTRA)
+    first = ovn_lab.run(DEPLOY, extra_vars=EXTRA)
     topology = results(first, 'Logical topology')
     assert len(topology) == 1 and not list(topology.values())[0].get('failed')
 
@@ -125,10 +126,10 @@ def test_site_verify_idempotence_and_check_mode(ovn_lab):
     assert 'FAIL' not in table
     assert 'southbound listener, plain tcp client' in table
 
-    second = ovn_lab.run(SITE, extra_vars=EXTRA)
+    second = ovn_lab.run(DEPLOY, extra_vars=EXTRA)
     assert changed_hosts(second) == {}
 
-    check = ovn_lab.run(SITE, check=True, diff=True, extra_vars=EXTRA)
+    check = ovn_lab.run(DEPLOY, check=True, diff=True, extra_vars=EXTRA)
     assert changed_hosts(check) == {}
     assert results(check, 'Logical topology')['ctl1']['changes'] == []
 
@@ -142,16 +143,58 @@ def test_no_private_key_in_the_output(deployed):
     # Another valid PEM file in place of the key: copy would show the difference in its diff.
     sh('hv1', ['cp', '/etc/ovn/ovn-cert.pem', '/etc/ovn/ovn-privkey.pem'])
     try:
-        check = deployed.run(SITE, extra_vars=EXTRA, limit='hv1', check=True, diff=True, verbose=True)
+        check = deployed.run(DEPLOY, extra_vars=EXTRA, limit='hv1', check=True, diff=True, verbose=True)
         check_output = deployed.last_output
     finally:
-        real = deployed.run(SITE, extra_vars=EXTRA, limit='hv1', diff=True, verbose=True)
+        real = deployed.run(DEPLOY, extra_vars=EXTRA, limit='hv1', diff=True, verbose=True)
     assert results(check, 'Private key on the node')['hv1']['changed']
     assert results(real, 'Private key on the node')['hv1']['changed']
     assert sh('hv1', ['cat', '/etc/ovn/ovn-privkey.pem']).stdout == key
     for label, text in (('check mode', check_output + json.dumps(check)), ('real run', deployed.last_output + json.dumps(real))):
         assert 'PRIVATE KEY' not in text, '%s printed a private key' % label
         assert not [line for line in body if line in text], '%s printed part of the private key' % label
+
+
+# The PKI tasks (controller role, certificate.yml), on the control node and on each node.
+PKI_TASKS = ('The PKI has a home on the control node (overlay_ovn_pki_dir; site.yml\'s preflight explains)',
+             'Directories of the PKI on the Ansible controller', 'Certificate authority',
+             'Lifetime of the node certificates the CAs sign', 'CA certificates the southbound database trusts',
+             'Private key and signed certificate of this node', 'Private key on the node',
+             'Certificate and CA certificates on the node')
+OVN_NODES = ('ctl1', 'ctl2', 'ctl3', 'hv1', 'hv2', 'hv3', 'gw1', 'gw2')
+
+
+def pki_files(pki_dir):
+    """{path: sha256} of every file of the PKI directory on the control node."""
+    out = {}
+    for folder, _dirs, names in os.walk(pki_dir):
+        for name in names:
+            with open(os.path.join(folder, name), 'rb') as handle:
+                out[os.path.relpath(os.path.join(folder, name), pki_dir)] = hashlib.sha256(handle.read()).hexdigest()
+    return out
+
+
+def test_a_fresh_control_node_with_the_same_pki_dir_signs_nothing(deployed, tmp_path):
+    """An AWX job or CI runner starts with a new home directory: with overlay_ovn_pki_dir on storage
+    that survives (here the lab's), its run re-signs nothing and changes nothing."""
+    pki_dir = STATE + '.pki'
+    before = pki_files(pki_dir)
+    assert {'ca/controllerca/cacert.pem', 'ca/switchca/cacert.pem', 'nodes/controllers/ctl1-cert.pem',
+            'nodes/chassis/hv1-cert.pem'} <= set(before), sorted(before)
+    node_files = dict((host, sh(host, ['sha256sum', '/etc/ovn/ovn-privkey.pem', '/etc/ovn/ovn-cert.pem',
+                                       '/etc/ovn/cacert.pem']).stdout) for host in OVN_NODES)
+    home = tmp_path / 'fresh-home'
+    home.mkdir()
+    data = deployed.run(DEPLOY, extra_vars=EXTRA, env={'HOME': str(home)})
+    for task in PKI_TASKS:
+        changed = sorted(host for host, res in results(data, task).items() if res.get('changed'))
+        assert not changed, '%s changed on %s from a fresh control node' % (task, changed)
+    assert changed_hosts(data) == {}
+    assert pki_files(pki_dir) == before, 'the PKI directory changed'
+    for host in OVN_NODES:
+        assert sh(host, ['sha256sum', '/etc/ovn/ovn-privkey.pem', '/etc/ovn/ovn-cert.pem', '/etc/ovn/cacert.pem']).stdout \
+            == node_files[host], '%s: key or certificates changed' % host
+    assert not (home / '.local' / 'share' / 'netvirt-overlay').exists(), 'a PKI was made under the fresh HOME'
 
 
 def test_node_certificates_live_for_the_configured_days(deployed):
@@ -279,7 +322,7 @@ def test_raft_leader_stops(deployed):
           % (leader, new_leader, elected_in, northd_in, received, sent))
     assert received >= sent - 2, 'VMs lost %d of %d pings while the leader changed' % (sent - received, sent)
     # Bring the member back (the role would do the same) so later drills have three members.
-    deployed.run(SITE, extra_vars=EXTRA, limit='controllers')
+    deployed.run(DEPLOY, extra_vars=EXTRA, limit='controllers')
     assert role(leader, 'Northbound') in ('follower', 'leader')
 
 
@@ -298,7 +341,7 @@ def test_an_inventory_that_lost_most_controllers_kicks_nobody(deployed, tmp_path
     """ctl2 and ctl3 missing from the inventory (both alive): the first member would kick them and
     leave a cluster of one. The role refuses, naming them; both clusters keep three members."""
     shrunk = edited_inventory(tmp_path, lambda controllers: [controllers.pop(name) for name in ('ctl2', 'ctl3')])
-    shrunk.run(SITE, extra_vars=EXTRA, limit='controllers', expect_rc=2)
+    shrunk.run(DEPLOY, extra_vars=EXTRA, limit='controllers', expect_rc=2)
     refused = re.search(r'refusing to kick ([0-9., ]+) \(not in the inventory\)', shrunk.last_output)
     assert refused and sorted(refused.group(1).split(', ')) == ['198.18.0.22', '198.18.0.23'], shrunk.last_output[-3000:]
     for db in ('Northbound', 'Southbound'):
@@ -311,12 +354,12 @@ def test_a_controller_whose_server_does_not_run_is_not_forgotten(deployed, tmp_p
     leaving = edited_inventory(tmp_path, lambda controllers: controllers['ctl3'].update(controller_state='absent'))
     sh('ctl3', ['/usr/share/ovn/scripts/ovn-ctl', 'stop_nb_ovsdb'])
     try:
-        leaving.run(SITE, extra_vars=EXTRA, limit='ctl3', expect_rc=2)
+        leaving.run(DEPLOY, extra_vars=EXTRA, limit='ctl3', expect_rc=2)
         assert 'OVN_Northbound: /var/lib/ovn/ovnnb_db.db exists but its server does not run' in leaving.last_output
         assert sh('ctl3', ['test', '-e', '/var/lib/ovn/ovnnb_db.db'], check=False).returncode == 0
         assert servers('ctl1', 'Northbound') == sorted(OVN_CONTROLLERS.values())
     finally:
-        deployed.run(SITE, extra_vars=EXTRA, limit='controllers')
+        deployed.run(DEPLOY, extra_vars=EXTRA, limit='controllers')
     assert role('ctl3', 'Northbound') in ('follower', 'leader')
 
 
@@ -327,7 +370,7 @@ def test_controller_leaves_and_joins_again(deployed, tmp_path):
     assert servers('ctl1', 'Northbound') == everyone
 
     start = time.monotonic()
-    leaving.run(SITE, extra_vars=EXTRA, limit='controllers')
+    leaving.run(DEPLOY, extra_vars=EXTRA, limit='controllers')
     left_in = time.monotonic() - start
     for db in ('Northbound', 'Southbound'):
         assert servers('ctl1', db) == sorted(everyone[:2]), '%s: ctl3 is still a member' % db
@@ -336,26 +379,33 @@ def test_controller_leaves_and_joins_again(deployed, tmp_path):
     sh('ctl1', ['ovn-nbctl', '--db=' + OVN_NB, '--timeout=20'] + OVN_SSL + ['ls-del', 'shrink-probe'])
 
     start = time.monotonic()
-    deployed.run(SITE, extra_vars=EXTRA, limit='controllers')
+    deployed.run(DEPLOY, extra_vars=EXTRA, limit='controllers')
     joined_in = time.monotonic() - start
     for db in ('Northbound', 'Southbound'):
         assert servers('ctl1', db) == everyone, '%s: ctl3 did not join again' % db
         assert role('ctl3', db) in ('follower', 'leader')
     print('\ncontroller drill: ctl3 left both clusters (run %.0fs) and joined again (run %.0fs)'
           % (left_in, joined_in))
-    assert changed_hosts(deployed.run(SITE, extra_vars=EXTRA, limit='controllers')) == {}
+    assert changed_hosts(deployed.run(DEPLOY, extra_vars=EXTRA, limit='controllers')) == {}
 
 
 def test_vxlan_encapsulation(deployed):
-    """The same deployment with ovn-encap-type vxlan: every chassis re-registers, traffic passes."""
+    """The same deployment with ovn-encap-type vxlan: check mode predicts the change without making
+    it, every chassis re-registers, traffic passes."""
     vxlan = dict(EXTRA, overlay_encapsulation='vxlan')
-    deployed.run(SITE, extra_vars=vxlan)
+    before = host_states(STATE, OVN_NODES, ['/etc/ovn'])
+    check = deployed.run(DEPLOY, extra_vars=vxlan, check=True, diff=True)
+    assert not state_differences(before, host_states(STATE, OVN_NODES, ['/etc/ovn'])), 'check mode changed the lab'
+    real = deployed.run(DEPLOY, extra_vars=vxlan)
+    predicted, done = changed_tasks(check), changed_tasks(real)
+    assert predicted == done, 'only predicted: %s; only done: %s' % (sorted(predicted - done), sorted(done - predicted))
+    assert ('hv1', 'netvirt.overlay.hypervisor : Chassis settings for ovn-controller') in predicted, sorted(predicted)
     encaps = sh('ctl1', ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['--bare', '--columns=type', 'list', 'Encap']).stdout.split()
     assert len(encaps) == 5 and set(encaps) == {'vxlan'}, encaps  # 3 hypervisors, 2 gateways
     table = deployed.verify(VERIFY, vxlan, 'vxlan', OVN_TABLE)
     assert 'FAIL' not in table
     assert '(vxlan, MTU' in table
-    assert changed_hosts(deployed.run(SITE, extra_vars=vxlan)) == {}
+    assert changed_hosts(deployed.run(DEPLOY, extra_vars=vxlan)) == {}
 
 
 def test_active_gateway_stops(deployed):

@@ -16,7 +16,7 @@ from conftest import ROOT, changed_hosts, deployed_lab, eventually, in_lab_host,
 INVENTORY = 'service_nodes.yml'
 STATE = '/run/netvirt-lab/it-sn'
 PROBE = os.path.join(ROOT, 'playbooks', 'files', 'netprobe.py')
-SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
+DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')  # site.yml, then the lab's VMs and outside hosts
 CREATE = os.path.join(ROOT, 'playbooks', 'lab_create.yml')
 MAX_BUM_OUTAGE = 3.0
 
@@ -54,7 +54,7 @@ def test_deploy_reruns_clean(lab):
     tunnels = results(first, 'Tunnels to the service nodes')
     assert sorted(tunnels['hv1']['tunnels']) == ['sn-c6120115', 'sn-c6120116']
     assert all(t['bfd'].get('enable') == 'true' for t in tunnels['hv1']['tunnels'].values())
-    assert changed_hosts(pb.run(SITE)) == {}
+    assert changed_hosts(pb.run(DEPLOY)) == {}
 
 
 def test_hypervisor_sends_one_copy_and_service_node_replicates_per_vni(lab):
@@ -98,16 +98,16 @@ def test_losing_a_service_node_costs_bum_seconds_and_unicast_nothing(lab):
 
     # Bring the host back: only it changes, and a further run changes nothing.
     pb.run(CREATE)
-    again = pb.run(SITE)
+    again = pb.run(DEPLOY)
     assert set(changed_hosts(again)) <= {'sn1'}
-    assert changed_hosts(pb.run(SITE)) == {}
+    assert changed_hosts(pb.run(DEPLOY)) == {}
     assert eventually(lambda: bfd_up('hv1', '198.18.1.21'), timeout=30)
 
 
 def test_bad_input_stops_before_any_change(lab):
     pb, _first = lab
-    data = pb.run(SITE, extra_vars={'overlay_networks': [{'name': 'blue', 'vni': 2001}, {'name': 'red', 'vni': 2002},
-                                                         {'name': 'green', 'vni': 2003}]}, expect_rc=2)
+    data = pb.run(DEPLOY, extra_vars={'overlay_networks': [{'name': 'blue', 'vni': 2001}, {'name': 'red', 'vni': 2002},
+                                                           {'name': 'green', 'vni': 2003}]}, expect_rc=2)
     assert changed_hosts(data) == {}
     # site.yml's preflight play finds it, before any play that changes hosts starts.
     assert [play['play']['name'] for play in data['plays']][-1].startswith('Preflight')

@@ -269,8 +269,15 @@ def test_raft_cluster_has_one_leader(lab, db):
 
 def test_listeners_are_ssl_on_their_ports(lab, controller, db):
     addr = lab.controller_address(controller)
-    remotes = [r for r in lab.state(controller)['remotes'][db] if not r.startswith(('punix:', 'db:'))]
-    assert remotes == ['p%s:%d:%s' % (lab.transport(), DATABASES[db]['port'], addr)]
+    configured = lab.state(controller)['remotes'][db]
+    remotes = [r for r in configured if not r.startswith(('punix:', 'db:'))]
+    if db == 'sb' and lab.transport() == 'ssl':
+        # The southbound's client listeners are rows of its Connection table (they carry the RBAC role).
+        assert remotes == [] and 'db:OVN_Southbound,SB_Global,connections' in configured, configured
+    else:
+        assert remotes == ['p%s:%d:%s' % (lab.transport(), DATABASES[db]['port'], addr)]
+    if db == 'nb':
+        assert not [r for r in configured if r.startswith('db:')], 'the northbound reads listeners from its Connection table'
     probes = lab.state(controller)['probes']
     assert probes[(db, 'ssl')] == 0, 'an ssl client with the lab CA does not get %s' % DATABASES[db]['name']
     assert probes[(db, 'tcp')] != 0, 'a plain tcp client gets an answer on port %d' % DATABASES[db]['port']
@@ -290,7 +297,10 @@ def test_one_ovn_northd_is_active(lab):
 def test_private_keys_are_private(lab, ovn_node):
     """The key (0600), certificate and CA certificate of every OVN node, root's."""
     files = lab.state(ovn_node)['ssl_files']
-    assert dict((name, mode) for name, (mode, _owner) in files.items()) == SSL_FILES
+    expected = dict(SSL_FILES)
+    if ovn_node in lab.groups['controllers']:
+        expected['southbound-clients-cacert.pem'] = '644'  # the CAs of the southbound's clients
+    assert dict((name, mode) for name, (mode, _owner) in files.items()) == expected
     assert set(owner for _mode, owner in files.values()) == {'root'}
 
 

@@ -1,16 +1,21 @@
 # Copyright (c) netvirt.overlay contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Print, as one JSON object, the state of a lab host that the modules may change: the
+"""Print, as one JSON object, the state of a lab host that the modules and roles may change: the
 Open_vSwitch database, every bridge's OpenFlow flows and groups, the addresses, MTUs and link
-states of every interface, and the OVN northbound database when one runs.
+states of every interface, the OVN northbound database when one runs, the network namespaces and
+the nftables rules of the host and of each of them, the daemons that run (by name), and the files
+under the directories given as arguments (their SHA-256; logs and PID files only by name).
 
 Columns that ovs-vswitchd and ovsdb-server update on their own (statistics, status, link
 counters, cfg sequence numbers written by a commit are kept: a commit is a change) are left out,
 so two snapshots are equal exactly when nothing was written.
 """
 
+import hashlib
 import json
+import os
 import subprocess
+import sys
 
 # Maintained by ovs-vswitchd itself, whatever clients do.
 VOLATILE = {
@@ -51,6 +56,55 @@ def dump(remote, database):
     return tables
 
 
+def processes():
+    """{program name: how many run}, without this snapshot and what started it."""
+    ours, pid = set(), os.getpid()
+    while pid > 1:
+        ours.add(pid)
+        try:
+            with open('/proc/%d/stat' % pid) as handle:
+                pid = int(handle.read().rsplit(')', 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    counts = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit() or int(entry) in ours:
+            continue
+        try:
+            with open('/proc/%s/comm' % entry) as handle:
+                name = handle.read().strip()
+        except OSError:
+            continue
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def files(directories):
+    """{path: sha256}; logs and PID files (written by the daemons as they run) as 'present'."""
+    found = {}
+    for top in directories:
+        for folder, _dirs, names in os.walk(top):
+            for name in names:
+                path = os.path.join(folder, name)
+                if not os.path.isfile(path) or os.path.islink(path):
+                    found[path] = 'present'
+                elif name.endswith(('.log', '.pid', '.ctl', '.sock', '~lock~')):
+                    found[path] = 'present'
+                else:
+                    with open(path, 'rb') as handle:
+                        found[path] = hashlib.sha256(handle.read()).hexdigest()
+    return found
+
+
+def netns_state():
+    """{namespace: nftables ruleset} for the host ('') and each named network namespace."""
+    names = sorted(os.listdir('/run/netns')) if os.path.isdir('/run/netns') else []
+    out = {'': run(['nft', 'list', 'ruleset'])[1]}
+    for name in names:
+        out[name] = run(['ip', 'netns', 'exec', name, 'nft', 'list', 'ruleset'])[1]
+    return out
+
+
 def main():
     state = {'ovsdb': dump('unix:/run/openvswitch/db.sock', 'Open_vSwitch'),
              'ovn_nb': dump('unix:/run/ovn/ovnnb_db.sock', 'OVN_Northbound'),
@@ -66,6 +120,9 @@ def main():
         'addresses': sorted('%s/%s' % (a['local'], a['prefixlen']) for a in link.get('addr_info', [])
                             if not (a.get('family') == 'inet6' and a.get('scope') == 'link'))})
         for link in links)
+    state['nftables'] = netns_state()
+    state['processes'] = processes()
+    state['files'] = files(sys.argv[1:])
     print(json.dumps(state, sort_keys=True))
 
 

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.testing import patch_module_args
+from ansible_collections.netvirt.overlay.tests.unit.module_args import patch_module_args
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, ip_interface
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError

@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
+from ansible_collections.netvirt.overlay.tests.unit.module_args import patch_module_args
 
 from ansible_collections.netvirt.overlay.plugins.module_utils import _selinux_context as sc
 from ansible_collections.netvirt.overlay.plugins.modules import selinux_restorecon

@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+"""Every shipped playbook parses and lists its tasks against inventories of real hosts (the shipped
+example with two hypervisors, and tests/inventories/real_hosts with every group), and site.yml, the one users run on real hosts, plays on the
+overlay's groups only: never on a group the lab also has (vms, lab_outside, the lab's switches),
+which on a real inventory are real guests and machines."""
+
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+REAL_HOSTS = os.path.join(ROOT, 'tests', 'inventories', 'real_hosts')
+INVENTORIES = {'example': os.path.join(ROOT, 'inventories', 'example'), 'real_hosts': REAL_HOSTS}
+PLAYBOOKS = sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, 'playbooks', '*.yml')))
+# The hosts site.yml may touch in that inventory: the overlay's four groups.
+OVERLAY_HOSTS = {'ctl1.example.net', 'ctl2.example.net', 'ctl3.example.net', 'kvm1.example.net', 'kvm2.example.net',
+                 'sn1.example.net', 'gw1.example.net'}
+
+
+def ansible_playbook(*args, inventory=REAL_HOSTS):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'))
+    proc = subprocess.run(['ansible-playbook', '-i', inventory] + list(args), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+    assert proc.returncode == 0, 'ansible-playbook %s: rc %d\n%s' % (' '.join(args), proc.returncode, proc.stdout)
+    assert 'ERROR' not in proc.stdout, proc.stdout
+    return proc.stdout
+
+
+def test_the_playbooks_are_found():
+    assert 'playbooks/site.yml' in PLAYBOOKS and len(PLAYBOOKS) >= 5, PLAYBOOKS
+
+
+@pytest.mark.parametrize('inventory', sorted(INVENTORIES))
+@pytest.mark.parametrize('playbook', PLAYBOOKS)
+def test_parses_and_lists_its_tasks_against_real_hosts(playbook, inventory):
+    ansible_playbook(playbook, '--syntax-check', inventory=INVENTORIES[inventory])
+    out = ansible_playbook(playbook, '--list-tasks', inventory=INVENTORIES[inventory])
+    assert 'playbook: %s' % playbook in out
+
+
+def test_site_plays_on_the_overlay_groups_only():
+    out = ansible_playbook('playbooks/site.yml', '--list-hosts')
+    hosts = set(line.strip() for line in out.splitlines()
+                if line.startswith('      ') and line.strip() and not line.strip().startswith(('play #', 'pattern:', 'hosts (')))
+    assert hosts, out
+    assert hosts <= OVERLAY_HOSTS, 'site.yml plays on hosts outside the overlay: %s\n%s' % (sorted(hosts - OVERLAY_HOSTS), out)
+    assert 'web1.example.net' not in out and 'db1.example.net' not in out, out
