@@ -6,20 +6,24 @@ them over SSH with host key checking, the roles install packages and run daemons
 Then the drills of a real host, with no Ansible run in between: reboot a hypervisor, a gateway and a
 service node one at a time (the verification table passes afterwards; time from reboot to its VMs'
 traffic and the loss other pairs saw are printed), and a crash of ovs-vswitchd (SIGSEGV; systemd
-restarts it, the OpenFlow state is installed again: VM traffic within 5 s).
+restarts it, the OpenFlow state is installed again: flows and VM traffic back within 5 s). Last,
+removing the lab leaves no process, directory or cgroup of its machines. (The controller's reboot
+is drilled on the OVN machine lab, test_machine_lab_ovn.py.) One lab serves every test of the
+module.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import time
 
 import pytest
 
-from conftest import ROOT, changed_hosts, created_lab, in_lab_host
+from conftest import ROOT, changed_hosts, created_lab
+from machine_drills import Pinger, leftovers, longest_gap, outage, wait_booted, wait_for_traffic
+import machine_drills
 
 LAB = os.path.join(ROOT, 'inventories', 'lab')
 DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')
@@ -30,22 +34,6 @@ EV = {'netvirt_lab_name': NAME, 'netvirt_lab_state_dir': STATE, 'netvirt_lab_mac
 MESH_TABLE = {'ping ': 12, 'TCP overlay': 1, 'TCP underlay': 1, 'overlay / underlay throughput': 1, 'BUM: ': 1,
               'service-node failover': 1, 'L2 gateway': 1, 'L3 gateway': 1, 'floating ': 1, 'gateway failover': 1}
 VM_ADDRESS = {'vm1': '198.18.100.1', 'vm2': '198.18.100.2', 'vm3': '198.18.100.3', 'vm4': '198.18.100.4'}
-
-
-def ssh(host, command, check=True, timeout=60):
-    """A command on a machine over SSH, as Ansible reaches it (the lab's key, config and known_hosts)."""
-    argv = ['ssh', '-F', os.path.join(STATE, 'ssh', 'config'), '-o', 'ConnectTimeout=3', host, command]
-    try:
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                              timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        # A machine that is going down can leave a connection hanging: no answer, as unreachable.
-        if check:
-            raise
-        return subprocess.CompletedProcess(argv, 255, '', 'timed out after %d s' % timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError('%s: %s failed (%d): %s%s' % (host, command, proc.returncode, proc.stdout, proc.stderr))
-    return proc
 
 
 @pytest.fixture(scope='module')
@@ -93,36 +81,11 @@ def test_verification_table_and_a_second_run_changes_nothing(machine_lab):
     pb.verify(VERIFY, EV, 'machine lab (mesh)', MESH_TABLE)
 
 
-class Pinger(object):
-    """ping from a VM (a namespace host) at 50 per second; loss and the longest gap, when stopped."""
-
-    def __init__(self, vm, target):
-        pid = open(os.path.join(STATE, '%s.pid' % vm)).read().strip()
-        self.proc = subprocess.Popen(['nsenter', '-t', pid, '-a', 'ping', '-D', '-i', '0.02', '-W', '1', target],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
-        self.label = '%s -> %s' % (vm, target)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGINT)
-        out = self.proc.communicate(timeout=10)[0]
-        sent = re.search(r'(\d+) packets transmitted, (\d+) received', out)
-        assert sent, 'ping %s measured nothing:\n%s' % (self.label, out[-500:])
-        stamps = [float(s) for s in re.findall(r'^\[(\d+\.\d+)\]', out, re.M)]
-        gap = max((b - a for a, b in zip(stamps, stamps[1:])), default=None)
-        return int(sent.group(1)), int(sent.group(2)), gap
+def ssh(host, command, check=True, timeout=60):
+    return machine_drills.ssh(STATE, host, command, check=check, timeout=timeout)
 
 
-def wait_for_traffic(vm, target, started, timeout=60):
-    """Seconds from started until one ping from vm to target is answered; fails after timeout."""
-    deadline = started + timeout
-    while time.monotonic() < deadline:
-        if in_lab_host(STATE, vm, ['ping', '-c', '1', '-W', '1', target], check=False).returncode == 0:
-            return time.monotonic() - started
-        time.sleep(0.1)
-    raise AssertionError('no traffic %s -> %s %d s after the reboot' % (vm, target, timeout))
-
-
-# (machine, VM traffic that needs it or its stand-in: the VM on hv1, the routed path of the active
+# (machine; VM traffic that needs it or its stand-in: the VM on hv1, the routed path of the active
 #  gateway, flooding through the service nodes; another pair, whose loss is printed)
 DRILLS = [('hv1', ('vm2', 'vm1'), ('vm3', 'vm4')),
           ('gw1', ('vm4', '198.18.64.100'), ('vm1', 'vm2')),
@@ -134,64 +97,70 @@ def test_reboot_drills_need_no_ansible(machine_lab):
     figures = []
     for machine, (vm, target), (ovm, otarget) in DRILLS:
         target_ip = VM_ADDRESS.get(target, target)
-        other = Pinger(ovm, VM_ADDRESS[otarget])
+        own, other = Pinger(STATE, vm, target_ip), Pinger(STATE, ovm, VM_ADDRESS[otarget])
         time.sleep(1)
-        started = time.monotonic()
-        ssh(machine, 'sudo systemctl reboot', check=False)
-        # The machine really went down: its systemd is a new process.
-        booted = wait_booted(machine, started)
-        traffic = wait_for_traffic(vm, target_ip, started)
+        started, started_wall = time.monotonic(), time.time()
+        ssh(machine, 'sudo systemctl reboot', check=False, timeout=10)
+        booted = wait_booted(STATE, machine, started)
+        wait_for_traffic(STATE, vm, target_ip, started)  # flowing again, to stop the pingers
         time.sleep(1)
-        sent, received, gap = other.stop()
-        figures.append((machine, booted, traffic, '%s -> %s' % (vm, target), other.label, sent - received, sent, gap))
-        table = pb.verify(VERIFY, EV, 'after the reboot of %s (no Ansible run)' % machine, MESH_TABLE)
-        assert 'FAIL' not in table
-    print('\nreboot drills (no Ansible run after the reboot):')
-    print('%-6s %-10s %-14s %-28s %s' % ('host', 'booted', 'traffic again', 'VM traffic', 'other pair: lost/sent, longest gap'))
-    for machine, booted, traffic, path, label, lost, sent, gap in figures:
-        shown_gap = '%.2f s' % gap if gap is not None else 'n/a'
-        print('%-6s %-10s %-14s %-28s %s: %d/%d, %s'
-              % (machine, '%.1f s' % booted, '%.1f s' % traffic, path, label, lost, sent, shown_gap))
-
-
-def boot_id(machine):
-    return ssh(machine, 'cat /proc/sys/kernel/random/boot_id', check=False, timeout=10).stdout.strip()
-
-
-def wait_booted(machine, started, timeout=90):
-    """Seconds from started until the machine answers over SSH as running again, after a reboot."""
-    deadline = started + timeout
-    while time.monotonic() < deadline:
-        proc = ssh(machine, 'systemctl is-system-running; cat /proc/1/stat', check=False, timeout=10)
-        state = proc.stdout.split('\n')[0] if proc.returncode == 0 else ''
-        uptime = float(open('/proc/uptime').read().split()[0])
-        if state in ('running', 'degraded'):
-            # The machine's PID 1 started after the reboot was asked for.
-            ticks = int(proc.stdout.split('\n')[1].split()[21])
-            pid1_age = uptime - ticks / os.sysconf('SC_CLK_TCK')
-            if pid1_age < time.monotonic() - started + 1:
-                return time.monotonic() - started
-        time.sleep(0.2)
-    raise AssertionError('%s did not come back within %d s' % (machine, timeout))
+        _sent, _received, own_stamps = own.stop()
+        back, silences, silent = outage(own_stamps, started_wall)
+        sent, received, other_stamps = other.stop()
+        other_gap = longest_gap(other_stamps)[0]
+        figures.append((machine, booted, back, silences, silent, own.label, other.label, sent - received, sent, other_gap))
+        pb.verify(VERIFY, EV, 'after the reboot of %s (no Ansible run)' % machine, MESH_TABLE)
+    print('\nreboot drills (no Ansible run after the reboot; times from "systemctl reboot"):')
+    print('%-5s %-8s %-14s %-22s %-22s %s' % ('host', 'booted', 'traffic again', 'its VM pair (outages)', 'other pair',
+                                              'lost/sent, longest gap'))
+    for machine, booted, back, silences, silent, label, other_label, lost, sent, other_gap in figures:
+        print('%-5s %-8s %-14s %-22s %-22s %d/%d, %.2f s'
+              % (machine, '%.1f s' % booted, '%.1f s' % back if back else 'never stopped',
+                 '%s (%d, %.1f s)' % (label, silences, silent), other_label, lost, sent, other_gap))
+    # The hypervisor's VM has no network while its hypervisor is down: a reboot that cost it
+    # nothing did not happen.
+    assert figures[0][2] > 0, 'vm1 kept its traffic through the reboot of hv1: %s' % (figures[0],)
 
 
 def test_ovs_vswitchd_crash_restarts_with_its_flows(machine_lab):
     _pb, _first = machine_lab
-    before = ssh('hv2', 'sudo ovs-ofctl -O OpenFlow13 dump-flows br-tun | grep -c cookie=0x4e56').stdout.strip()
-    assert int(before) > 0
-    pinger = Pinger('vm2', VM_ADDRESS['vm1'])
+    pinger = Pinger(STATE, 'vm2', VM_ADDRESS['vm1'])
     time.sleep(1)
-    pid = ssh('hv2', 'cat /run/openvswitch/ovs-vswitchd.pid').stdout.strip()
-    started = time.monotonic()
-    ssh('hv2', 'sudo kill -SEGV %s' % pid)
-    back = wait_for_traffic('vm2', VM_ADDRESS['vm1'], started, timeout=30)
+    # Inside the machine: kill ovs-vswitchd, then wait until a new one has br-tun's mesh flows
+    # back (all of them); print the old and new PIDs, the flow count and both clock readings.
+    script = (
+        'flows() { ovs-ofctl -O OpenFlow13 dump-flows br-tun 2>/dev/null | grep -c cookie=0x4e56; }; '
+        'old=$(cat /run/openvswitch/ovs-vswitchd.pid); count=$(flows); '
+        'killed=$(date +%s.%N); kill -SEGV "$old"; '
+        'for i in $(seq 600); do '
+        '  new=$(cat /run/openvswitch/ovs-vswitchd.pid 2>/dev/null); '
+        '  if [ -n "$new" ] && [ "$new" != "$old" ] && [ "$(flows)" = "$count" ]; then break; fi; sleep 0.05; '
+        'done; '
+        'echo "$old $new $count $(flows) $killed $(date +%s.%N)"')
+    out = ssh('hv2', "sudo sh -c '%s'" % script).stdout.split()
+    old_pid, new_pid, before, after, killed, flows_back = out[0], out[1], int(out[2]), int(out[3]), float(out[4]), float(out[5])
+    back = wait_for_traffic(STATE, 'vm2', VM_ADDRESS['vm1'], time.monotonic() - (time.time() - killed), timeout=30)
     time.sleep(1)
-    sent, received, gap = pinger.stop()
-    after = ssh('hv2', 'sudo ovs-ofctl -O OpenFlow13 dump-flows br-tun | grep -c cookie=0x4e56').stdout.strip()
-    new_pid = ssh('hv2', 'cat /run/openvswitch/ovs-vswitchd.pid').stdout.strip()
-    print('\novs-vswitchd SIGSEGV on hv2: restarted by systemd (pid %s -> %s), br-tun flows %s -> %s, '
-          'vm2 -> vm1 traffic again after %.2f s; ping lost %d of %d, longest gap %s'
-          % (pid, new_pid, before, after, back, sent - received, sent, '%.2f s' % gap if gap else 'n/a'))
-    assert new_pid != pid
-    assert after == before
-    assert back <= 5.0, 'VM traffic came back after %.1f s (more than 5 s)' % back
+    sent, received, stamps = pinger.stop()
+    traffic_back, _silences, gap = outage(stamps, killed)
+    unit = ssh('hv2', 'systemctl show -p NRestarts --value ovs-vswitchd; systemctl is-active netvirt-openflow').stdout.split()
+    print('\novs-vswitchd SIGSEGV on hv2: restarted by systemd (pid %s -> %s, NRestarts %s, netvirt-openflow %s); '
+          'br-tun mesh flows %d -> %d, all back %.2f s after the kill; vm2 -> vm1 traffic again after %.2f s '
+          '(silent %.2f s in all, lost %d of %d)'
+          % (old_pid, new_pid, unit[0], unit[1], before, after, flows_back - killed, traffic_back, gap, sent - received, sent))
+    assert before > 0, 'br-tun had no mesh flows before the crash'
+    assert new_pid != old_pid, 'ovs-vswitchd was not restarted'
+    assert after == before, 'br-tun has %d mesh flows after the restart, %d before' % (after, before)
+    assert traffic_back > 0, 'vm2 -> vm1 never stopped: the crash was not measured'
+    assert flows_back - killed <= 5.0, 'the flows came back after %.1f s (more than 5 s)' % (flows_back - killed)
+    assert traffic_back <= 5.0 and back <= 5.0, 'VM traffic came back after %.1f s (more than 5 s)' % max(traffic_back, back)
+
+
+def test_removing_the_lab_leaves_no_machine_behind(machine_lab):
+    pb, _first = machine_lab
+    running = leftovers(NAME, STATE)
+    # The search finds the running lab (else it could not find what is left of it).
+    assert any(item.startswith('process') for item in running) and any(item.startswith('cgroup') for item in running), running
+    pb.destroy(extra_vars=EV)
+    left = leftovers(NAME, STATE)
+    assert not left, 'left behind by the removed lab: %s' % left
