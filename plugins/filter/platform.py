@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 name: platform
 short_description: Package names, systemd unit names and service configuration files of an OS family
-version_added: 0.1.0
+version_added: 0.2.0
 author: netvirt.overlay developers (@netvirt)
 description:
   - The collection's one table of the names that differ between OS families, for

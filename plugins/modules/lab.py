@@ -66,10 +66,12 @@ options:
           - The packages the roles install come from a local Debian repository built with the
             image and mounted read-only at C(/srv/netvirt-lab-repo); the machine has no route out.
         type: bool
+        version_added: 0.2.0
         default: false
       ssh_address:
         description: With O(hosts[].machine), the address sshd listens on (the management address).
         type: str
+        version_added: 0.2.0
       binds:
         description: Files or directories of the machine to bind-mount into the host.
         type: list
@@ -152,10 +154,12 @@ options:
   machine_release:
     description: Debian release of the machines' image.
     type: str
+    version_added: 0.2.0
     default: bookworm
   machine_mirror:
     description: Debian mirror the image is built from. Defaults to the one of this machine's apt sources.
     type: str
+    version_added: 0.2.0
 attributes:
   check_mode:
     description: Check mode plans the same changes a real run would make and writes nothing.
