@@ -6,11 +6,19 @@
 #                                 static mesh with service nodes and gateways (inventories/lab)
 #   bash tools/lab.sh --ovn       only the OVN lab          bash tools/lab.sh --mesh   only the mesh lab
 #   bash tools/lab.sh [--ovn|--mesh] --destroy              remove the lab(s)
+#   bash tools/lab.sh --machines [--ovn|--mesh] [--destroy] the same with the controllers, hypervisors,
+#                                 service nodes and gateways as booted Debian machines (systemd-nspawn,
+#                                 reached over SSH, packages from the lab's local repository)
 # Other arguments go to ansible-playbook, e.g. --mesh -e overlay_encapsulation=vxlan.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$NVO_ROOT"
 
+machines=()
+if [ "${1:-}" = "--machines" ]; then
+    machines=(-e netvirt_lab_machines=true)
+    shift
+fi
 modes=(ovn mesh)
 case "${1:-}" in
     --ovn) modes=(ovn); shift ;;
@@ -20,27 +28,42 @@ esac
 inventory_of() { [ "$1" = ovn ] && echo inventories/lab_ovn || echo inventories/lab; }
 verify_of() { [ "$1" = ovn ] && echo playbooks/lab_verify_ovn.yml || echo playbooks/lab_verify.yml; }
 
-if [ "${1:-}" = "--destroy" ]; then
-    for mode in "${modes[@]}"; do
-        ansible-playbook -i "$(inventory_of "$mode")" playbooks/lab_destroy.yml
-    done
-    exit 0
-fi
-
-# Nothing the lab does may change this machine (tools/host_guard.py says what is compared).
+# Nothing the lab does, nor its removal, may change this machine (tools/host_guard.py says what
+# is compared).
 guard="$(mktemp)"
 trap 'rm -f "$guard"' EXIT
 python3 tools/host_guard.py snapshot "$guard"
 
+if [ "${1:-}" = "--destroy" ]; then
+    for mode in "${modes[@]}"; do
+        ansible-playbook -i "$(inventory_of "$mode")" playbooks/lab_destroy.yml "${machines[@]}"
+    done
+    python3 tools/host_guard.py compare "$guard"
+    exit 0
+fi
+
+# Each step's time, printed at the end (the README quotes them).
+timings=()
+timed() {
+    local label="$1" start=$SECONDS
+    shift
+    "$@" || return 1
+    timings+=("$(printf '%-28s %4d s' "$label" $((SECONDS - start)))")
+}
+
 failed=()
 for mode in "${modes[@]}"; do
     printf '\n##### %s lab (%s)\n' "$mode" "$(inventory_of "$mode")"
-    if ! { ansible-playbook -i "$(inventory_of "$mode")" playbooks/lab_create.yml "$@" &&
-           ansible-playbook -i "$(inventory_of "$mode")" playbooks/lab_deploy.yml "$@" &&
-           ansible-playbook -i "$(inventory_of "$mode")" "$(verify_of "$mode")" "$@"; }; then
+    inventory="$(inventory_of "$mode")"
+    if ! { timed "$mode: create" ansible-playbook -i "$inventory" playbooks/lab_create.yml "${machines[@]}" "$@" &&
+           timed "$mode: deploy (site.yml)" ansible-playbook -i "$inventory" playbooks/lab_deploy.yml "${machines[@]}" "$@" &&
+           timed "$mode: verify" ansible-playbook -i "$inventory" "$(verify_of "$mode")" "${machines[@]}" "$@"; }; then
         failed+=("$mode")
     fi
 done
+printf '\n'
+printf '%s\n' "${timings[@]}"
+printf '%-28s %4d s\n' "total" "$SECONDS"
 if ! python3 tools/host_guard.py compare "$guard"; then
     failed+=("host guard")
 fi

@@ -11,7 +11,8 @@ version_added: 0.1.0
 author: netvirt.overlay developers (@netvirt)
 description:
   - Collects, for every host of the inventory that uses the P(netvirt.overlay.namespace#connection)
-    connection, its C(lab_links) (interfaces and the network or host each plugs into),
+    connection or has C(lab_machine) true (a booted machine, reached over SSH at its address on
+    O(hosts_network)), its C(lab_links) (interfaces and the network or host each plugs into),
     C(lab_tmpfs) and C(lab_binds), and one C(/etc/hosts) line per host from the address of its
     link on the network named by O(hosts_network).
 options:
@@ -48,23 +49,36 @@ _value:
   type: dict
 '''
 
+from ansible.errors import AnsibleFilterError
+
 LAB_CONNECTION = 'netvirt.overlay.namespace'
+
+
+def _truthy(value):
+    return value is True or str(value).strip().lower() in ('true', 'yes', '1')
 
 
 def lab_topology(hostvars, hosts, hosts_network='mgmt'):
     out = {'hosts': [], 'links': [], 'hosts_entries': []}
     for name in hosts:
         hv = hostvars[name]
-        if hv.get('ansible_connection') != LAB_CONNECTION:
+        machine = _truthy(hv.get('lab_machine'))
+        if hv.get('ansible_connection') != LAB_CONNECTION and not machine:
             continue
-        out['hosts'].append({'name': name, 'tmpfs': list(hv.get('lab_tmpfs') or []),
-                             'binds': list(hv.get('lab_binds') or [])})
+        host = {'name': name, 'tmpfs': list(hv.get('lab_tmpfs') or []), 'binds': list(hv.get('lab_binds') or [])}
+        out['hosts'].append(host)
         for link in hv.get('lab_links') or []:
             entry = dict(link)
             entry['host'] = name
             out['links'].append(entry)
             if link.get('network') == hosts_network and link.get('addresses'):
-                out['hosts_entries'].append('%s %s' % (link['addresses'][0].split('/')[0], name))
+                address = link['addresses'][0].split('/')[0]
+                out['hosts_entries'].append('%s %s' % (address, name))
+                if machine:
+                    host.update(machine=True, ssh_address=address)
+        if machine and not host.get('machine'):
+            raise AnsibleFilterError('lab machine %s needs an address on network %s (its SSH address)'
+                                     % (name, hosts_network))
     return out
 
 

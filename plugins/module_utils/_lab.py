@@ -21,6 +21,8 @@ import signal
 import subprocess
 import time
 
+from ansible_collections.netvirt.overlay.plugins.module_utils import _machine
+
 STATE_ROOT = '/run/netvirt-lab'
 PRIVATE_DIRS = ['/run', '/var/log', '/etc/openvswitch', '/var/lib/openvswitch', '/etc/ovn', '/var/lib/ovn']
 SUBDIRS = ['/run/openvswitch', '/run/ovn', '/run/lock', '/var/log/openvswitch', '/var/log/ovn']
@@ -170,11 +172,24 @@ def _child_of(pid):
 
 
 def stop_lab(lab, timeout=10):
-    """Kill every host of the lab (SIGKILL of PID 1 ends all its daemons) and forget it."""
+    """Kill every host of the lab (SIGKILL of PID 1 ends all its daemons) and forget it.
+    Machines go first: their boot loop, then their systemd; then the SSH processes that served
+    them; then the namespace hosts (whose network namespaces the machines used)."""
     sdir = state_dir(lab)
-    if not os.path.isdir(sdir):
-        return []
     stopped = []
+    if os.path.isdir(sdir):
+        for entry in sorted(os.listdir(sdir)):
+            if entry.endswith('.boot.pid'):
+                name = entry[:-len('.boot.pid')]
+                if _machine.stop_machine(sdir, name, pid_of(lab, name)):
+                    stopped.append('machine ' + name)
+        _machine.stop_ssh_clients(sdir)
+    _machine.remove_cgroups(lab)
+    layers = _machine.layer_dir(lab, '')
+    if os.path.isdir(layers):
+        shutil.rmtree(layers, ignore_errors=True)
+    if not os.path.isdir(sdir):
+        return stopped
     pids = []
     for entry in sorted(os.listdir(sdir)):
         if not entry.endswith('.pid'):
@@ -313,3 +328,43 @@ def ensure_lab(lab, hosts, networks, links, entries):
         if touched and label not in changed:
             changed.append(label)
     return changed
+
+
+def ensure_machines(lab, hosts, entries, release='bookworm', mirror=None):
+    """Boot a Debian machine in the network namespace of every host with ``machine`` set (after
+    ensure_lab wired it), and write the lab's SSH client files. Returns a dict: machines (name ->
+    address), started (names), image (paths and whether it was built, seconds), ssh (paths)."""
+    machines = [h for h in hosts if h.get('machine')]
+    out = {'machines': {}, 'started': [], 'image': None, 'ssh': None}
+    if not machines:
+        return out
+    sdir = state_dir(lab)
+    for host in machines:
+        if not host.get('ssh_address'):
+            raise LabError("machine '%s' needs ssh_address (the management address sshd listens on)" % host['name'])
+    paths, built, seconds = _machine.ensure_image(release=release, mirror=mirror)
+    out['image'] = {'path': paths['top'], 'built': built, 'seconds': round(seconds, 1)}
+    keys = _machine.ensure_keys(sdir, [h['name'] for h in machines])
+    with open(keys['admin'] + '.pub') as handle:
+        admin_key = handle.read()
+    booting = {}
+    for host in machines:
+        name = host['name']
+        netns_pid = pid_of(lab, name)
+        if netns_pid is None:
+            raise LabError("machine '%s' has no lab host (network namespace) to boot in" % name)
+        upper = _machine.provision(lab, name, paths['rootfs'], hosts_file(host.get('hostname') or name, entries),
+                                   host['ssh_address'], keys[name], admin_key)
+        script = _machine.boot_script(name, paths['rootfs'], upper, paths['repo'], netns_pid,
+                                      _machine.cgroup_dirs(lab, name))
+        if _machine.start_machine(sdir, name, script):
+            out['started'].append(name)
+        booting[name] = netns_pid
+        out['machines'][name] = host['ssh_address']
+    try:
+        _machine.wait_booted(sdir, booting)
+    except _machine.MachineError as exc:
+        raise LabError(str(exc))
+    out['ssh'] = _machine.write_ssh_client(
+        sdir, dict((h['name'], (h['ssh_address'], booting[h['name']])) for h in machines))
+    return out

@@ -54,6 +54,24 @@ options:
         type: list
         elements: path
         default: []
+      machine:
+        description:
+          - Boot a Debian machine in this host's network namespace (systemd as PID 1, journald,
+            sshd), with C(systemd-nspawn), from an image built once with C(debootstrap) and cached
+            under C(/var/cache/netvirt-overlay), and a writable layer of its own under
+            C(/var/lib/netvirt-lab/LAB/NAME) that survives reboots. C(systemctl reboot) inside
+            reboots it.
+          - Ansible reaches it over SSH as user C(ansible) (sudo for become), with the lab's key,
+            checking the host key against the C(known_hosts) the lab writes (RV(ssh)).
+          - The packages the roles install come from a local Debian repository built with the
+            image and mounted read-only at C(/srv/netvirt-lab-repo); the machine has no route out.
+        type: bool
+        version_added: 0.2.0
+        default: false
+      ssh_address:
+        description: With O(hosts[].machine), the address sshd listens on (the management address).
+        type: str
+        version_added: 0.2.0
       binds:
         description: Files or directories of the machine to bind-mount into the host.
         type: list
@@ -133,6 +151,15 @@ options:
     type: list
     elements: str
     default: []
+  machine_release:
+    description: Debian release of the machines' image.
+    type: str
+    version_added: 0.2.0
+    default: bookworm
+  machine_mirror:
+    description: Debian mirror the image is built from. Defaults to the one of this machine's apt sources.
+    type: str
+    version_added: 0.2.0
 attributes:
   check_mode:
     description: Not supported; the lab is built or removed for real.
@@ -181,12 +208,27 @@ pids:
   returned: when state is present
   type: dict
   sample: {"hv1": 4242}
+machines:
+  description: The booted machines and the address sshd listens on.
+  returned: when state is present
+  type: dict
+  sample: {"hv1": "198.18.0.11"}
+image:
+  description: The machines' image, whether this run built it and how long that took.
+  returned: when state is present and there are machines
+  type: dict
+  sample: {"path": "/var/cache/netvirt-overlay/machine-18f41cee81f564d9", "built": false, "seconds": 0.0}
+ssh:
+  description: The SSH client configuration and C(known_hosts) the lab wrote for its machines.
+  returned: when state is present and there are machines
+  type: dict
+  sample: {"config": "/run/netvirt-lab/lab/ssh/config", "known_hosts": "/run/netvirt-lab/lab/ssh/known_hosts"}
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._lab import (
-    LabError, check_name, ensure_lab, pid_of, state_dir, stop_lab, switch_name)
+    LabError, check_name, ensure_lab, ensure_machines, pid_of, state_dir, stop_lab, switch_name)
 
 
 def main():
@@ -198,6 +240,8 @@ def main():
                 name=dict(type='str', required=True),
                 hostname=dict(type='str'),
                 tmpfs=dict(type='list', elements='path', default=[]),
+                machine=dict(type='bool', default=False),
+                ssh_address=dict(type='str'),
                 binds=dict(type='list', elements='dict', default=[], options=dict(
                     src=dict(type='path', required=True),
                     dest=dict(type='path', required=True),
@@ -223,6 +267,8 @@ def main():
                 required_one_of=[('network', 'peer_host')],
                 required_together=[('peer_host', 'peer_interface')]),
             hosts_entries=dict(type='list', elements='str', default=[]),
+            machine_release=dict(type='str', default='bookworm'),
+            machine_mirror=dict(type='str'),
         ),
         supports_check_mode=False,
     )
@@ -246,16 +292,24 @@ def main():
         if switch_name(net['name']) in names:
             module.fail_json(msg="host name '%s' is reserved for the switch of network '%s'"
                              % (switch_name(net['name']), net['name']))
+    for host in p['hosts']:
+        if host['machine'] and not host['ssh_address']:
+            module.fail_json(msg="hosts[%s]: a machine needs ssh_address (the management address sshd listens on)"
+                             % host['name'])
     for link in p['links']:
         if len(link['interface']) > 15:
             module.fail_json(msg="interface name '%s' of host %s is longer than 15 characters"
                              % (link['interface'], link['host']))
     try:
         created = ensure_lab(p['name'], p['hosts'], p['networks'], p['links'], p['hosts_entries'])
+        booted = ensure_machines(p['name'], p['hosts'], p['hosts_entries'], release=p['machine_release'],
+                                 mirror=p['machine_mirror'])
     except LabError as exc:
         module.fail_json(msg=str(exc))
+    created += ['machine %s' % name for name in booted['started']]
     pids = dict((h['name'], pid_of(p['name'], h['name'])) for h in p['hosts'])
-    module.exit_json(changed=bool(created), created=created, pids=pids)
+    module.exit_json(changed=bool(created), created=created, pids=pids, machines=booted['machines'],
+                     image=booted['image'], ssh=booted['ssh'])
 
 
 if __name__ == '__main__':

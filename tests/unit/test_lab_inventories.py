@@ -21,9 +21,10 @@ def yaml_files():
 
 
 def lab_var_blocks(node):
-    """Every mapping that makes hosts lab hosts (ansible_connection: netvirt.overlay.namespace)."""
+    """Every mapping that makes hosts lab hosts (ansible_connection: netvirt.overlay.namespace, or a
+    template that chooses it or SSH to a lab machine, which shares this machine's kernel as well)."""
     if isinstance(node, dict):
-        if node.get('ansible_connection') == 'netvirt.overlay.namespace':
+        if 'netvirt.overlay.namespace' in str(node.get('ansible_connection', '')):
             yield node
         for value in node.values():
             yield from lab_var_blocks(value)

@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netvirt.overlay contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one table of package names, systemd unit names and service configuration files per OS
+family (Ansible's ``ansible_facts['os_family']``). Every role takes its names from here.
+
+Debian covers Debian and Ubuntu (``os_family`` Debian). RedHat covers RHEL and its rebuilds,
+CentOS Stream and Fedora (``os_family`` RedHat); their un-versioned names are Fedora's and
+EPEL's; a host that installs versioned builds (``openvswitch3.1``, ``ovn23.03-central`` from the
+NFV SIG) names them through the roles' package variables.
+"""
+
+from __future__ import annotations
+
+# python3-openvswitch with the OVN packages: the collection's modules talk OVSDB through it
+# (netvirt.overlay.ovn_topology runs on a controller).
+PLATFORMS = {
+    'Debian': {
+        'packages': {
+            'ovs': ['openvswitch-switch', 'python3-openvswitch'],
+            'ovn_central': ['ovn-central', 'python3-openvswitch'],
+            'ovn_host': ['ovn-host'],
+            'gateway': ['keepalived', 'nftables', 'iproute2'],
+        },
+        'services': {
+            # openvswitch-switch.service is the wrapper that starts the two daemons' units.
+            'ovs': 'openvswitch-switch',
+            'ovsdb_server': 'ovsdb-server',
+            'ovs_vswitchd': 'ovs-vswitchd',
+            'ovn_central': 'ovn-central',
+            'ovn_nb_db': 'ovn-ovsdb-server-nb',
+            'ovn_sb_db': 'ovn-ovsdb-server-sb',
+            'ovn_northd': 'ovn-northd',
+            'ovn_controller': 'ovn-controller',
+            # What a chassis enables and restarts: the wrapper whose restart reaches ovn-controller.
+            'ovn_host': 'ovn-host',
+            'keepalived': 'keepalived',
+            'nftables': 'nftables',
+        },
+        'config_files': {
+            'ovs': '/etc/default/openvswitch-switch',
+            'ovn_central': '/etc/default/ovn-central',
+            'ovn_host': '/etc/default/ovn-host',
+        },
+        # The variable of each config file that the units pass to ovn-ctl.
+        'config_vars': {
+            'ovn_central': 'OVN_CTL_OPTS',
+            'ovn_host': 'OVN_CTL_OPTS',
+        },
+        # How the roles make host network settings (the tunnel endpoint) survive a reboot.
+        'network_config': 'ifupdown',
+    },
+    'RedHat': {
+        'packages': {
+            'ovs': ['openvswitch', 'python3-openvswitch'],
+            'ovn_central': ['ovn-central', 'python3-openvswitch'],
+            'ovn_host': ['ovn-host'],
+            'gateway': ['keepalived', 'nftables', 'iproute'],
+        },
+        'services': {
+            'ovs': 'openvswitch',
+            'ovsdb_server': 'ovsdb-server',
+            'ovs_vswitchd': 'ovs-vswitchd',
+            # One unit runs the northbound and southbound databases and ovn-northd (ovn-ctl start_northd).
+            'ovn_central': 'ovn-northd',
+            'ovn_nb_db': 'ovn-northd',
+            'ovn_sb_db': 'ovn-northd',
+            'ovn_northd': 'ovn-northd',
+            'ovn_controller': 'ovn-controller',
+            'ovn_host': 'ovn-controller',
+            'keepalived': 'keepalived',
+            'nftables': 'nftables',
+        },
+        'config_files': {
+            'ovs': '/etc/sysconfig/openvswitch',
+            'ovn_central': '/etc/sysconfig/ovn',
+            'ovn_host': '/etc/sysconfig/ovn',
+        },
+        'config_vars': {
+            'ovn_central': 'OVN_NORTHD_OPTS',
+            'ovn_host': 'OVN_CONTROLLER_OPTS',
+        },
+        # NetworkManager's OVS interfaces are not written by the roles yet: the tunnel endpoint is
+        # set at run time only there.
+        'network_config': None,
+    },
+}
+
+
+class PlatformError(Exception):
+    pass
+
+
+def platform(os_family):
+    """Names for one OS family; an unknown family is refused by name, with the known ones."""
+    if os_family not in PLATFORMS:
+        raise PlatformError("OS family %r has no entry in the collection's platform table (known: %s); "
+                            "set the roles' package and service variables for it"
+                            % (os_family, ', '.join(sorted(PLATFORMS))))
+    return PLATFORMS[os_family]

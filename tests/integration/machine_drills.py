@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+"""What the machine-lab drills (test_machine_lab*.py) measure with: SSH to a machine as Ansible
+reaches it, pings from VMs with reply timestamps, waiting for a machine's reboot, and the search
+for anything a removed lab left behind. Every measurement fails when it is missing."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import signal
+import subprocess
+import time
+
+from conftest import in_lab_host, lab_pid
+
+# The machines' writable layers (plugins/module_utils/_machine.py, LAYER_ROOT).
+LAYER_ROOT = '/var/lib/netvirt-lab'
+
+
+def ssh(state, host, command, check=True, timeout=60):
+    """A command on a machine over SSH, as Ansible reaches it (the lab's key, config and known_hosts)."""
+    argv = ['ssh', '-F', os.path.join(state, 'ssh', 'config'), '-o', 'ConnectTimeout=3', host, command]
+    try:
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        # A machine that is going down can leave a connection hanging: no answer, as unreachable.
+        if check:
+            raise
+        return subprocess.CompletedProcess(argv, 255, '', 'timed out after %d s' % timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError('%s: %s failed (%d): %s%s' % (host, command, proc.returncode, proc.stdout, proc.stderr))
+    return proc
+
+
+class Pinger(object):
+    """ping from a VM (a namespace host) at 50 per second, each reply stamped with the wall clock."""
+
+    def __init__(self, state, vm, target):
+        self.proc = subprocess.Popen(['nsenter', '-t', str(lab_pid(state, vm)), '-a', 'ping', '-n', '-D', '-i', '0.02',
+                                      '-W', '1', target],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True,
+                                     start_new_session=True)
+        self.label = '%s -> %s' % (vm, target)
+
+    def stop(self):
+        """(sent, received, reply timestamps); fails when ping measured nothing."""
+        # nsenter forks ping into the VM's PID namespace and does not pass signals on: the group.
+        os.killpg(self.proc.pid, signal.SIGINT)
+        out = self.proc.communicate(timeout=10)[0]
+        sent = re.search(r'(\d+) packets transmitted, (\d+) received', out)
+        assert sent, 'ping %s measured nothing:\n%s' % (self.label, out[-500:])
+        stamps = [float(s) for s in re.findall(r'^\[(\d+\.\d+)\]', out, re.M)]
+        assert len(stamps) >= 2, 'ping %s: fewer than two replies, no gap can be measured:\n%s' % (self.label, out[-500:])
+        return int(sent.group(1)), int(sent.group(2)), stamps
+
+
+def longest_gap(stamps):
+    """(seconds, wall-clock time of the reply that ended it) of the longest silence between replies."""
+    return max((later - earlier, later) for earlier, later in zip(stamps, stamps[1:]))
+
+
+def outage(stamps, since):
+    """Silences of more than half a second between replies that end after the wall-clock time
+    ``since``: (seconds from since until replies came again after the first of them, 0.0 when
+    there was none; how many there were; their total length)."""
+    after = [stamp for stamp in stamps if stamp >= since - 1]
+    assert len(after) >= 2, 'no replies around %.1f: the outage cannot be measured' % since
+    silences = [(later - earlier, later) for earlier, later in zip(after, after[1:]) if later - earlier > 0.5]
+    if not silences:
+        return 0.0, 0, 0.0
+    return silences[0][1] - since, len(silences), sum(length for length, _end in silences)
+
+
+def wait_for_traffic(state, vm, target, started, timeout=90):
+    """Seconds from started (monotonic) until one ping from vm to target is answered; fails after timeout."""
+    deadline = started + timeout
+    while time.monotonic() < deadline:
+        if in_lab_host(state, vm, ['ping', '-n', '-c', '1', '-W', '1', target], check=False).returncode == 0:
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise AssertionError('no traffic %s -> %s %d s after the drill began' % (vm, target, timeout))
+
+
+def wait_booted(state, machine, started, timeout=120):
+    """Seconds from started (monotonic) until the machine answers over SSH as running again, with a
+    PID 1 younger than the reboot (the machine really went down)."""
+    deadline = started + timeout
+    while time.monotonic() < deadline:
+        proc = ssh(state, machine, 'systemctl is-system-running; cat /proc/1/stat', check=False, timeout=10)
+        lines = proc.stdout.split('\n')
+        if proc.returncode in (0, 1) and lines[0] in ('running', 'degraded') and len(lines) > 1:
+            ticks = int(lines[1].split()[21])
+            with open('/proc/uptime') as handle:
+                uptime = float(handle.read().split()[0])
+            if uptime - ticks / os.sysconf('SC_CLK_TCK') < time.monotonic() - started + 1:
+                return time.monotonic() - started
+        time.sleep(0.2)
+    raise AssertionError('%s did not come back within %d s' % (machine, timeout))
+
+
+def leftovers(lab, state):
+    """What of a lab is still on this machine: processes of its machines (in their cgroups, or
+    whose command line names its state or layer directories, such as the boot loops and the SSH
+    connection masters), its directories and its machines' cgroups."""
+    layers = os.path.join(LAYER_ROOT, lab)
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open('/proc/%s/cmdline' % pid, 'rb') as handle:
+                cmdline = handle.read().replace(b'\0', b' ').decode(errors='replace')
+            with open('/proc/%s/cgroup' % pid) as handle:
+                cgroup = handle.read()
+        except OSError:
+            continue
+        if '/netvirt-lab/%s/' % lab in cgroup or state + '/' in cmdline or layers + '/' in cmdline:
+            found.append('process %s: %s' % (pid, cmdline[:150].strip()))
+    found += ['directory %s' % path for path in (state, layers) if os.path.exists(path)]
+    # (cgroup v2: one tree; v1: the machines are in the name=systemd and unified hierarchies)
+    found += ['cgroup %s' % path for pattern in ('/sys/fs/cgroup/netvirt-lab/%s', '/sys/fs/cgroup/*/netvirt-lab/%s')
+              for path in glob.glob(pattern % lab)]
+    return found

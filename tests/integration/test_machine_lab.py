@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+"""The mesh lab on booted machines (inventories/lab with netvirt_lab_machines): hypervisors,
+service nodes and gateways run systemd, journald and sshd in their lab namespaces, Ansible reaches
+them over SSH with host key checking, the roles install packages and run daemons as units.
+
+Then the drills of a real host, with no Ansible run in between: reboot a hypervisor, a gateway and a
+service node one at a time (the verification table passes afterwards; time from reboot to its VMs'
+traffic and the loss other pairs saw are printed), and a crash of ovs-vswitchd (SIGSEGV; systemd
+restarts it, the OpenFlow state is installed again: flows and VM traffic back within 5 s). Last,
+removing the lab leaves no process, directory or cgroup of its machines. (The controller's reboot
+is drilled on the OVN machine lab, test_machine_lab_ovn.py.) One lab serves every test of the
+module.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROOT, changed_hosts, created_lab
+from machine_drills import Pinger, leftovers, longest_gap, outage, wait_booted, wait_for_traffic
+import machine_drills
+
+LAB = os.path.join(ROOT, 'inventories', 'lab')
+DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')
+VERIFY = os.path.join(ROOT, 'playbooks', 'lab_verify.yml')
+NAME = 'it-machines'
+STATE = '/run/netvirt-lab/' + NAME
+EV = {'netvirt_lab_name': NAME, 'netvirt_lab_state_dir': STATE, 'netvirt_lab_machines': True}
+MESH_TABLE = {'ping ': 12, 'TCP overlay': 1, 'TCP underlay': 1, 'overlay / underlay throughput': 1, 'BUM: ': 1,
+              'service-node failover': 1, 'L2 gateway': 1, 'L3 gateway': 1, 'floating ': 1, 'gateway failover': 1}
+VM_ADDRESS = {'vm1': '198.18.100.1', 'vm2': '198.18.100.2', 'vm3': '198.18.100.3', 'vm4': '198.18.100.4'}
+
+
+@pytest.fixture(scope='module')
+def machine_lab():
+    started = time.monotonic()
+    with created_lab(LAB, EV) as pb:
+        created = time.monotonic()
+        first = pb.run(DEPLOY, extra_vars=EV)
+        deployed = time.monotonic()
+        print('\nmachine lab: up in %.1f s, lab_deploy.yml %.1f s' % (created - started, deployed - created))
+        yield pb, first
+
+
+def test_machines_are_booted_hosts_reached_over_ssh(machine_lab):
+    pb, first = machine_lab
+    for host in ('hv1', 'sn1', 'gw1'):
+        out = ssh(host, 'cat /proc/1/comm; systemctl is-system-running; id -un; sudo -n id -un;'
+                        ' ss -Htln sport = :22; systemctl is-enabled openvswitch-switch netvirt-openflow').stdout.split('\n')
+        assert out[0] == 'systemd' and out[1] in ('running', 'degraded'), out
+        assert out[2:4] == ['ansible', 'root'], out
+        # sshd listens on the management address only.
+        listeners = [line.split()[3] for line in out if line.startswith('LISTEN')]
+        assert listeners and all(re.match(r'198\.18\.0\.\d+:22$', a) for a in listeners), listeners
+        assert out[-3:-1] == ['enabled', 'enabled'], out
+    # Host keys are checked: a known_hosts that names another key makes SSH refuse the machine.
+    config = open(os.path.join(STATE, 'ssh', 'config')).read().replace(
+        os.path.join(STATE, 'ssh', 'known_hosts'), os.path.join(STATE, 'ssh', 'known_hosts.wrong'))
+    with open(os.path.join(STATE, 'ssh', 'known_hosts')) as handle:
+        known = handle.read()
+    hv1_key = re.search(r'^\S*hv1 (\S+ \S+)$', known, re.M).group(1)
+    hv2_key = re.search(r'^\S*hv2 (\S+ \S+)$', known, re.M).group(1)
+    with open(os.path.join(STATE, 'ssh', 'known_hosts.wrong'), 'w') as handle:
+        handle.write(known.replace(hv1_key, hv2_key))
+    with open(os.path.join(STATE, 'ssh', 'config.wrong'), 'w') as handle:
+        handle.write(config)
+    proc = subprocess.run(['ssh', '-F', os.path.join(STATE, 'ssh', 'config.wrong'), '-o', 'ControlPath=none', 'hv1', 'true'],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=30, check=False)
+    assert proc.returncode == 255 and 'HOST IDENTIFICATION HAS CHANGED' in proc.stderr, proc.stderr
+
+
+def test_verification_table_and_a_second_run_changes_nothing(machine_lab):
+    pb, _first = machine_lab
+    second = pb.run(DEPLOY, extra_vars=EV)
+    assert changed_hosts(second) == {}, 'second site.yml run on the machines changed something'
+    pb.verify(VERIFY, EV, 'machine lab (mesh)', MESH_TABLE)
+
+
+def ssh(host, command, check=True, timeout=60):
+    return machine_drills.ssh(STATE, host, command, check=check, timeout=timeout)
+
+
+# (machine; VM traffic that needs it or its stand-in: the VM on hv1, the routed path of the active
+#  gateway, flooding through the service nodes; another pair, whose loss is printed)
+DRILLS = [('hv1', ('vm2', 'vm1'), ('vm3', 'vm4')),
+          ('gw1', ('vm4', '198.18.64.100'), ('vm1', 'vm2')),
+          ('sn1', ('vm1', 'vm2'), ('vm3', 'vm4'))]
+
+
+def test_reboot_drills_need_no_ansible(machine_lab):
+    pb, _first = machine_lab
+    figures = []
+    for machine, (vm, target), (ovm, otarget) in DRILLS:
+        target_ip = VM_ADDRESS.get(target, target)
+        own, other = Pinger(STATE, vm, target_ip), Pinger(STATE, ovm, VM_ADDRESS[otarget])
+        time.sleep(1)
+        started, started_wall = time.monotonic(), time.time()
+        ssh(machine, 'sudo systemctl reboot', check=False, timeout=10)
+        booted = wait_booted(STATE, machine, started)
+        wait_for_traffic(STATE, vm, target_ip, started)  # flowing again, to stop the pingers
+        time.sleep(1)
+        _sent, _received, own_stamps = own.stop()
+        back, silences, silent = outage(own_stamps, started_wall)
+        sent, received, other_stamps = other.stop()
+        other_gap = longest_gap(other_stamps)[0]
+        figures.append((machine, booted, back, silences, silent, own.label, other.label, sent - received, sent, other_gap))
+        pb.verify(VERIFY, EV, 'after the reboot of %s (no Ansible run)' % machine, MESH_TABLE)
+    print('\nreboot drills (no Ansible run after the reboot; times from "systemctl reboot"):')
+    print('%-5s %-8s %-14s %-22s %-22s %s' % ('host', 'booted', 'traffic again', 'its VM pair (outages)', 'other pair',
+                                              'lost/sent, longest gap'))
+    for machine, booted, back, silences, silent, label, other_label, lost, sent, other_gap in figures:
+        print('%-5s %-8s %-14s %-22s %-22s %d/%d, %.2f s'
+              % (machine, '%.1f s' % booted, '%.1f s' % back if back else 'never stopped',
+                 '%s (%d, %.1f s)' % (label, silences, silent), other_label, lost, sent, other_gap))
+    # The hypervisor's VM has no network while its hypervisor is down: a reboot that cost it
+    # nothing did not happen.
+    assert figures[0][2] > 0, 'vm1 kept its traffic through the reboot of hv1: %s' % (figures[0],)
+
+
+def test_ovs_vswitchd_crash_restarts_with_its_flows(machine_lab):
+    _pb, _first = machine_lab
+    pinger = Pinger(STATE, 'vm2', VM_ADDRESS['vm1'])
+    time.sleep(1)
+    # Inside the machine: kill ovs-vswitchd, then wait until a new one has br-tun's mesh flows
+    # back (all of them); print the old and new PIDs, the flow count and both clock readings.
+    script = (
+        'flows() { ovs-ofctl -O OpenFlow13 dump-flows br-tun 2>/dev/null | grep -c cookie=0x4e56; }; '
+        'old=$(cat /run/openvswitch/ovs-vswitchd.pid); count=$(flows); '
+        'killed=$(date +%s.%N); kill -SEGV "$old"; '
+        'for i in $(seq 600); do '
+        '  new=$(cat /run/openvswitch/ovs-vswitchd.pid 2>/dev/null); '
+        '  if [ -n "$new" ] && [ "$new" != "$old" ] && [ "$(flows)" = "$count" ]; then break; fi; sleep 0.05; '
+        'done; '
+        'echo "$old $new $count $(flows) $killed $(date +%s.%N)"')
+    out = ssh('hv2', "sudo sh -c '%s'" % script).stdout.split()
+    old_pid, new_pid, before, after, killed, flows_back = out[0], out[1], int(out[2]), int(out[3]), float(out[4]), float(out[5])
+    back = wait_for_traffic(STATE, 'vm2', VM_ADDRESS['vm1'], time.monotonic() - (time.time() - killed), timeout=30)
+    time.sleep(1)
+    sent, received, stamps = pinger.stop()
+    traffic_back, _silences, gap = outage(stamps, killed)
+    unit = ssh('hv2', 'systemctl show -p NRestarts --value ovs-vswitchd; systemctl is-active netvirt-openflow').stdout.split()
+    print('\novs-vswitchd SIGSEGV on hv2: restarted by systemd (pid %s -> %s, NRestarts %s, netvirt-openflow %s); '
+          'br-tun mesh flows %d -> %d, all back %.2f s after the kill; vm2 -> vm1 traffic again after %.2f s '
+          '(silent %.2f s in all, lost %d of %d)'
+          % (old_pid, new_pid, unit[0], unit[1], before, after, flows_back - killed, traffic_back, gap, sent - received, sent))
+    assert before > 0, 'br-tun had no mesh flows before the crash'
+    assert new_pid != old_pid, 'ovs-vswitchd was not restarted'
+    assert after == before, 'br-tun has %d mesh flows after the restart, %d before' % (after, before)
+    assert traffic_back > 0, 'vm2 -> vm1 never stopped: the crash was not measured'
+    assert flows_back - killed <= 5.0, 'the flows came back after %.1f s (more than 5 s)' % (flows_back - killed)
+    assert traffic_back <= 5.0 and back <= 5.0, 'VM traffic came back after %.1f s (more than 5 s)' % max(traffic_back, back)
+
+
+def test_removing_the_lab_leaves_no_machine_behind(machine_lab):
+    pb, _first = machine_lab
+    running = leftovers(NAME, STATE)
+    # The search finds the running lab (else it could not find what is left of it).
+    assert any(item.startswith('process') for item in running) and any(item.startswith('cgroup') for item in running), running
+    pb.destroy(extra_vars=EV)
+    left = leftovers(NAME, STATE)
+    assert not left, 'left behind by the removed lab: %s' % left

@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+"""The OVN lab on booted machines (inventories/lab_ovn with netvirt_lab_machines): controllers,
+hypervisors and gateways run systemd and sshd, the roles install OVS and OVN from the lab's
+repository and run OVN central, ovn-controller and OVS as units (the OVN trust model: two CAs,
+TLS 1.2+, the southbound's RBAC listeners).
+
+The verification table passes and a second run changes nothing; then the controller drill of a real
+host, with no Ansible run: reboot the southbound Raft leader; it comes back a member of both
+clusters, the verification table passes, and what the VM pairs lost meanwhile is printed. Last,
+removing the lab leaves no process, directory or cgroup of its machines. One lab serves every test.
+(Hypervisors, gateways and service nodes are drilled on the mesh machine lab, test_machine_lab.py.)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+from conftest import ROOT, changed_hosts, created_lab
+from machine_drills import Pinger, leftovers, longest_gap, wait_booted
+import machine_drills
+
+LAB = os.path.join(ROOT, 'inventories', 'lab_ovn')
+DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')
+VERIFY = os.path.join(ROOT, 'playbooks', 'lab_verify_ovn.yml')
+NAME = 'it-machines-ovn'
+STATE = '/run/netvirt-lab/' + NAME
+EV = {'netvirt_lab_name': NAME, 'netvirt_lab_state_dir': STATE, 'netvirt_lab_machines': True}
+# The rows of lab_verify_ovn.yml for inventories/lab_ovn (as in test_ovn_lab.py).
+OVN_TABLE = {'OVN_Northbound Raft cluster': 1, 'OVN_Southbound Raft cluster': 1, 'southbound listener': 2,
+             'chassis ': 5, 'east-west ': 4, 'routed ': 8, 'north-south ': 4, 'external host sees the SNAT address': 1,
+             'TCP north-south': 1, 'TCP overlay': 1, 'TCP underlay': 1, 'overlay / underlay throughput': 1}
+CONTROLLERS = ('ctl1', 'ctl2', 'ctl3')
+DB_CTL = {'OVN_Northbound': '/var/run/ovn/ovnnb_db.ctl', 'OVN_Southbound': '/var/run/ovn/ovnsb_db.ctl'}
+
+
+def ssh(host, command, check=True, timeout=60):
+    return machine_drills.ssh(STATE, host, command, check=check, timeout=timeout)
+
+
+def cluster_status(host, db):
+    return ssh(host, 'sudo ovn-appctl -t %s cluster/status %s' % (DB_CTL[db], db), check=False, timeout=10).stdout
+
+
+@pytest.fixture(scope='module')
+def machine_lab():
+    started = time.monotonic()
+    with created_lab(LAB, EV) as pb:
+        created = time.monotonic()
+        first = pb.run(DEPLOY, extra_vars=EV)
+        print('\nOVN machine lab: up in %.1f s, lab_deploy.yml %.1f s' % (created - started, time.monotonic() - created))
+        yield pb, first
+
+
+def test_units_verification_table_and_a_second_run_changes_nothing(machine_lab):
+    pb, _first = machine_lab
+    for host, units in (('ctl1', 'ovn-central ovn-ovsdb-server-nb ovn-ovsdb-server-sb ovn-northd'),
+                        ('hv1', 'openvswitch-switch ovn-controller netvirt-openflow')):
+        out = ssh(host, 'cat /proc/1/comm; systemctl is-enabled %s; systemctl is-active %s' % (units, units)).stdout.split()
+        assert out[0] == 'systemd' and set(out[1:]) <= {'enabled', 'active', 'static'}, (host, out)
+    second = pb.run(DEPLOY, extra_vars=EV)
+    assert changed_hosts(second) == {}, 'second run on the OVN machines changed something'
+    pb.verify(VERIFY, EV, 'OVN machine lab', OVN_TABLE)
+
+
+def test_reboot_of_the_southbound_leader_needs_no_ansible(machine_lab):
+    pb, _first = machine_lab
+    leaders = [host for host in CONTROLLERS if re.search(r'Role: leader', cluster_status(host, 'OVN_Southbound'))]
+    assert len(leaders) == 1, 'southbound leaders: %s' % leaders
+    machine = leaders[0]
+    pairs = [Pinger(STATE, 'vm1', '198.18.100.2'), Pinger(STATE, 'vm3', '198.18.100.1'), Pinger(STATE, 'vm4', '198.18.200.100')]
+    time.sleep(1)
+    started = time.monotonic()
+    ssh(machine, 'sudo systemctl reboot', check=False, timeout=10)
+    booted = wait_booted(STATE, machine, started)
+    # Back when it is a member of both clusters again and knows their leaders.
+    deadline, member = started + 120, None
+    while time.monotonic() < deadline:
+        statuses = [cluster_status(machine, db) for db in DB_CTL]
+        if all(re.search(r'Status: cluster member', s) and re.search(r'Leader: [a-z0-9]', s) for s in statuses):
+            member = time.monotonic() - started
+            break
+        time.sleep(0.2)
+    assert member is not None, '%s is not a member of both clusters 120 s after its reboot' % machine
+    time.sleep(1)
+    figures = []
+    for pinger in pairs:
+        sent, received, stamps = pinger.stop()
+        figures.append((pinger.label, sent - received, sent, longest_gap(stamps)[0]))
+    new_leader = [host for host in CONTROLLERS if re.search(r'Role: leader', cluster_status(host, 'OVN_Southbound'))]
+    pb.verify(VERIFY, EV, 'after the reboot of %s (no Ansible run)' % machine, OVN_TABLE)
+    print('\ncontroller reboot drill (%s, the southbound leader; no Ansible run): booted after %.1f s, member of both '
+          'clusters after %.1f s (southbound leader now %s); a controller carries no VM traffic, the pairs lost:'
+          % (machine, booted, member, ', '.join(new_leader) or 'none'))
+    for label, lost, sent, gap in figures:
+        print('  %-28s lost %d of %d, longest gap %.2f s' % (label, lost, sent, gap))
+
+
+def test_removing_the_lab_leaves_no_machine_behind(machine_lab):
+    pb, _first = machine_lab
+    running = leftovers(NAME, STATE)
+    assert any(item.startswith('process') for item in running) and any(item.startswith('cgroup') for item in running), running
+    pb.destroy(extra_vars=EV)
+    left = leftovers(NAME, STATE)
+    assert not left, 'left behind by the removed lab: %s' % left

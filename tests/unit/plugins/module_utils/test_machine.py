@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# The parts of the machine lab that need no root and no image: what a machine is given before it
+# boots, the boot loop, and the SSH client files. Booting is tested in tests/integration.
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+
+import pytest
+
+from ansible_collections.netvirt.overlay.plugins.module_utils import _machine
+
+
+def test_the_image_key_follows_every_input_and_not_the_order_of_packages():
+    base = _machine.image_key('bookworm', 'http://m/debian', ['a', 'b'], ['x'])
+    assert base == _machine.image_key('bookworm', 'http://m/debian', ['b', 'a'], ['x'])
+    assert base != _machine.image_key('trixie', 'http://m/debian', ['a', 'b'], ['x'])
+    assert base != _machine.image_key('bookworm', 'http://other/debian', ['a', 'b'], ['x'])
+    assert base != _machine.image_key('bookworm', 'http://m/debian', ['a', 'b'], ['x', 'y'])
+
+
+def test_the_boot_loop_restarts_only_on_reboot_and_keeps_the_machine_in_its_namespace(tmp_path):
+    text = _machine.boot_script('hv1', '/img/rootfs', '/layers/hv1', '/img/repo', 4242,
+                                cgroups=['/sys/fs/cgroup/systemd/netvirt-lab/lab/hv1'])
+    assert '[ "$rc" -eq 133 ] || exit "$rc"' in text
+    assert "'--network-namespace-path=/proc/4242/ns/net'" in text
+    assert "'--overlay=/img/rootfs:/layers/hv1:/'" in text
+    assert "'--bind-ro=/img/repo:/srv/netvirt-lab-repo'" in text
+    assert "--keep-unit" in text and "--register=no" in text
+    assert "CAP_NET_ADMIN" in text and "'--bind=/dev/net/tun'" in text
+    # The machine's own cgroup comes before the loop; the loop never runs without it.
+    assert text.index('cgroup.procs') < text.index('while :')
+    # nspawn gets no network option of its own: the machine has exactly the lab's interfaces.
+    assert '--network-veth' not in text and '--private-network' not in text
+    path = tmp_path / 'boot'
+    path.write_text(text)
+    assert subprocess.run(['sh', '-n', str(path)], check=False).returncode == 0
+
+
+def _fake_image(root):
+    for folder in ('etc/ssh', 'home/ansible'):
+        (root / folder).mkdir(parents=True)
+    (root / 'etc/passwd').write_text('root:x:0:0::/root:/bin/bash\nansible:x:1000:1000::/home/ansible:/bin/bash\n')
+    os.chmod(root / 'home/ansible', 0o750)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='sets file owners')
+def test_provision_gives_the_machine_its_name_keys_and_sshd_on_one_address(tmp_path, monkeypatch):
+    rootfs = tmp_path / 'rootfs'
+    _fake_image(rootfs)
+    monkeypatch.setattr(_machine, 'LAYER_ROOT', str(tmp_path / 'layers'))
+    key = tmp_path / 'hostkey'
+    key.write_text('PRIVATE')
+    (tmp_path / 'hostkey.pub').write_text('ssh-ed25519 AAAAkey root@hv1\n')
+    upper = _machine.provision('lab', 'hv1', str(rootfs), '127.0.0.1 localhost\n198.18.0.11 hv1\n',
+                               '198.18.0.11', str(key), 'ssh-ed25519 AAAAadmin admin\n')
+    up = tmp_path / 'layers' / 'lab' / 'hv1'
+    assert upper == str(up)
+    assert (up / 'etc/hostname').read_text() == 'hv1\n'
+    assert 'ListenAddress 198.18.0.11\n' in (up / 'etc/ssh/sshd_config.d/netvirt-lab.conf').read_text()
+    assert 'PasswordAuthentication no' in (up / 'etc/ssh/sshd_config.d/netvirt-lab.conf').read_text()
+    assert stat.S_IMODE(os.stat(up / 'etc/ssh/ssh_host_ed25519_key').st_mode) == 0o600
+    auth = up / 'home/ansible/.ssh/authorized_keys'
+    assert auth.read_text() == 'ssh-ed25519 AAAAadmin admin\n'
+    assert (os.stat(auth).st_uid, stat.S_IMODE(os.stat(auth).st_mode)) == (1000, 0o600)
+    assert stat.S_IMODE(os.stat(up / 'home/ansible/.ssh').st_mode) == 0o700
+    # A directory of the layer hides the image's: it keeps the image's mode.
+    assert stat.S_IMODE(os.stat(up / 'home/ansible').st_mode) == 0o750
+    machine_id = (up / 'etc/machine-id').read_text()
+    assert len(machine_id.strip()) == 32
+    # Provisioning again (the next lab_create) keeps the machine's identity.
+    _machine.provision('lab', 'hv1', str(rootfs), '127.0.0.1 localhost\n', '198.18.0.11', str(key), 'k\n')
+    assert (up / 'etc/machine-id').read_text() == machine_id
+
+
+def test_ssh_client_files_check_host_keys_and_enter_the_machines_namespace(tmp_path):
+    hostkeys = tmp_path / 'ssh' / 'hostkeys'
+    hostkeys.mkdir(parents=True)
+    for name in ('hv1', 'gw1'):
+        (hostkeys / (name + '.pub')).write_text('ssh-ed25519 AAAA%s root@%s\n' % (name, name))
+    out = _machine.write_ssh_client(str(tmp_path), {'hv1': ('198.18.0.11', 101), 'gw1': ('198.18.0.31', 131)})
+    known = open(out['known_hosts']).read().splitlines()
+    assert known == ['198.18.0.31,gw1 ssh-ed25519 AAAAgw1', '198.18.0.11,hv1 ssh-ed25519 AAAAhv1']
+    config = open(out['config']).read()
+    assert 'StrictHostKeyChecking yes' in config and 'UserKnownHostsFile %s' % out['known_hosts'] in config
+    assert 'GlobalKnownHostsFile /dev/null' in config
+    assert 'Host 198.18.0.11 hv1\n    HostName 198.18.0.11\n    ProxyCommand nsenter --net=/proc/101/ns/net' in config
+    # The catch-all block comes last: ssh takes the first value it finds for each option.
+    assert config.index('Host *') > config.index('Host 198.18.0.11')
+
+
+def test_the_mirror_comes_from_the_machines_own_sources(tmp_path, monkeypatch):
+    deb822 = tmp_path / 'debian.sources'
+    deb822.write_text('Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\n\n'
+                      'Types: deb\nURIs: http://security.example/debian-security\n')
+    real_open = open
+    monkeypatch.setattr('builtins.open', lambda path, *a, **k: real_open(
+        str(deb822) if path == '/etc/apt/sources.list.d/debian.sources' else path, *a, **k))
+    assert _machine.default_mirror() == 'http://mirror.example/debian'
