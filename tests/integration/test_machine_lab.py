@@ -25,6 +25,8 @@ from conftest import ROOT, changed_hosts, created_lab
 from machine_drills import Pinger, leftovers, longest_gap, outage, wait_booted, wait_for_traffic
 import machine_drills
 
+pytestmark = machine_drills.requires_machine_lab
+
 LAB = os.path.join(ROOT, 'inventories', 'lab')
 DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')
 VERIFY = os.path.join(ROOT, 'playbooks', 'lab_verify.yml')

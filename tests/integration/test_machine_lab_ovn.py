@@ -23,6 +23,8 @@ from conftest import ROOT, changed_hosts, created_lab
 from machine_drills import Pinger, leftovers, longest_gap, wait_booted
 import machine_drills
 
+pytestmark = machine_drills.requires_machine_lab
+
 LAB = os.path.join(ROOT, 'inventories', 'lab_ovn')
 DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')
 VERIFY = os.path.join(ROOT, 'playbooks', 'lab_verify_ovn.yml')
