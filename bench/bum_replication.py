@@ -6,7 +6,7 @@ against service-node replication, from OVS port counters.
 
 A lab of its own (``bench-bum``): 8 hypervisors that all carry one tenant network, one service
 node (one, so that no BFD packets share the counters), one VM on hv1. The overlay is deployed with
-playbooks/lab_deploy.yml (site.yml and the lab's VMs), first with ``overlay_bum_replication=source``, then with ``service_node``; each
+playbooks/lab/deploy.yml (site.yml and the lab's VMs), first with ``overlay_bum_replication=source``, then with ``service_node``; each
 time the VM sends K ARP requests for an address nobody has, and the OpenFlow port counters of
 hv1's transport NIC (read just before and after, inside hv1) give the packets and bytes it sent;
 the counters of its tunnel ports tell how many went to the service node and how many direct.
@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, 'tools'))
 import host_guard  # noqa: E402  (tools/host_guard.py: what no lab may change)
-PROBE = os.path.join(ROOT, 'playbooks', 'files', 'netprobe.py')
+PROBE = os.path.join(ROOT, 'playbooks', 'lab', 'files', 'netprobe.py')
 LAB = 'bench-bum'
 STATE = '/run/netvirt-lab/%s' % LAB
 HYPERVISORS = 8
@@ -112,13 +112,13 @@ def main():
         json.dump(inventory(), handle)
         inv = handle.name
     try:
-        playbook(inv, 'lab_create.yml')
+        playbook(inv, 'lab/create.yml')
         for mode in ('source', 'service_node'):
-            playbook(inv, 'lab_deploy.yml', '-e', 'overlay_bum_replication=%s' % mode)
+            playbook(inv, 'lab/deploy.yml', '-e', 'overlay_bum_replication=%s' % mode)
             inside('vm1', 'ping', '-c', '1', '-W', '1', '198.18.100.77', check=False)  # let the flows settle
             rows.append((mode, measure(args.count)))
     finally:
-        playbook(inv, 'lab_destroy.yml')
+        playbook(inv, 'lab/destroy.yml')
         os.unlink(inv)
     changed = host_guard.differences(before, host_guard.snapshot())
     if changed:

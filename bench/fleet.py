@@ -8,7 +8,7 @@ For every N (default 4, 8, 16, 32) and control plane it builds a lab of its own 
   even on red), two service nodes (broadcast replication through them, as the embedded lab);
 - ovn: the same N hypervisors as OVN chassis, three controllers (Raft, SSL), and with
   ``--relays K`` K southbound relays in front of them; blue and red are logical switches.
-It times lab create (lab_create.yml), the first converge (site.yml) and a no-change re-run
+It times lab create (playbooks/lab/create.yml), the first converge (site.yml) and a no-change re-run
 (site.yml again, which must report changed=0), counts the module runs per hypervisor of the re-run
 (bench/callback_plugins/module_runs.py), sums the resident memory of every process of the lab, counts
 the OpenFlow flows of each hypervisor, and checks broadcast: the first VM of each network sends
@@ -40,7 +40,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, 'tools'))
 import host_guard  # noqa: E402  (tools/host_guard.py: what no lab may change)
 
-PROBE = os.path.join(ROOT, 'playbooks', 'files', 'netprobe.py')
+PROBE = os.path.join(ROOT, 'playbooks', 'lab', 'files', 'netprobe.py')
 LAB = 'bench-fleet'
 STATE = '/run/netvirt-lab/%s' % LAB
 NETWORKS = ('blue', 'red')
@@ -266,9 +266,9 @@ def measure(plane, n, relays, forks, env):
     lab = Lab(inv_path, forks, env)
     row = {'plane': plane + (' + %d relays' % relays if plane == 'ovn' and relays else ''), 'n': n}
     try:
-        row['create'] = lab.playbook('lab_create.yml')[0]
+        row['create'] = lab.playbook('lab/create.yml')[0]
         row['first'] = lab.playbook('site.yml')[0]
-        lab.playbook('lab_host_networks.yml')
+        lab.playbook('lab/host_networks.yml')
         row['rerun'], changed, runs = lab.playbook('site.yml', count_runs=True)
         row['rerun_changed'] = sum(changed.values())
         hv_runs = [runs.get('hv%d' % i, 0) for i in range(1, n + 1)]
@@ -285,7 +285,7 @@ def measure(plane, n, relays, forks, env):
         row['bcast_ok'], row['bcast'] = broadcast_check(n)
     finally:
         try:
-            lab.playbook('lab_destroy.yml')
+            lab.playbook('lab/destroy.yml')
         finally:
             os.unlink(inv_path)
     return row

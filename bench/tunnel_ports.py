@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.join(ROOT, 'tools'))
 import host_guard  # noqa: E402  (tools/host_guard.py: what no lab may change)
 INVENTORY = os.path.join(HERE, 'inventory.yml')
 PLAYBOOKS = os.path.join(HERE, 'playbooks')
-LAB_DESTROY = os.path.join(ROOT, 'playbooks', 'lab_destroy.yml')
+LAB_DESTROY = os.path.join(ROOT, 'playbooks', 'lab', 'destroy.yml')
 GET_PEER = os.path.join(HERE, 'get_peer_collection.sh')
 
 # Must match bench/inventory.yml.
@@ -139,7 +139,7 @@ class Lab:
         """Kill the lab host (all its interfaces and OVS daemons go with it) and make sure it is gone."""
         self.playbook(LAB_DESTROY)
         if self.pid is not None and os.path.exists('/proc/%d' % self.pid):
-            raise BenchError('lab host PID %d still runs after lab_destroy.yml' % self.pid)
+            raise BenchError('lab host PID %d still runs after playbooks/lab/destroy.yml' % self.pid)
 
     def reset_bridge(self):
         """Same starting point for every method: a fresh, empty netdev bridge (not timed)."""

@@ -67,7 +67,7 @@ class Connection(ConnectionBase):
         except (OSError, ValueError):
             raise AnsibleConnectionFailure(
                 "lab host '%s' is not running (no PID in %s); create the lab first "
-                "(playbooks/lab_create.yml)" % (name, pidfile))
+                "(playbooks/lab/create.yml)" % (name, pidfile))
         try:
             for ns in ('net', 'mnt'):
                 # Entering the machine's own namespaces would run the task on the machine itself.

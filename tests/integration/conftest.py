@@ -51,7 +51,7 @@ def root_namespace_untouched():
 
 
 def lab_pid(state_dir, host):
-    """The PID that holds a lab host's namespaces (playbooks/lab_create.yml writes it)."""
+    """The PID that holds a lab host's namespaces (playbooks/lab/create.yml writes it)."""
     with open(os.path.join(state_dir, '%s.pid' % host)) as handle:
         return int(handle.read().strip())
 
@@ -156,11 +156,11 @@ class Playbook(object):
         return table
 
     def destroy(self, extra_vars=None, expect_rc=0):
-        self.run(os.path.join(ROOT, 'playbooks', 'lab_destroy.yml'), extra_vars=extra_vars, expect_rc=expect_rc)
+        self.run(os.path.join(ROOT, 'playbooks', 'lab', 'destroy.yml'), extra_vars=extra_vars, expect_rc=expect_rc)
 
 
 def table_rows(data):
-    """The rows of a verification table (playbooks/tasks/report_table.yml); fails when there are none."""
+    """The rows of a verification table (playbooks/lab/tasks/report_table.yml); fails when there are none."""
     kept = results(data, 'Keep the rows').get('localhost', {})
     rows = kept.get('ansible_facts', {}).get('verify_table_rows')
     if not rows:
@@ -235,11 +235,11 @@ def lab_playbook():
 
 @contextlib.contextmanager
 def created_lab(inventory, extra_vars=None):
-    """The lab of an inventory, built with lab_create.yml: its Playbook. The lab is removed
+    """The lab of an inventory, built with playbooks/lab/create.yml: its Playbook. The lab is removed
     afterwards, also when what ran in it failed."""
     pb = Playbook(inventory)
     try:
-        pb.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=extra_vars)
+        pb.run(os.path.join(ROOT, 'playbooks', 'lab', 'create.yml'), extra_vars=extra_vars)
         yield pb
     finally:
         pb.destroy(extra_vars=extra_vars, expect_rc=None)
@@ -248,7 +248,7 @@ def created_lab(inventory, extra_vars=None):
 @contextlib.contextmanager
 def deployed_lab(inventory_name):
     """The lab of an inventory of tests/integration/inventories, created and deployed with
-    lab_deploy.yml (site.yml, then the lab's own hosts):
+    playbooks/lab/deploy.yml (site.yml, then the lab's own hosts):
     (Playbook, results of the deployment)."""
     with created_lab(os.path.join(HERE, 'inventories', inventory_name)) as pb:
-        yield pb, pb.run(os.path.join(ROOT, 'playbooks', 'lab_deploy.yml'))
+        yield pb, pb.run(os.path.join(ROOT, 'playbooks', 'lab', 'deploy.yml'))

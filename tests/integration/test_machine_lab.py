@@ -28,8 +28,8 @@ import machine_drills
 pytestmark = machine_drills.requires_machine_lab
 
 LAB = os.path.join(ROOT, 'inventories', 'lab')
-DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')
-VERIFY = os.path.join(ROOT, 'playbooks', 'lab_verify.yml')
+DEPLOY = os.path.join(ROOT, 'playbooks', 'lab', 'deploy.yml')
+VERIFY = os.path.join(ROOT, 'playbooks', 'lab', 'verify.yml')
 NAME = 'it-machines'
 STATE = '/run/netvirt-lab/' + NAME
 EV = {'netvirt_lab_name': NAME, 'netvirt_lab_state_dir': STATE, 'netvirt_lab_machines': True}
@@ -45,7 +45,7 @@ def machine_lab():
         created = time.monotonic()
         first = pb.run(DEPLOY, extra_vars=EV)
         deployed = time.monotonic()
-        print('\nmachine lab: up in %.1f s, lab_deploy.yml %.1f s' % (created - started, deployed - created))
+        print('\nmachine lab: up in %.1f s, lab/deploy.yml %.1f s' % (created - started, deployed - created))
         yield pb, first
 
 

@@ -18,11 +18,11 @@ import yaml
 from conftest import ROOT, Playbook, changed_hosts, created_lab, in_lab_host, lab_pid, results
 
 LAB = os.path.join(ROOT, 'inventories', 'lab')
-DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')  # site.yml, then the lab's VMs and outside hosts
-VERIFY = os.path.join(ROOT, 'playbooks', 'lab_verify.yml')
-CREATE = os.path.join(ROOT, 'playbooks', 'lab_create.yml')
-DESTROY = os.path.join(ROOT, 'playbooks', 'lab_destroy.yml')
-# The rows lab_verify.yml must print for inventories/lab: 4 VMs (each pinging the other 3), throughput,
+DEPLOY = os.path.join(ROOT, 'playbooks', 'lab', 'deploy.yml')  # site.yml, then the lab's VMs and outside hosts
+VERIFY = os.path.join(ROOT, 'playbooks', 'lab', 'verify.yml')
+CREATE = os.path.join(ROOT, 'playbooks', 'lab', 'create.yml')
+DESTROY = os.path.join(ROOT, 'playbooks', 'lab', 'destroy.yml')
+# The rows playbooks/lab/verify.yml must print for inventories/lab: 4 VMs (each pinging the other 3), throughput,
 # two service nodes (BUM, failover) and two gateways (L2, SNAT, floating address, failover).
 MESH_TABLE = {'ping ': 12, 'TCP overlay': 1, 'TCP underlay': 1, 'overlay / underlay throughput': 1, 'BUM: ': 1,
               'service-node failover': 1, 'L2 gateway': 1, 'L3 gateway': 1, 'floating ': 1, 'gateway failover': 1}

@@ -3,12 +3,12 @@
 failure drills, on one lab that the tests take through in order.
 
 1. site.yml deploys controllers, the logical topology, chassis and gateways (Geneve);
-   lab_verify_ovn.yml passes over SSL; a second run changes nothing; check mode predicts nothing.
+   playbooks/lab/verify_ovn.yml passes over SSL; a second run changes nothing; check mode predicts nothing.
 2. Drills on the converged lab:
    * stop the Raft leader: the cluster elects another, the northbound accepts writes, VMs keep pinging;
    * restart ovs-vswitchd on a hypervisor: connectivity comes back without re-running Ansible;
    * controller_state: absent takes a member out of both clusters; present brings it back.
-3. The same deployment switched to VXLAN: every chassis re-registers, lab_verify_ovn.yml passes.
+3. The same deployment switched to VXLAN: every chassis re-registers, playbooks/lab/verify_ovn.yml passes.
 4. Last, because it takes a host away for good: kill the active gateway's host; north-south
    traffic resumes through the standby (the outage is measured).
 """
@@ -35,9 +35,9 @@ LAB = 'it-ovn-lab'
 STATE = '/run/netvirt-lab/%s' % LAB
 EXTRA = {'netvirt_lab_name': LAB, 'netvirt_lab_state_dir': STATE}
 INVENTORY = os.path.join(ROOT, 'inventories', 'lab_ovn')
-DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')  # site.yml, then the lab's VMs and outside hosts
-VERIFY = os.path.join(ROOT, 'playbooks', 'lab_verify_ovn.yml')
-# The rows lab_verify_ovn.yml must print for inventories/lab_ovn: 3 controllers, 5 chassis (3 hypervisors,
+DEPLOY = os.path.join(ROOT, 'playbooks', 'lab', 'deploy.yml')  # site.yml, then the lab's VMs and outside hosts
+VERIFY = os.path.join(ROOT, 'playbooks', 'lab', 'verify_ovn.yml')
+# The rows playbooks/lab/verify_ovn.yml must print for inventories/lab_ovn: 3 controllers, 5 chassis (3 hypervisors,
 # 2 gateways), 4 VMs that ping each other and the external host, then north-south and throughput.
 OVN_TABLE = {'OVN_Northbound Raft cluster': 1, 'OVN_Southbound Raft cluster': 1, 'southbound listener': 2,
              'chassis ': 5, 'east-west ': 4, 'routed ': 8, 'north-south ': 4, 'external host sees the SNAT address': 1,
@@ -463,7 +463,7 @@ def test_a_dead_controller_replaced_by_a_fresh_machine(deployed):
     time.sleep(1)
     os.kill(lab_pid(STATE, victim), signal.SIGKILL)
     # The fresh machine: the lab starts a new host of that name (new, empty file systems).
-    deployed.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=EXTRA)
+    deployed.run(os.path.join(ROOT, 'playbooks', 'lab', 'create.yml'), extra_vars=EXTRA)
     assert sh(victim, ['ls', '/var/lib/ovn', '/etc/ovn']).stdout.split() == ['/etc/ovn:', '/var/lib/ovn:']
     start = time.monotonic()
     deployed.run(DEPLOY, extra_vars=EXTRA)
@@ -498,7 +498,7 @@ def test_a_dead_hypervisor_replaced_by_a_fresh_machine(deployed):
                                stderr=subprocess.STDOUT, start_new_session=True)
     time.sleep(1)
     os.kill(lab_pid(STATE, 'hv1'), signal.SIGKILL)
-    deployed.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=EXTRA)
+    deployed.run(os.path.join(ROOT, 'playbooks', 'lab', 'create.yml'), extra_vars=EXTRA)
     assert sh('hv1', ['ls', '/etc/openvswitch', '/etc/ovn']).stdout.split() == ['/etc/openvswitch:', '/etc/ovn:']
     start = time.monotonic()
     deployed.run(DEPLOY, extra_vars=EXTRA)
@@ -573,7 +573,7 @@ def test_the_dead_gateway_replaced_by_a_fresh_machine(deployed):
     # or site.yml would also change the encapsulation of every chassis under the pings.
     encaps = set(sh('ctl2', ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['--bare', '--columns=type', 'list', 'Encap']).stdout.split())
     now = dict(EXTRA, overlay_encapsulation=encaps.pop()) if len(encaps) == 1 else EXTRA
-    deployed.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=EXTRA)
+    deployed.run(os.path.join(ROOT, 'playbooks', 'lab', 'create.yml'), extra_vars=EXTRA)
     start = time.monotonic()
     deployed.run(DEPLOY, extra_vars=now)
     wait_for('gw1 active again', lambda: active_gateway('ctl2') == 'gw1', 60)

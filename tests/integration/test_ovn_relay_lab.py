@@ -2,7 +2,7 @@
 """The OVN lab with southbound relays (inventories/lab_ovn plus inventories/lab_ovn_relay: two relays
 in front of the 3-member southbound cluster), under its own lab name, the tests in order:
 
-1. site.yml deploys it, lab_verify_ovn.yml passes, a second run changes nothing;
+1. site.yml deploys it, playbooks/lab/verify_ovn.yml passes, a second run changes nothing;
 2. chassis traffic really goes through the relays: every chassis' ovn-remote names the relays, the
    relays hold one connection per chassis, the Raft members only the relays';
 3. RBAC through a relay: a chassis may write its own row, not another's nor the Connection table,
@@ -26,9 +26,9 @@ LAB = 'it-ovn-relay'
 STATE = '/run/netvirt-lab/%s' % LAB
 EXTRA = {'netvirt_lab_name': LAB, 'netvirt_lab_state_dir': STATE}
 INVENTORIES = [os.path.join(ROOT, 'inventories', 'lab_ovn'), os.path.join(ROOT, 'inventories', 'lab_ovn_relay')]
-DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')
+DEPLOY = os.path.join(ROOT, 'playbooks', 'lab', 'deploy.yml')
 SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
-VERIFY = os.path.join(ROOT, 'playbooks', 'lab_verify_ovn.yml')
+VERIFY = os.path.join(ROOT, 'playbooks', 'lab', 'verify_ovn.yml')
 # The same table as the OVN lab without relays (tests/integration/test_ovn_lab.py).
 OVN_TABLE = {'OVN_Northbound Raft cluster': 1, 'OVN_Southbound Raft cluster': 1, 'southbound listener': 2,
              'chassis ': 5, 'east-west ': 4, 'routed ': 8, 'north-south ': 4, 'external host sees the SNAT address': 1,

@@ -31,7 +31,7 @@ def calls():
 
 def test_ovs_role_starts_the_userspace_datapath_without_loading_modules(lab_playbook):
     pb = lab_playbook('ovs_single.yml')
-    pb.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'))
+    pb.run(os.path.join(ROOT, 'playbooks', 'lab', 'create.yml'))
     in_lab_host(STATE, 'ovs1', ['sh', '-c', DOUBLE])
     # The double records what ovs-ctl asks of it: a plain "ovs-ctl load-kmod" shows up.
     in_lab_host(STATE, 'ovs1', ['/usr/share/openvswitch/scripts/ovs-ctl', 'load-kmod'])
