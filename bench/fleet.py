@@ -10,7 +10,7 @@ For every N (default 4, 8, 16, 32) and control plane it builds a lab of its own 
   ``--relays K`` K southbound relays in front of them; blue and red are logical switches.
 It times lab create (playbooks/lab/create.yml), the first converge (site.yml) and a no-change re-run
 (site.yml again, which must report changed=0), counts the module runs per hypervisor of the re-run
-(bench/callback_plugins/module_runs.py), sums the resident memory of every process of the lab, counts
+(module_runs(), from the integration tests' results_file callback), sums the resident memory of every process of the lab, counts
 the OpenFlow flows of each hypervisor, and checks broadcast: the first VM of each network sends
 ARP broadcasts, and every other VM of that network must see exactly one copy of each, VMs of the
 other network none. The lab is always destroyed, also on failure or Ctrl-C, and the machine's
@@ -136,6 +136,32 @@ def inventory(plane, n, relays):
     return {'all': {'vars': ovn_vars, 'children': children}}
 
 
+# The integration tests' callback (tests/integration/callback_plugins/results_file.py): every task
+# result, with the task's action and where it was delegated.
+RESULTS_CALLBACK = os.path.join(ROOT, 'tests', 'integration', 'callback_plugins')
+# Actions that run on the control node only: they are no module run on the host.
+CONTROL_NODE_ONLY = frozenset([
+    'set_fact', 'assert', 'fail', 'debug', 'meta', 'include_tasks', 'import_tasks', 'include_role',
+    'import_role', 'include_vars', 'validate_argument_spec', 'add_host', 'group_by', 'set_stats', 'pause'])
+
+
+def module_runs(data):
+    """{host: task runs that executed a module on that host} of a results_file record: every task
+    result (each loop item apart) that was not skipped, without control-node actions and tasks
+    delegated to another host. An action plugin that runs several modules (copy) counts once."""
+    runs = collections.Counter()
+    for play in data['plays']:
+        for task in play['tasks']:
+            if task['task']['action'].rsplit('.', 1)[-1] in CONTROL_NODE_ONLY:
+                continue
+            for host, res in task['hosts'].items():
+                if res.get('skipped') or res.get('unreachable') or res.get('_delegated_to'):
+                    continue
+                items = res.get('results')
+                runs[host] += sum(1 for item in items if not item.get('skipped')) if isinstance(items, list) else 1
+    return dict(runs)
+
+
 class Lab(object):
     def __init__(self, inv_path, forks, env):
         self.inv = inv_path
@@ -152,8 +178,8 @@ class Lab(object):
         if count_runs:
             handle, runs_file = tempfile.mkstemp(suffix='.json')
             os.close(handle)
-            env.update(ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, 'callback_plugins'),
-                       ANSIBLE_CALLBACKS_ENABLED='module_runs', NVO_MODULE_RUNS_FILE=runs_file)
+            env.update(ANSIBLE_CALLBACK_PLUGINS=RESULTS_CALLBACK, ANSIBLE_CALLBACKS_ENABLED='results_file',
+                       NVO_RESULTS_FILE=runs_file)
         start = time.monotonic()
         proc = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               universal_newlines=True, check=False)
@@ -163,7 +189,7 @@ class Lab(object):
             with open(runs_file) as handle:
                 text = handle.read()
             os.unlink(runs_file)
-            runs = json.loads(text) if text else {}
+            runs = module_runs(json.loads(text)) if text else {}
         if proc.returncode != 0:
             raise Failed('%s failed (rc %d):\n%s' % (' '.join(argv), proc.returncode, proc.stdout[-3000:]))
         changed = dict((m.group(1), int(m.group(2))) for m in re.finditer(r'^(\S+)\s+: ok=\d+\s+changed=(\d+)',
