@@ -25,13 +25,10 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, 'tools'))
-import host_guard  # noqa: E402  (tools/host_guard.py: what no lab may change)
-PROBE = os.path.join(ROOT, 'playbooks', 'lab', 'files', 'netprobe.py')
+from benchlab import LAB_PLAYBOOKS, PROBE, ROOT, host_guard, run_inside, state_dir
+
 LAB = 'bench-bum'
-STATE = '/run/netvirt-lab/%s' % LAB
+STATE = state_dir(LAB)
 HYPERVISORS = 8
 # Seconds between two ARP requests of a burst: back to back, a burst of 1000 overflows the VM
 # port's receive queue of the userspace datapath and the counts would measure drops.
@@ -59,7 +56,7 @@ def inventory():
 
 
 def playbook(inv, name, *extra):
-    argv = ['ansible-playbook', '-i', inv, os.path.join(ROOT, 'playbooks', name)] + list(extra)
+    argv = ['ansible-playbook', '-i', inv, os.path.join(LAB_PLAYBOOKS, name)] + list(extra)
     proc = subprocess.run(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                           check=False)
     if proc.returncode != 0:
@@ -67,10 +64,10 @@ def playbook(inv, name, *extra):
 
 
 def inside(host, *argv, **kw):
-    with open(os.path.join(STATE, '%s.pid' % host)) as handle:
-        pid = handle.read().strip()
-    return subprocess.run(['nsenter', '-t', pid, '-a'] + list(argv), stdout=subprocess.PIPE,
-                          universal_newlines=True, check=kw.get('check', True)).stdout
+    proc = run_inside(STATE, host, argv)
+    if kw.get('check', True) and proc.returncode != 0:
+        raise SystemExit('BENCHMARK FAILED: %s: %s exited %d: %s' % (host, ' '.join(argv), proc.returncode, proc.stderr))
+    return proc.stdout
 
 
 def measure(count):
@@ -112,13 +109,13 @@ def main():
         json.dump(inventory(), handle)
         inv = handle.name
     try:
-        playbook(inv, 'lab/create.yml')
+        playbook(inv, 'create.yml')
         for mode in ('source', 'service_node'):
-            playbook(inv, 'lab/deploy.yml', '-e', 'overlay_bum_replication=%s' % mode)
+            playbook(inv, 'deploy.yml', '-e', 'overlay_bum_replication=%s' % mode)
             inside('vm1', 'ping', '-c', '1', '-W', '1', '198.18.100.77', check=False)  # let the flows settle
             rows.append((mode, measure(args.count)))
     finally:
-        playbook(inv, 'lab/destroy.yml')
+        playbook(inv, 'destroy.yml')
         os.unlink(inv)
     changed = host_guard.differences(before, host_guard.snapshot())
     if changed:

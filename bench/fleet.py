@@ -35,14 +35,10 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, 'tools'))
-import host_guard  # noqa: E402  (tools/host_guard.py: what no lab may change)
+from benchlab import PROBE, ROOT, command, host_guard, host_pid, run_inside, state_dir
 
-PROBE = os.path.join(ROOT, 'playbooks', 'lab', 'files', 'netprobe.py')
 LAB = 'bench-fleet'
-STATE = '/run/netvirt-lab/%s' % LAB
+STATE = state_dir(LAB)
 NETWORKS = ('blue', 'red')
 BURST = 5  # broadcasts each sender sends
 # Inside a VM: count the ARP requests for TARGET seen on IFACE during SECONDS (raw socket).
@@ -199,14 +195,8 @@ class Lab(object):
         return seconds, changed, runs
 
 
-def pid_of(host):
-    with open(os.path.join(STATE, '%s.pid' % host)) as handle:
-        return int(handle.read().strip())
-
-
 def inside(host, argv, check=True, timeout=60):
-    proc = subprocess.run(['nsenter', '-t', str(pid_of(host)), '-a'] + list(argv), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout, check=False)
+    proc = run_inside(STATE, host, argv, timeout=timeout)
     if check and proc.returncode != 0:
         raise Failed('%s: %s failed: %s' % (host, ' '.join(argv), proc.stderr))
     return proc.stdout
@@ -214,7 +204,7 @@ def inside(host, argv, check=True, timeout=60):
 
 def memory_mib(hosts):
     """{host: MiB of resident memory of every process in its PID namespace}."""
-    ns_of = dict((os.readlink('/proc/%d/ns/pid' % pid_of(h)), h) for h in hosts)
+    ns_of = dict((os.readlink('/proc/%d/ns/pid' % host_pid(STATE, h)), h) for h in hosts)
     rss = collections.Counter()
     for entry in os.listdir('/proc'):
         if not entry.isdigit():
@@ -246,8 +236,8 @@ def wait_reachable(n, timeout=120):
     pending = [(i, j) for i in range(1, n + 1) for j in [i + 2 if i + 2 <= n else i - 2] if 1 <= j <= n]
     while pending and time.monotonic() < deadline:
         pending = [(i, j) for i, j in pending
-                   if subprocess.run(['nsenter', '-t', str(pid_of('vm%d' % i)), '-a', 'ping', '-c', '1', '-W', '1',
-                                      vm_address(j)], stdout=subprocess.DEVNULL, check=False).returncode != 0]
+                   if subprocess.run(command(STATE, 'vm%d' % i, ['ping', '-c', '1', '-W', '1', vm_address(j)]),
+                                     stdout=subprocess.DEVNULL, check=False).returncode != 0]
     if pending:
         raise Failed('VMs that never reached their network peer: %s' % pending)
 
@@ -263,8 +253,7 @@ def broadcast_check(n):
         listeners = {}
         for i in range(1, n + 1):
             if i != sender:
-                listeners[i] = subprocess.Popen(['nsenter', '-t', str(pid_of('vm%d' % i)), '-a', 'python3', '-c',
-                                                 ARP_COUNTER, 'eth0', target, '6'],
+                listeners[i] = subprocess.Popen(command(STATE, 'vm%d' % i, ['python3', '-c', ARP_COUNTER, 'eth0', target, '6']),
                                                 stdout=subprocess.PIPE, universal_newlines=True)
         for proc in listeners.values():
             if proc.stdout.readline().strip() != 'ready':
