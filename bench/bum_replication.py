@@ -25,7 +25,8 @@ import sys
 import tempfile
 import time
 
-from benchlab import LAB_PLAYBOOKS, PROBE, ROOT, host_guard, run_inside, state_dir
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/benchlab.py, also when imported by path
+from benchlab import LAB_PLAYBOOKS, PROBE, ROOT, host_guard, run_inside, state_dir  # noqa: E402
 
 LAB = 'bench-bum'
 STATE = state_dir(LAB)

@@ -35,7 +35,8 @@ import sys
 import tempfile
 import time
 
-from benchlab import PROBE, ROOT, command, host_guard, host_pid, run_inside, state_dir
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/benchlab.py, also when imported by path
+from benchlab import PROBE, ROOT, command, host_guard, host_pid, run_inside, state_dir  # noqa: E402
 
 LAB = 'bench-fleet'
 STATE = state_dir(LAB)
