@@ -114,8 +114,8 @@ def test_relays_stop_and_start(deployed):
     # One relay stops: its chassis reconnect to the other one.
     sh('rl1', ['/usr/share/ovn/scripts/ovn-ctl', 'stop_sb_relay_ovsdb'])
     _ok, moved = wait_for('every chassis on rl2', lambda: sorted(p for p in sb_peers('rl2') if p in CHASSIS.values())
-                            == sorted(CHASSIS.values()) and all(connection_status(h) == 'connected' for h in CHASSIS),
-                            60, step=0.5)
+                          == sorted(CHASSIS.values()) and all(connection_status(h) == 'connected' for h in CHASSIS),
+                          60, step=0.5)
     print('\nrl1 stopped: every chassis connected through rl2 after %.1f s' % moved)
     assert [relay_of.get(p) for m in CONTROLLERS for p in sb_peers(m)] == ['rl2']
     # Both stopped: no chassis reaches the southbound (they never talk to the members); the VMs
