@@ -86,3 +86,21 @@ def ovn_certificate(name, pki_dir, control_plane, system_id=None):
         'key': files + '-privkey.pem',
         'cert': files + '-cert.pem',
     }
+
+
+def ovn_bridge_ports(ports, mtu=None):
+    """ovs_bridge ports of an OVN bridge: a NIC name (a gateway's uplink) as a plain port, a VM port
+    ({name, logical_port}) with the tenant MTU and the logical port it is bound to (iface-id)."""
+    out = []
+    for index, port in enumerate(ports or []):
+        where = 'ports[%d]' % index
+        if isinstance(port, str) and port:
+            out.append({'name': port})
+            continue
+        if not isinstance(port, dict) or not port.get('name') or not port.get('logical_port'):
+            raise MeshError('%s: %r must be an interface name, or a VM port with name and logical_port'
+                            % (where, port))
+        if mtu is None:
+            raise MeshError('%s (%s): a VM port needs the tenant mtu' % (where, port['name']))
+        out.append({'name': port['name'], 'mtu': int(mtu), 'interface_external_ids': {'iface-id': port['logical_port']}})
+    return out

@@ -81,3 +81,22 @@ def test_certificate_of_a_chassis_is_named_after_its_system_id():
 def test_certificate_needs_an_absolute_pki_dir(pki_dir):
     with pytest.raises(AnsibleFilterError, match='must be an absolute path'):
         FILTERS['ovn_certificate']('hv1', pki_dir, False)
+
+
+def test_bridge_ports_of_vm_ports_and_uplinks():
+    vm = [{'name': 'vm1', 'logical_port': 'blue-vm1'}]
+    assert FILTERS['ovn_bridge_ports'](vm, '1442') == [
+        {'name': 'vm1', 'mtu': 1442, 'interface_external_ids': {'iface-id': 'blue-vm1'}}]
+    assert FILTERS['ovn_bridge_ports'](['eth2', 'eth3']) == [{'name': 'eth2'}, {'name': 'eth3'}]
+    assert FILTERS['ovn_bridge_ports']([]) == []
+
+
+@pytest.mark.parametrize('ports, mtu, needle', [
+    ([{'name': 'vm1'}], 1442, 'ports[0]'),
+    ([''], None, 'ports[0]'),
+    ([{'name': 'vm1', 'logical_port': 'p'}], None, 'ports[0] (vm1): a VM port needs the tenant mtu'),
+])
+def test_bridge_ports_refused(ports, mtu, needle):
+    with pytest.raises(AnsibleFilterError) as exc:
+        FILTERS['ovn_bridge_ports'](ports, mtu)
+    assert needle in str(exc.value)
