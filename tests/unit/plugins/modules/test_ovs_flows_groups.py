@@ -11,6 +11,7 @@ import subprocess
 import time
 
 import pytest
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netvirt.overlay.tests.unit.module_args import patch_module_args
 
@@ -105,13 +106,17 @@ def switch(tmp_path_factory):
 
 
 def module(capsys, monkeypatch, env, **args):
+    """The module's result, with the warnings it gave under 'warned' (where they end up otherwise
+    depends on whether the test process has loaded Ansible's controller side)."""
     monkeypatch.setenv('OVS_RUNDIR', env['OVS_RUNDIR'])
+    warned = []
+    monkeypatch.setattr(AnsibleModule, 'warn', lambda self, msg, *a, **kw: warned.append(msg))
     args = dict(dict(bridge='br0', flows=['table=0,priority=5,in_port=p1 actions=group:1',
                                           'table=0,priority=0 actions=drop']), **args)
     with patch_module_args(args):
         with pytest.raises(SystemExit):
             ovs_flows.main()
-    return json.loads(capsys.readouterr().out)
+    return dict(json.loads(capsys.readouterr().out), warned=warned)
 
 
 def groups_of(env):
@@ -133,7 +138,7 @@ def test_module_keeps_exactly_the_groups_given_in_one_bundle(switch, capsys, mon
     done = module(capsys, monkeypatch, switch, groups=[g1])
     assert done['changed'] and (done['added_groups'], done['removed_groups']) == (check['added_groups'], check['removed_groups'])
     assert groups_of(switch) == {1: g1}
-    assert 'printed by the switch' not in json.dumps(done.get('warnings'))
+    assert not done['warned']
 
     again = module(capsys, monkeypatch, switch, groups=[g1])
     assert not again['changed'] and again['added_groups'] == again['removed_groups'] == []
@@ -163,4 +168,4 @@ def test_module_applies_nothing_when_the_switch_refuses_a_group(switch, capsys, 
 def test_module_warns_about_a_group_the_switch_prints_otherwise(switch, capsys, monkeypatch):
     out = module(capsys, monkeypatch, switch, flows=['table=0,priority=0 actions=drop'],
                  groups=['group_id=3,type=fast_failover,bucket=watch_port:p1,actions=output:p1'])
-    assert out['changed'] and 'group 3 is printed by the switch as' in json.dumps(out.get('warnings'))
+    assert out['changed'] and any('group 3 is printed by the switch as' in w for w in out['warned'])
