@@ -99,7 +99,7 @@ def switch(tmp_path_factory):
             with open('%s/%s.pid' % (run, daemon)) as handle:
                 pid = int(handle.read())
             os.kill(pid, 15)
-            for _ in range(50):
+            for _attempt in range(50):
                 if not os.path.exists('/proc/%d' % pid):
                     break
                 time.sleep(0.1)
