@@ -21,15 +21,13 @@ import time
 
 import pytest
 
-from conftest import ROOT, changed_hosts, created_lab
+from conftest import DEPLOY, ROOT, VERIFY, changed_hosts, created_lab
 from machine_drills import Pinger, leftovers, longest_gap, outage, wait_booted, wait_for_traffic
 import machine_drills
 
 pytestmark = machine_drills.requires_machine_lab
 
 LAB = os.path.join(ROOT, 'inventories', 'lab')
-DEPLOY = os.path.join(ROOT, 'playbooks', 'lab', 'deploy.yml')
-VERIFY = os.path.join(ROOT, 'playbooks', 'lab', 'verify.yml')
 NAME = 'it-machines'
 STATE = '/run/netvirt-lab/' + NAME
 EV = {'netvirt_lab_name': NAME, 'netvirt_lab_state_dir': STATE, 'netvirt_lab_machines': True}
