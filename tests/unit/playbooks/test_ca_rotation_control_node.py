@@ -21,13 +21,13 @@ from ansible_collections.netvirt.overlay.plugins.plugin_utils._pki import certif
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 CALLBACKS = os.path.join(ROOT, 'tests', 'integration', 'callback_plugins')
+PREFLIGHT = {'name': 'netvirt.overlay.overlay', 'tasks_from': 'preflight'}
+CERTIFICATE = {'name': 'netvirt.overlay.controller', 'tasks_from': 'certificate'}
 PLAYBOOK = [
     {'name': 'Preflight', 'hosts': 'controllers:hypervisors', 'gather_facts': False, 'any_errors_fatal': True,
-     'tasks': [{'name': 'Preflight', 'ansible.builtin.include_role': {'name': 'netvirt.overlay.overlay',
-                                                                        'tasks_from': 'preflight'}}]},
+     'tasks': [{'name': 'Preflight', 'ansible.builtin.include_role': PREFLIGHT}]},
     {'name': 'Certificates', 'hosts': 'controllers:hypervisors', 'gather_facts': False,
-     'tasks': [{'name': 'Certificates', 'ansible.builtin.include_role': {'name': 'netvirt.overlay.controller',
-                                                                           'tasks_from': 'certificate'}}]},
+     'tasks': [{'name': 'Certificates', 'ansible.builtin.include_role': CERTIFICATE}]},
 ]
 
 
@@ -65,7 +65,8 @@ def run(lab, phase=None, check=False, expect_rc=0):
     for name in glob.glob(str(lab / 'pki' / 'nodes' / '*' / '*-privkey.pem')):
         # A key's base64 holds its public key, which its certificate (printed in a diff) shows too:
         # only the lines of the key that are not in the certificate are secret.
-        public = read(name.replace('-privkey.pem', '-cert.pem')) if os.path.exists(name.replace('-privkey.pem', '-cert.pem')) else ''
+        cert = name.replace('-privkey.pem', '-cert.pem')
+        public = read(cert) if os.path.exists(cert) else ''
         secret = [line for line in read(name).splitlines() if line and not line.startswith('-----') and line not in public]
         assert secret and not [line for line in secret if line in text], '%s was printed' % name
     return data, proc.stdout
