@@ -310,10 +310,19 @@ def node_certificate(host):
     return sh(host, ['cat', '/etc/ovn/ovn-cert.pem']).stdout
 
 
+CHASSIS = ('hv1', 'hv2', 'hv3', 'gw1', 'gw2')
+
+
 def chassis_connected():
     """{chassis: ovn-controller's connection-status} of every chassis."""
     return dict((host, sh(host, ['ovn-appctl', '-t', 'ovn-controller', 'connection-status']).stdout.strip())
-                for host in ('hv1', 'hv2', 'hv3', 'gw1', 'gw2'))
+                for host in CHASSIS)
+
+
+def southbound_client_ports(host):
+    """The local ports of the host's established TCP connections to a southbound server (6642)."""
+    out = sh(host, ['ss', '-Htn', 'state', 'established', '( dport = :6642 )']).stdout
+    return set(re.findall(r'[0-9.]+:(\d+)\s+[0-9.]+:6642\b', out))
 
 
 def test_the_ca_is_rotated_in_three_runs_without_loss(deployed):
@@ -343,7 +352,7 @@ def test_the_ca_is_rotated_in_three_runs_without_loss(deployed):
         finally:
             sent, received, _seqs = stop_ping(ping)
         figures.append((name, time.monotonic() - start, sent, received))
-        assert chassis_connected() == dict.fromkeys(('hv1', 'hv2', 'hv3', 'gw1', 'gw2'), 'connected'), name
+        assert chassis_connected() == dict.fromkeys(CHASSIS, 'connected'), name
 
     def old_key(host, tool, db, argv):
         return ovn_ctl_as(host, tool, db, argv, key=probe['key'], cert=probe['cert'])
@@ -382,6 +391,26 @@ def test_the_ca_is_rotated_in_three_runs_without_loss(deployed):
         assert read_file('%s/retired/%s/switchca/cacert.pem' % (pki, retired[0])) == old['switchca']
         for host in OVN_NODES:
             assert sh(host, ['cat', '/etc/ovn/cacert.pem']).stdout == new['controllerca'], host
+
+        # Every database server took its new key and certificate without a restart: it presents a
+        # certificate that the new CA alone verifies (one TLS context per process: Raft ports too).
+        for host, address in OVN_CONTROLLERS.items():
+            for port in (6641, 6642):
+                shown = sh('ctl2', ['bash', '-c', 'timeout 10 openssl s_client "$@" </dev/null', 's_client',
+                                    '-connect', '%s:%d' % (address, port), '-tls1_2', '-cert', '/etc/ovn/ovn-cert.pem',
+                                    '-key', '/etc/ovn/ovn-privkey.pem', '-CAfile', '/etc/ovn/cacert.pem'], check=False)
+                assert 'Verify return code: 0 (ok)' in shown.stdout, (host, port, shown.stdout[-1500:], shown.stderr[-500:])
+        # And every ovn-controller took its own: made to connect again, each is let in by southbound
+        # servers that trust the new CA alone.
+        # (A new connection has another local port: that tells it from the old one.)
+        old_ports = dict((host, southbound_client_ports(host)) for host in CHASSIS)
+        assert all(old_ports.values()), old_ports
+        for host in OVN_CONTROLLERS:
+            sh(host, ['ovn-appctl', '-t', '/var/run/ovn/ovnsb_db.ctl', 'ovsdb-server/reconnect'])
+        wait_for('every chassis connected again, on a new connection, after the southbound dropped its clients',
+                 lambda: set(chassis_connected().values()) == {'connected'}
+                 and all(southbound_client_ports(h) and not southbound_client_ports(h) & old_ports[h] for h in CHASSIS),
+                 60, step=1)
 
         # New connections with the new keys; keys of the old CA are refused by both databases.
         assert ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['set', 'chassis', 'hv1', 'external_ids:ca-probe=1']).returncode == 0
