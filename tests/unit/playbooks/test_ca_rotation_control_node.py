@@ -122,8 +122,8 @@ def test_trust_sign_finish(lab):
         old['controllerca'] + old['switchca'] + new['controllerca'] + new['switchca']
     assert {host: read(lab / host / 'ovn-cert.pem') for host in ('ctl1', 'hv1')} == first, 'trust changed a node certificate'
     assert 'default_days   = 365' in read(pki / 'ca-next' / 'switchca' / 'ca.cnf')
+    # (That a run between phases keeps both CAs trusted is ovn_ca_trust's: tests/unit/plugins/filter/test_pki.py.)
     assert changed(run(lab, 'trust')[0]) == {}
-    assert changed(run(lab)[0]) == {}, 'a run between phases changed something'
 
     # finish before sign: refused by the preflight, nothing changed.
     before = state(lab)
