@@ -46,10 +46,12 @@ def refused_before_any_host(proc):
     assert 'PLAY [OVN controllers' not in proc.stdout, proc.stdout
 
 
-@pytest.mark.parametrize('phase', ['trust', 'sign', 'finish'])
-def test_a_phase_with_limit_is_refused(pki, phase):
+def test_a_phase_with_limit_is_refused(pki):
+    # One assert refuses --limit for every phase (roles/overlay/tasks/preflight.yml); trust is the
+    # phase that no later check of the preflight would stop. (One phase: each run here is run again
+    # under every older ansible-core of the unit-test matrix.)
     before = files(pki)
-    proc = site(pki, '-e', 'overlay_ovn_ca_rotation=%s' % phase, '--limit', 'ctl1.example.net')
+    proc = site(pki, '-e', 'overlay_ovn_ca_rotation=trust', '--limit', 'ctl1.example.net')
     refused_before_any_host(proc)
     assert 'run it without --limit (ctl1.example.net)' in proc.stdout, proc.stdout
     assert files(pki) == before
