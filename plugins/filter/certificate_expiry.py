@@ -34,8 +34,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 _value:
-  description: C(not_after) (ISO 8601, UTC), C(days_left) (whole days, negative once expired),
-    C(common_name) and C(serial) (hexadecimal).
+  description:
+    - C(not_after) (ISO 8601, UTC), C(days_left) (whole days, negative once expired), C(common_name), C(serial)
+      (hexadecimal), C(issuer) (the issuing CA's name, RFC 4514) and C(fingerprint) (SHA-256, hexadecimal).
   type: dict
 '''
 
@@ -45,6 +46,7 @@ from ansible.errors import AnsibleFilterError
 
 try:
     from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import NameOID
 except ImportError:  # pragma: no cover - ansible-core depends on it
     x509 = None
@@ -74,7 +76,9 @@ def certificate_expiry(pem, now=None):
     return {'not_after': not_after.strftime('%Y-%m-%dT%H:%M:%SZ'),
             'days_left': (not_after - moment).days,
             'common_name': names[0].value if names else '',
-            'serial': '%x' % cert.serial_number}
+            'serial': '%x' % cert.serial_number,
+            'issuer': cert.issuer.rfc4514_string(),
+            'fingerprint': cert.fingerprint(hashes.SHA256()).hex()}
 
 
 class FilterModule(object):

@@ -7,7 +7,8 @@ failure drills, on one lab that the tests take through in order.
 2. Drills on the converged lab:
    * stop the Raft leader: the cluster elects another, the northbound accepts writes, VMs keep pinging;
    * restart ovs-vswitchd on a hypervisor: connectivity comes back without re-running Ansible;
-   * controller_state: absent takes a member out of both clusters; present brings it back.
+   * controller_state: absent takes a member out of both clusters; present brings it back;
+   * node certificates due are refused, then rotated; the CA itself is rotated in three runs.
 3. The same deployment switched to VXLAN: every chassis re-registers, playbooks/lab/verify_ovn.yml passes.
 4. Last, because it takes a host away for good: kill the active gateway's host; north-south
    traffic resumes through the standby (the outage is measured).
@@ -31,6 +32,8 @@ from conftest import (CREATE, DEPLOY, OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_SSL, 
                       changed_tasks, host_states, in_lab_host, lab_fixtures, lab_pid, ping_result, results,
                       start_ping, state_differences, stop_ping, wait_for)
 from conftest import VERIFY_OVN as VERIFY
+
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._pki import certificate_signed_by
 
 LAB = 'it-ovn-lab'
 STATE = '/run/netvirt-lab/%s' % LAB
@@ -296,6 +299,133 @@ def test_certificates_due_are_refused_then_rotated_without_loss(deployed):
           'vm1 -> vm3 lost %d of %d pings' % (len(OVN_NODES), rotated_in, sent - received, sent))
     assert sent > 0 and received == sent, 'VMs lost %d of %d pings during the rotation' % (sent - received, sent)
     assert changed_hosts(deployed.run(DEPLOY, extra_vars=dict(EXTRA, overlay_ovn_cert_rotate=True))) == {}
+
+
+def read_file(path):
+    with open(path) as handle:
+        return handle.read()
+
+
+def node_certificate(host):
+    return sh(host, ['cat', '/etc/ovn/ovn-cert.pem']).stdout
+
+
+CHASSIS = ('hv1', 'hv2', 'hv3', 'gw1', 'gw2')
+
+
+def chassis_connected():
+    """{chassis: ovn-controller's connection-status} of every chassis."""
+    return dict((host, sh(host, ['ovn-appctl', '-t', 'ovn-controller', 'connection-status']).stdout.strip())
+                for host in CHASSIS)
+
+
+def southbound_client_ports(host):
+    """The local ports of the host's established TCP connections to a southbound server (6642)."""
+    out = sh(host, ['ss', '-Htn', 'state', 'established', '( dport = :6642 )']).stdout
+    return set(re.findall(r'[0-9.]+:(\d+)\s+[0-9.]+:6642\b', out))
+
+
+def test_the_ca_is_rotated_in_three_runs_without_loss(deployed):
+    """overlay_ovn_ca_rotation, one site.yml run per phase with vm1 pinging vm3 all the time: trust (a
+    new CA in ca-next/, every node trusts both, no node certificate changes), sign (every node has a
+    key and certificate of the new CA), finish (the old CA is retired and the nodes trust the new one
+    alone). No ping lost, every chassis connected after each phase, new keys connect, a key of the
+    old CA is accepted until finish and refused after, a re-run changes nothing. (That finish is
+    refused before sign, with nothing changed, is tests/integration/test_ca_rotation_control_node.py:
+    the same preflight tasks, without a lab run's time.)"""
+    pki = STATE + '.pki'
+    old = dict((ca, read_file('%s/ca/%s/cacert.pem' % (pki, ca))) for ca in ('controllerca', 'switchca'))
+    before = node_certificates()
+    # Keys and certificates of the old CA, kept aside on a chassis and a controller: clients that
+    # must be refused once the rotation is finished.
+    probe = {'key': '/etc/ovn/old-ca-probe-privkey.pem', 'cert': '/etc/ovn/old-ca-probe-cert.pem'}
+    for host in ('hv1', 'ctl2'):
+        sh(host, ['cp', '-p', '/etc/ovn/ovn-privkey.pem', probe['key']])
+        sh(host, ['cp', '-p', '/etc/ovn/ovn-cert.pem', probe['cert']])
+    figures = []
+
+    def phase(name):
+        sh('vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.18.101.3'], check=False)
+        ping = start_ping(STATE, 'vm1', '198.18.101.3', 0.1)
+        start = time.monotonic()
+        try:
+            deployed.run(DEPLOY, extra_vars=dict(EXTRA, overlay_ovn_ca_rotation=name))
+        finally:
+            sent, received, _seqs = stop_ping(ping)
+        figures.append((name, time.monotonic() - start, sent, received))
+        assert chassis_connected() == dict.fromkeys(CHASSIS, 'connected'), name
+
+    def old_key(host, tool, db, argv):
+        return ovn_ctl_as(host, tool, db, argv, key=probe['key'], cert=probe['cert'])
+
+    try:
+        phase('trust')
+        new = dict((ca, read_file('%s/ca-next/%s/cacert.pem' % (pki, ca))) for ca in ('controllerca', 'switchca'))
+        assert new['controllerca'] != old['controllerca'] and new['switchca'] != old['switchca']
+        assert node_certificates() == before, 'phase trust changed a node certificate'
+        for host in OVN_NODES:
+            assert sh(host, ['cat', '/etc/ovn/cacert.pem']).stdout == old['controllerca'] + new['controllerca'], host
+        for host in OVN_CONTROLLERS:
+            assert sh(host, ['cat', '/etc/ovn/southbound-clients-cacert.pem']).stdout \
+                == old['controllerca'] + old['switchca'] + new['controllerca'] + new['switchca'], host
+
+        phase('sign')
+        # Key and certificate both new on every node (by their checksums: a new CA's serials start
+        # again, so a new certificate may have the serial of the one it replaces).
+        after = node_certificates()
+        assert all(not set(after[h][1].splitlines()) & set(before[h][1].splitlines()) for h in OVN_NODES), (before, after)
+        for host in OVN_NODES:
+            ca = new['controllerca' if host in OVN_CONTROLLERS else 'switchca']
+            assert certificate_signed_by(node_certificate(host), ca), '%s has no certificate of the new CA' % host
+        # Until finish the old CA is trusted too: its keys still connect.
+        assert old_key('hv1', 'ovn-sbctl', OVN_SB, ['list', 'chassis']).returncode == 0
+        assert old_key('ctl2', 'ovn-nbctl', OVN_NB, ['ls-list']).returncode == 0
+
+        phase('finish')
+        assert not os.path.exists(pki + '/ca-next')
+        assert dict((ca, read_file('%s/ca/%s/cacert.pem' % (pki, ca))) for ca in ('controllerca', 'switchca')) == new
+        retired = [name for name in os.listdir(pki + '/retired') if name.startswith('ca-')]
+        assert len(retired) == 1, retired
+        assert read_file('%s/retired/%s/switchca/cacert.pem' % (pki, retired[0])) == old['switchca']
+        for host in OVN_NODES:
+            assert sh(host, ['cat', '/etc/ovn/cacert.pem']).stdout == new['controllerca'], host
+
+        # Every database server took its new key and certificate without a restart: it presents a
+        # certificate that the new CA alone verifies (one TLS context per process: Raft ports too).
+        for host, address in OVN_CONTROLLERS.items():
+            for port in (6641, 6642):
+                shown = sh('ctl2', ['bash', '-c', 'timeout 10 openssl s_client "$@" </dev/null', 's_client',
+                                    '-connect', '%s:%d' % (address, port), '-tls1_2', '-cert', '/etc/ovn/ovn-cert.pem',
+                                    '-key', '/etc/ovn/ovn-privkey.pem', '-CAfile', '/etc/ovn/cacert.pem'], check=False)
+                assert 'Verify return code: 0 (ok)' in shown.stdout, (host, port, shown.stdout[-1500:], shown.stderr[-500:])
+        # And every ovn-controller took its own: made to connect again, each is let in by southbound
+        # servers that trust the new CA alone.
+        # (A new connection has another local port: that tells it from the old one.)
+        old_ports = dict((host, southbound_client_ports(host)) for host in CHASSIS)
+        assert all(old_ports.values()), old_ports
+        for host in OVN_CONTROLLERS:
+            sh(host, ['ovn-appctl', '-t', '/var/run/ovn/ovnsb_db.ctl', 'ovsdb-server/reconnect'])
+        wait_for('every chassis connected again, on a new connection, after the southbound dropped its clients',
+                 lambda: set(chassis_connected().values()) == {'connected'}
+                 and all(southbound_client_ports(h) and not southbound_client_ports(h) & old_ports[h] for h in CHASSIS),
+                 60, step=1)
+
+        # New connections with the new keys; keys of the old CA are refused by both databases.
+        assert ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['set', 'chassis', 'hv1', 'external_ids:ca-probe=1']).returncode == 0
+        ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['remove', 'chassis', 'hv1', 'external_ids', 'ca-probe'])
+        assert ovn_ctl_as('ctl2', 'ovn-nbctl', OVN_NB, ['ls-list']).returncode == 0
+        for host, tool, db, argv in (('hv1', 'ovn-sbctl', OVN_SB, ['list', 'chassis']),
+                                     ('ctl2', 'ovn-nbctl', OVN_NB, ['ls-list'])):
+            refused = old_key(host, tool, db, argv)
+            assert refused.returncode != 0 and 'unknown ca' in refused.stderr, (host, tool, refused.stderr)
+    finally:
+        for host in ('hv1', 'ctl2'):
+            sh(host, ['rm', '-f', probe['key'], probe['cert']], check=False)
+    print('\nCA rotation drill: %s' % '; '.join(
+        '%s %.0fs, vm1 -> vm3 lost %d of %d pings' % (name, took, sent - received, sent)
+        for name, took, sent, received in figures))
+    assert len(figures) == 3 and all(sent > 0 and received == sent for _n, _t, sent, received in figures), figures
+    assert changed_hosts(deployed.run(DEPLOY, extra_vars=EXTRA)) == {}
 
 
 def test_raft_leader_stops(deployed):

@@ -28,7 +28,9 @@ def certificate(common_name='hv1', not_after=END, serial=0x1f2e):
 
 def test_days_left_end_date_name_and_serial():
     out = certificate_expiry(certificate(), now='2027-11-01T12:00:00Z')
-    assert out == {'not_after': '2027-12-01T12:00:00Z', 'days_left': 30, 'common_name': 'hv1', 'serial': '1f2e'}
+    assert {k: out[k] for k in ('not_after', 'days_left', 'common_name', 'serial')} == {
+        'not_after': '2027-12-01T12:00:00Z', 'days_left': 30, 'common_name': 'hv1', 'serial': '1f2e'}
+    assert out['issuer'] == 'CN=hv1' and len(out['fingerprint']) == 64
 
 
 def test_an_expired_certificate_has_negative_days():
