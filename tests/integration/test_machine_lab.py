@@ -21,6 +21,7 @@ import time
 
 import pytest
 
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import flow_cookie
 from conftest import ROOT, changed_hosts, created_lab
 from machine_drills import Pinger, leftovers, longest_gap, outage, wait_booted, wait_for_traffic
 import machine_drills
@@ -131,14 +132,14 @@ def test_ovs_vswitchd_crash_restarts_with_its_flows(machine_lab):
     # Inside the machine: kill ovs-vswitchd, then wait until a new one has br-tun's mesh flows
     # back (all of them); print the old and new PIDs, the flow count and both clock readings.
     script = (
-        'flows() { ovs-ofctl -O OpenFlow13 dump-flows br-tun 2>/dev/null | grep -c cookie=0x4e56; }; '
+        'flows() { ovs-ofctl -O OpenFlow13 dump-flows br-tun 2>/dev/null | grep -c cookie=%s; }; '
         'old=$(cat /run/openvswitch/ovs-vswitchd.pid); count=$(flows); '
-        'killed=$(date +%s.%N); kill -SEGV "$old"; '
+        'killed=$(date +%%s.%%N); kill -SEGV "$old"; '
         'for i in $(seq 600); do '
         '  new=$(cat /run/openvswitch/ovs-vswitchd.pid 2>/dev/null); '
         '  if [ -n "$new" ] && [ "$new" != "$old" ] && [ "$(flows)" = "$count" ]; then break; fi; sleep 0.05; '
         'done; '
-        'echo "$old $new $count $(flows) $killed $(date +%s.%N)"')
+        'echo "$old $new $count $(flows) $killed $(date +%%s.%%N)"' % flow_cookie('overlay'))
     out = ssh('hv2', "sudo sh -c '%s'" % script).stdout.split()
     old_pid, new_pid, before, after, killed, flows_back = out[0], out[1], int(out[2]), int(out[3]), float(out[4]), float(out[5])
     back = wait_for_traffic(STATE, 'vm2', VM_ADDRESS['vm1'], time.monotonic() - (time.time() - killed), timeout=30)
