@@ -23,36 +23,74 @@ import pytest
 import yaml
 
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import flow_cookie
-from conftest import ROOT, changed_hosts, created_lab
-from machine_drills import Pinger, leftovers, longest_gap, outage, wait_booted, wait_for_traffic
+from conftest import ROOT, changed_hosts, changed_tasks, created_lab
+from machine_drills import (Pinger, detailed_differences, leftovers, longest_gap, machine_states, outage, wait_booted,
+                            wait_for_traffic)
 import machine_drills
 
 pytestmark = machine_drills.requires_machine_lab
 
 LAB = os.path.join(ROOT, 'inventories', 'lab')
 DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')
+SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
 VERIFY = os.path.join(ROOT, 'playbooks', 'lab_verify.yml')
 NAME = 'it-machines'
 STATE = '/run/netvirt-lab/' + NAME
 EV = {'netvirt_lab_name': NAME, 'netvirt_lab_state_dir': STATE, 'netvirt_lab_machines': True}
 MESH_TABLE = {'ping ': 12, 'TCP overlay': 1, 'TCP underlay': 1, 'overlay / underlay throughput': 1, 'BUM: ': 1,
               'service-node failover': 1, 'L2 gateway': 1, 'L3 gateway': 1, 'floating ': 1, 'gateway failover': 1}
+MACHINES = ('hv1', 'hv2', 'hv3', 'sn1', 'sn2', 'gw1', 'gw2')
+# The lab's hosts that site.yml must leave alone (lab_deploy.yml's lab_host_networks.yml sets them up).
+NAMESPACE_HOSTS = ('phys1', 'ext1', 'vm1', 'vm2', 'vm3', 'vm4')
+# Where the roles write on a machine: /etc (network configuration, units, OVS, gateway files), the
+# OpenFlow replay script, the gateways' run directory.
+MACHINE_FILES = ('/etc', '/usr/local', '/run/netvirt-gateway')
 VM_ADDRESS = {'vm1': '198.18.100.1', 'vm2': '198.18.100.2', 'vm3': '198.18.100.3', 'vm4': '198.18.100.4'}
 
 
 @pytest.fixture(scope='module')
 def machine_lab():
+    """The lab, and what its first runs found: the check run of site.yml on the fresh machines,
+    their state before and after it, and the real deployment that followed."""
     started = time.monotonic()
     with created_lab(LAB, EV) as pb:
         created = time.monotonic()
+        fresh = machine_states(STATE, MACHINES, MACHINE_FILES, NAMESPACE_HOSTS)
+        check = pb.run(SITE, check=True, diff=True, extra_vars=EV)
+        after_check = machine_states(STATE, MACHINES, MACHINE_FILES, NAMESPACE_HOSTS)
+        checked = time.monotonic()
         first = pb.run(DEPLOY, extra_vars=EV)
         deployed = time.monotonic()
-        print('\nmachine lab: up in %.1f s, lab_deploy.yml %.1f s' % (created - started, deployed - created))
-        yield pb, first
+        print('\nmachine lab: up in %.1f s, site.yml --check --diff %.1f s, lab_deploy.yml %.1f s'
+              % (created - started, checked - created, deployed - checked))
+        yield pb, {'check': check, 'fresh': fresh, 'after_check': after_check, 'first': first}
+
+
+def test_check_mode_on_fresh_machines_changes_nothing_and_predicts_the_real_run(machine_lab):
+    _pb, runs = machine_lab
+    # Before any real run: no OVS, no OVN, no keepalived installed; check mode goes to the end
+    # (pb.run fails on a failed host) and leaves packages, units, files, OVSDB alone.
+    assert not any(line.startswith('openvswitch-switch ') for line in runs['fresh']['hv1']['packages']), \
+        'hv1 was not fresh: Open vSwitch is installed before the first run'
+    changed = detailed_differences(runs['fresh'], runs['after_check'])
+    assert not changed, 'site.yml --check --diff changed the fresh machines: %s' % changed
+    # The real run reports changed exactly the tasks check mode said would change, host by host
+    # (lab_deploy.yml's own plays, after site.yml, set up the VMs and outside hosts).
+    predicted = changed_tasks(runs['check'])
+    done = set((host, task) for host, task in changed_tasks(runs['first']) if host in MACHINES)
+    assert predicted == done, ('check mode and the real run disagree\nonly predicted: %s\nonly done: %s'
+                               % (sorted(predicted - done), sorted(done - predicted)))
+    assert set(host for host, _task in predicted) == set(MACHINES), sorted(predicted)
+    for task in ('netvirt.overlay.ovs : Install Open vSwitch',
+                 'netvirt.overlay.hypervisor : Tunnel endpoint address',
+                 'netvirt.overlay.hypervisor : Overlay flows on the tunnel bridge'):
+        assert ('hv1', task) in predicted, (task, sorted(task for host, task in predicted if host == 'hv1'))
+    print('\nsite.yml --check --diff on the fresh machines: %d tasks predicted changed on %d machines, the same the '
+          'real run changed; nothing on the machines changed (packages, units, files, OVSDB, flows, links)'
+          % (len(predicted), len(set(host for host, _task in predicted))))
 
 
 def test_machines_are_booted_hosts_reached_over_ssh(machine_lab):
-    pb, first = machine_lab
     for host in ('hv1', 'sn1', 'gw1'):
         out = ssh(host, 'cat /proc/1/comm; systemctl is-system-running; id -un; sudo -n id -un;'
                         ' ss -Htln sport = :22; systemctl is-enabled openvswitch-switch netvirt-openflow').stdout.split('\n')
@@ -79,7 +117,7 @@ def test_machines_are_booted_hosts_reached_over_ssh(machine_lab):
 
 
 def test_verification_table_and_a_second_run_changes_nothing(machine_lab):
-    pb, _first = machine_lab
+    pb, _runs = machine_lab
     second = pb.run(DEPLOY, extra_vars=EV)
     assert changed_hosts(second) == {}, 'second site.yml run on the machines changed something'
     pb.verify(VERIFY, EV, 'machine lab (mesh)', MESH_TABLE)
@@ -121,7 +159,7 @@ DRILLS = [('hv1', ('vm2', 'vm1'), ('vm3', 'vm4')),
 
 
 def test_reboot_drills_need_no_ansible(machine_lab):
-    pb, _first = machine_lab
+    pb, _runs = machine_lab
     figures, failover = [], None
     for machine, (vm, target), (ovm, otarget) in DRILLS:
         standby = None
@@ -169,7 +207,7 @@ def test_reboot_drills_need_no_ansible(machine_lab):
 
 
 def test_ovs_vswitchd_crash_restarts_with_its_flows(machine_lab):
-    _pb, _first = machine_lab
+    _pb, _runs = machine_lab
     pinger = Pinger(STATE, 'vm2', VM_ADDRESS['vm1'])
     time.sleep(1)
     # Inside the machine: kill ovs-vswitchd, then wait until a new one has br-tun's mesh flows
@@ -203,7 +241,7 @@ def test_ovs_vswitchd_crash_restarts_with_its_flows(machine_lab):
 
 
 def test_removing_the_lab_leaves_no_machine_behind(machine_lab):
-    pb, _first = machine_lab
+    pb, _runs = machine_lab
     running = leftovers(NAME, STATE)
     # The search finds the running lab (else it could not find what is left of it).
     assert any(item.startswith('process') for item in running) and any(item.startswith('cgroup') for item in running), running
