@@ -94,15 +94,19 @@ class Pinger(object):
         self.label = '%s -> %s' % (vm, target)
 
     def stop(self):
-        """(sent, received, reply timestamps); fails when ping measured nothing."""
+        """(sent, received, reply timestamps); fails when ping measured nothing. Sent counts the
+        requests up to the last one answered: the one still in flight when ping is stopped (every
+        drill stops it after traffic flows again) is not a loss."""
         # nsenter forks ping into the VM's PID namespace and does not pass signals on: the group.
         os.killpg(self.proc.pid, signal.SIGINT)
         out = self.proc.communicate(timeout=10)[0]
-        sent = re.search(r'(\d+) packets transmitted, (\d+) received', out)
-        assert sent, 'ping %s measured nothing:\n%s' % (self.label, out[-500:])
-        stamps = [float(s) for s in re.findall(r'^\[(\d+\.\d+)\]', out, re.M)]
-        assert len(stamps) >= 2, 'ping %s: fewer than two replies, no gap can be measured:\n%s' % (self.label, out[-500:])
-        return int(sent.group(1)), int(sent.group(2)), stamps
+        assert re.search(r'\d+ packets transmitted', out), 'ping %s measured nothing:\n%s' % (self.label, out[-500:])
+        # Replies only ("From ... Destination Host Unreachable" lines carry a sequence number too).
+        replies = re.findall(r'^\[(\d+\.\d+)\] \d+ bytes from .* icmp_seq=(\d+) ', out, re.M)
+        assert len(replies) >= 2, 'ping %s: fewer than two replies, no gap can be measured:\n%s' % (self.label, out[-500:])
+        stamps = [float(stamp) for stamp, _seq in replies]
+        # (icmp_seq starts at 1; duplicates, if any, are counted once)
+        return max(int(seq) for _stamp, seq in replies), len(set(seq for _stamp, seq in replies)), stamps
 
 
 def longest_gap(stamps):
