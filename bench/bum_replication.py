@@ -6,7 +6,7 @@ against service-node replication, from OVS port counters.
 
 A lab of its own (``bench-bum``): 8 hypervisors that all carry one tenant network, one service
 node (one, so that no BFD packets share the counters), one VM on hv1. The overlay is deployed with
-playbooks/lab_deploy.yml (site.yml and the lab's VMs), first with ``overlay_bum_replication=source``, then with ``service_node``; each
+playbooks/lab/deploy.yml (site.yml and the lab's VMs), first with ``overlay_bum_replication=source``, then with ``service_node``; each
 time the VM sends K ARP requests for an address nobody has, and the OpenFlow port counters of
 hv1's transport NIC (read just before and after, inside hv1) give the packets and bytes it sent;
 the counters of its tunnel ports tell how many went to the service node and how many direct.
@@ -25,13 +25,11 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, 'tools'))
-import host_guard  # noqa: E402  (tools/host_guard.py: what no lab may change)
-PROBE = os.path.join(ROOT, 'playbooks', 'files', 'netprobe.py')
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/benchlab.py, also when imported by path
+from benchlab import LAB_PLAYBOOKS, PROBE, ROOT, host_guard, run_inside, state_dir  # noqa: E402
+
 LAB = 'bench-bum'
-STATE = '/run/netvirt-lab/%s' % LAB
+STATE = state_dir(LAB)
 HYPERVISORS = 8
 # Seconds between two ARP requests of a burst: back to back, a burst of 1000 overflows the VM
 # port's receive queue of the userspace datapath and the counts would measure drops.
@@ -59,7 +57,7 @@ def inventory():
 
 
 def playbook(inv, name, *extra):
-    argv = ['ansible-playbook', '-i', inv, os.path.join(ROOT, 'playbooks', name)] + list(extra)
+    argv = ['ansible-playbook', '-i', inv, os.path.join(LAB_PLAYBOOKS, name)] + list(extra)
     proc = subprocess.run(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                           check=False)
     if proc.returncode != 0:
@@ -67,10 +65,10 @@ def playbook(inv, name, *extra):
 
 
 def inside(host, *argv, **kw):
-    with open(os.path.join(STATE, '%s.pid' % host)) as handle:
-        pid = handle.read().strip()
-    return subprocess.run(['nsenter', '-t', pid, '-a'] + list(argv), stdout=subprocess.PIPE,
-                          universal_newlines=True, check=kw.get('check', True)).stdout
+    proc = run_inside(STATE, host, argv)
+    if kw.get('check', True) and proc.returncode != 0:
+        raise SystemExit('BENCHMARK FAILED: %s: %s exited %d: %s' % (host, ' '.join(argv), proc.returncode, proc.stderr))
+    return proc.stdout
 
 
 def measure(count):
@@ -112,13 +110,13 @@ def main():
         json.dump(inventory(), handle)
         inv = handle.name
     try:
-        playbook(inv, 'lab_create.yml')
+        playbook(inv, 'create.yml')
         for mode in ('source', 'service_node'):
-            playbook(inv, 'lab_deploy.yml', '-e', 'overlay_bum_replication=%s' % mode)
+            playbook(inv, 'deploy.yml', '-e', 'overlay_bum_replication=%s' % mode)
             inside('vm1', 'ping', '-c', '1', '-W', '1', '198.18.100.77', check=False)  # let the flows settle
             rows.append((mode, measure(args.count)))
     finally:
-        playbook(inv, 'lab_destroy.yml')
+        playbook(inv, 'destroy.yml')
         os.unlink(inv)
     changed = host_guard.differences(before, host_guard.snapshot())
     if changed:

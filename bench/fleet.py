@@ -8,9 +8,9 @@ For every N (default 4, 8, 16, 32) and control plane it builds a lab of its own 
   even on red), two service nodes (broadcast replication through them, as the embedded lab);
 - ovn: the same N hypervisors as OVN chassis, three controllers (Raft, SSL), and with
   ``--relays K`` K southbound relays in front of them; blue and red are logical switches.
-It times lab create (lab_create.yml), the first converge (site.yml) and a no-change re-run
+It times lab create (playbooks/lab/create.yml), the first converge (site.yml) and a no-change re-run
 (site.yml again, which must report changed=0), counts the module runs per hypervisor of the re-run
-(bench/callback_plugins/module_runs.py), sums the resident memory of every process of the lab, counts
+(module_runs(), from the integration tests' results_file callback), sums the resident memory of every process of the lab, counts
 the OpenFlow flows of each hypervisor, and checks broadcast: the first VM of each network sends
 ARP broadcasts, and every other VM of that network must see exactly one copy of each, VMs of the
 other network none. The lab is always destroyed, also on failure or Ctrl-C, and the machine's
@@ -35,14 +35,11 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, 'tools'))
-import host_guard  # noqa: E402  (tools/host_guard.py: what no lab may change)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/benchlab.py, also when imported by path
+from benchlab import PROBE, ROOT, command, host_guard, host_pid, run_inside, state_dir  # noqa: E402
 
-PROBE = os.path.join(ROOT, 'playbooks', 'files', 'netprobe.py')
 LAB = 'bench-fleet'
-STATE = '/run/netvirt-lab/%s' % LAB
+STATE = state_dir(LAB)
 NETWORKS = ('blue', 'red')
 BURST = 5  # broadcasts each sender sends
 # Inside a VM: count the ARP requests for TARGET seen on IFACE during SECONDS (raw socket).
@@ -136,6 +133,32 @@ def inventory(plane, n, relays):
     return {'all': {'vars': ovn_vars, 'children': children}}
 
 
+# The integration tests' callback (tests/integration/callback_plugins/results_file.py): every task
+# result, with the task's action and where it was delegated.
+RESULTS_CALLBACK = os.path.join(ROOT, 'tests', 'integration', 'callback_plugins')
+# Actions that run on the control node only: they are no module run on the host.
+CONTROL_NODE_ONLY = frozenset([
+    'set_fact', 'assert', 'fail', 'debug', 'meta', 'include_tasks', 'import_tasks', 'include_role',
+    'import_role', 'include_vars', 'validate_argument_spec', 'add_host', 'group_by', 'set_stats', 'pause'])
+
+
+def module_runs(data):
+    """{host: task runs that executed a module on that host} of a results_file record: every task
+    result (each loop item apart) that was not skipped, without control-node actions and tasks
+    delegated to another host. An action plugin that runs several modules (copy) counts once."""
+    runs = collections.Counter()
+    for play in data['plays']:
+        for task in play['tasks']:
+            if task['task']['action'].rsplit('.', 1)[-1] in CONTROL_NODE_ONLY:
+                continue
+            for host, res in task['hosts'].items():
+                if res.get('skipped') or res.get('unreachable') or res.get('_delegated_to'):
+                    continue
+                items = res.get('results')
+                runs[host] += sum(1 for item in items if not item.get('skipped')) if isinstance(items, list) else 1
+    return dict(runs)
+
+
 class Lab(object):
     def __init__(self, inv_path, forks, env):
         self.inv = inv_path
@@ -152,8 +175,8 @@ class Lab(object):
         if count_runs:
             handle, runs_file = tempfile.mkstemp(suffix='.json')
             os.close(handle)
-            env.update(ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, 'callback_plugins'),
-                       ANSIBLE_CALLBACKS_ENABLED='module_runs', NVO_MODULE_RUNS_FILE=runs_file)
+            env.update(ANSIBLE_CALLBACK_PLUGINS=RESULTS_CALLBACK, ANSIBLE_CALLBACKS_ENABLED='results_file',
+                       NVO_RESULTS_FILE=runs_file)
         start = time.monotonic()
         proc = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               universal_newlines=True, check=False)
@@ -163,7 +186,7 @@ class Lab(object):
             with open(runs_file) as handle:
                 text = handle.read()
             os.unlink(runs_file)
-            runs = json.loads(text) if text else {}
+            runs = module_runs(json.loads(text)) if text else {}
         if proc.returncode != 0:
             raise Failed('%s failed (rc %d):\n%s' % (' '.join(argv), proc.returncode, proc.stdout[-3000:]))
         changed = dict((m.group(1), int(m.group(2))) for m in re.finditer(r'^(\S+)\s+: ok=\d+\s+changed=(\d+)',
@@ -173,14 +196,8 @@ class Lab(object):
         return seconds, changed, runs
 
 
-def pid_of(host):
-    with open(os.path.join(STATE, '%s.pid' % host)) as handle:
-        return int(handle.read().strip())
-
-
 def inside(host, argv, check=True, timeout=60):
-    proc = subprocess.run(['nsenter', '-t', str(pid_of(host)), '-a'] + list(argv), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout, check=False)
+    proc = run_inside(STATE, host, argv, timeout=timeout)
     if check and proc.returncode != 0:
         raise Failed('%s: %s failed: %s' % (host, ' '.join(argv), proc.stderr))
     return proc.stdout
@@ -188,7 +205,7 @@ def inside(host, argv, check=True, timeout=60):
 
 def memory_mib(hosts):
     """{host: MiB of resident memory of every process in its PID namespace}."""
-    ns_of = dict((os.readlink('/proc/%d/ns/pid' % pid_of(h)), h) for h in hosts)
+    ns_of = dict((os.readlink('/proc/%d/ns/pid' % host_pid(STATE, h)), h) for h in hosts)
     rss = collections.Counter()
     for entry in os.listdir('/proc'):
         if not entry.isdigit():
@@ -220,8 +237,8 @@ def wait_reachable(n, timeout=120):
     pending = [(i, j) for i in range(1, n + 1) for j in [i + 2 if i + 2 <= n else i - 2] if 1 <= j <= n]
     while pending and time.monotonic() < deadline:
         pending = [(i, j) for i, j in pending
-                   if subprocess.run(['nsenter', '-t', str(pid_of('vm%d' % i)), '-a', 'ping', '-c', '1', '-W', '1',
-                                      vm_address(j)], stdout=subprocess.DEVNULL, check=False).returncode != 0]
+                   if subprocess.run(command(STATE, 'vm%d' % i, ['ping', '-c', '1', '-W', '1', vm_address(j)]),
+                                     stdout=subprocess.DEVNULL, check=False).returncode != 0]
     if pending:
         raise Failed('VMs that never reached their network peer: %s' % pending)
 
@@ -237,8 +254,7 @@ def broadcast_check(n):
         listeners = {}
         for i in range(1, n + 1):
             if i != sender:
-                listeners[i] = subprocess.Popen(['nsenter', '-t', str(pid_of('vm%d' % i)), '-a', 'python3', '-c',
-                                                 ARP_COUNTER, 'eth0', target, '6'],
+                listeners[i] = subprocess.Popen(command(STATE, 'vm%d' % i, ['python3', '-c', ARP_COUNTER, 'eth0', target, '6']),
                                                 stdout=subprocess.PIPE, universal_newlines=True)
         for proc in listeners.values():
             if proc.stdout.readline().strip() != 'ready':
@@ -266,9 +282,9 @@ def measure(plane, n, relays, forks, env):
     lab = Lab(inv_path, forks, env)
     row = {'plane': plane + (' + %d relays' % relays if plane == 'ovn' and relays else ''), 'n': n}
     try:
-        row['create'] = lab.playbook('lab_create.yml')[0]
+        row['create'] = lab.playbook('lab/create.yml')[0]
         row['first'] = lab.playbook('site.yml')[0]
-        lab.playbook('lab_host_networks.yml')
+        lab.playbook('lab/host_networks.yml')
         row['rerun'], changed, runs = lab.playbook('site.yml', count_runs=True)
         row['rerun_changed'] = sum(changed.values())
         hv_runs = [runs.get('hv%d' % i, 0) for i in range(1, n + 1)]
@@ -285,7 +301,7 @@ def measure(plane, n, relays, forks, env):
         row['bcast_ok'], row['bcast'] = broadcast_check(n)
     finally:
         try:
-            lab.playbook('lab_destroy.yml')
+            lab.playbook('lab/destroy.yml')
         finally:
             os.unlink(inv_path)
     return row

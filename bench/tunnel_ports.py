@@ -30,11 +30,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, 'tools'))
-import host_guard  # noqa: E402  (tools/host_guard.py: what no lab may change)
+sys.path.insert(0, HERE)  # bench/benchlab.py, also when imported by path
+from benchlab import LAB_PLAYBOOKS, enter, host_guard, host_pid  # noqa: E402
 INVENTORY = os.path.join(HERE, 'inventory.yml')
 PLAYBOOKS = os.path.join(HERE, 'playbooks')
-LAB_DESTROY = os.path.join(ROOT, 'playbooks', 'lab_destroy.yml')
+LAB_DESTROY = os.path.join(LAB_PLAYBOOKS, 'destroy.yml')
 GET_PEER = os.path.join(HERE, 'get_peer_collection.sh')
 
 # Must match bench/inventory.yml.
@@ -44,7 +44,6 @@ BRIDGE = 'br-bench'
 
 # RFC 2544 benchmark range: no real network uses it, so the remotes can never reach anything.
 BENCH_NET = ipaddress.IPv4Network('198.18.0.0/15')
-NAMESPACES = ['--mount', '--uts', '--ipc', '--net', '--pid']
 
 COLUMNS = ['a-create', 'a-rerun', 'a-remove', 'b-create', 'b-remove', 'c-create', 'c-rerun']
 TARGET_RATIO = 20.0
@@ -93,7 +92,7 @@ def tail(proc, lines=40):
 
 
 class Lab:
-    """The benchmark's lab host, reached with ansible-playbook and nsenter."""
+    """The benchmark's lab host, reached with ansible-playbook and nsenter (benchlab)."""
 
     def __init__(self, env, workdir):
         self.env = env
@@ -120,26 +119,22 @@ class Lab:
                              % (os.path.basename(name), changed, changes))
         return seconds
 
-    def host_pid(self):
-        with open(os.path.join(LAB_STATE_DIR, HOST + '.pid'), encoding='utf-8') as handle:
-            return int(handle.read().strip())
-
     def in_host(self, argv):
         """Run argv inside the lab host (timed); it must succeed."""
-        seconds, proc = timed(['nsenter', '--target', str(self.pid)] + NAMESPACES + ['--'] + argv)
+        seconds, proc = timed(enter(self.pid, argv))
         if proc.returncode != 0:
             raise BenchError('%s failed in the lab host (rc %d):\n%s' % (' '.join(argv[:3]), proc.returncode, tail(proc)))
         return seconds, proc.stdout
 
     def create(self):
         self.playbook(os.path.join(PLAYBOOKS, 'setup.yml'))
-        self.pid = self.host_pid()
+        self.pid = host_pid(LAB_STATE_DIR, HOST)
 
     def destroy(self):
         """Kill the lab host (all its interfaces and OVS daemons go with it) and make sure it is gone."""
         self.playbook(LAB_DESTROY)
         if self.pid is not None and os.path.exists('/proc/%d' % self.pid):
-            raise BenchError('lab host PID %d still runs after lab_destroy.yml' % self.pid)
+            raise BenchError('lab host PID %d still runs after playbooks/lab/destroy.yml' % self.pid)
 
     def reset_bridge(self):
         """Same starting point for every method: a fresh, empty netdev bridge (not timed)."""

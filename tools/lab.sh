@@ -26,7 +26,7 @@ case "${1:-}" in
 esac
 
 inventory_of() { [ "$1" = ovn ] && echo inventories/lab_ovn || echo inventories/lab; }
-verify_of() { [ "$1" = ovn ] && echo playbooks/lab_verify_ovn.yml || echo playbooks/lab_verify.yml; }
+verify_of() { [ "$1" = ovn ] && echo playbooks/lab/verify_ovn.yml || echo playbooks/lab/verify.yml; }
 
 # Nothing the lab does, nor its removal, may change this machine (tools/host_guard.py says what
 # is compared).
@@ -36,7 +36,7 @@ python3 tools/host_guard.py snapshot "$guard"
 
 if [ "${1:-}" = "--destroy" ]; then
     for mode in "${modes[@]}"; do
-        ansible-playbook -i "$(inventory_of "$mode")" playbooks/lab_destroy.yml "${machines[@]}"
+        ansible-playbook -i "$(inventory_of "$mode")" playbooks/lab/destroy.yml "${machines[@]}"
     done
     python3 tools/host_guard.py compare "$guard"
     exit 0
@@ -56,8 +56,8 @@ build() {
     local mode="$1" inventory
     shift
     inventory="$(inventory_of "$mode")"
-    timed "$mode: create" ansible-playbook -i "$inventory" playbooks/lab_create.yml "${machines[@]}" "$@" &&
-        timed "$mode: deploy (site.yml)" ansible-playbook -i "$inventory" playbooks/lab_deploy.yml "${machines[@]}" "$@"
+    timed "$mode: create" ansible-playbook -i "$inventory" playbooks/lab/create.yml "${machines[@]}" "$@" &&
+        timed "$mode: deploy (site.yml)" ansible-playbook -i "$inventory" playbooks/lab/deploy.yml "${machines[@]}" "$@"
 }
 verify() {
     local mode="$1"

@@ -12,10 +12,18 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import pytest
 import testinfra
 from testinfra.utils.ansible_runner import AnsibleRunner
+
+# The collection under test, where tools/setup.sh links this checkout (ANSIBLE_COLLECTIONS_PATH):
+# a lab host is found the way the namespace connection finds it.
+for _path in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep):
+    if _path and _path not in sys.path:
+        sys.path.append(_path)
+from ansible_collections.netvirt.overlay.plugins.module_utils._lab import host_pid  # noqa: E402
 
 LAB_STATE = '/run/netvirt-lab'
 # The first section of a host's command: its network namespace, to compare with the lab's.
@@ -77,8 +85,7 @@ class LabHost(object):
         """The network namespace of this host as the machine sees it, in this scenario's lab."""
         state_dir = plain(self.vars['netvirt_lab_state_dir'])
         assert state_dir == scenario_state_dir(), 'not the lab of this scenario'
-        with open(os.path.join(state_dir, self.name + '.pid')) as handle:
-            return os.readlink('/proc/%d/ns/net' % int(handle.read()))
+        return os.readlink('/proc/%d/ns/net' % host_pid(state_dir, self.name))
 
 
 def ping_all(targets, ping='ping -c 3 -i 0.2 -W 1', first_id=None):

@@ -44,9 +44,9 @@ from ansible.module_utils.common.text.converters import to_bytes
 from ansible.plugins.connection import ConnectionBase
 from ansible.utils.display import Display
 
-display = Display()
+from ansible_collections.netvirt.overlay.plugins.module_utils._lab import LabError, enter, host_pid
 
-NAMESPACES = ['--mount', '--uts', '--ipc', '--net', '--pid']
+display = Display()
 
 
 class Connection(ConnectionBase):
@@ -59,26 +59,10 @@ class Connection(ConnectionBase):
         self._pid = None
 
     def _host_pid(self):
-        name = self.get_option('remote_addr')
-        pidfile = os.path.join(self.get_option('lab_state_dir'), '%s.pid' % name)
         try:
-            with open(pidfile) as handle:
-                pid = int(handle.read().strip())
-        except (OSError, ValueError):
-            raise AnsibleConnectionFailure(
-                "lab host '%s' is not running (no PID in %s); create the lab first "
-                "(playbooks/lab_create.yml)" % (name, pidfile))
-        try:
-            for ns in ('net', 'mnt'):
-                # Entering the machine's own namespaces would run the task on the machine itself.
-                if os.readlink('/proc/%d/ns/%s' % (pid, ns)) == os.readlink('/proc/self/ns/%s' % ns):
-                    raise AnsibleConnectionFailure(
-                        "refusing lab host '%s': PID %d from %s is in this machine's own %s namespace, "
-                        "not a lab host" % (name, pid, pidfile, ns))
-        except OSError:
-            raise AnsibleConnectionFailure("lab host '%s' (PID %d from %s) is gone; re-create the lab"
-                                           % (name, pid, pidfile))
-        return pid
+            return host_pid(self.get_option('lab_state_dir'), self.get_option('remote_addr'))
+        except LabError as exc:
+            raise AnsibleConnectionFailure(str(exc))
 
     def _connect(self):
         if not self._connected:
@@ -91,7 +75,7 @@ class Connection(ConnectionBase):
     def exec_command(self, cmd, in_data=None, sudoable=False):
         super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
         self._connect()
-        argv = ['nsenter', '--target', str(self._pid)] + NAMESPACES + ['--', '/bin/sh', '-c', cmd]
+        argv = enter(self._pid, ['/bin/sh', '-c', cmd])
         display.vvvv('NAMESPACE EXEC %s' % argv, host=self.get_option('remote_addr'))
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         stdout, stderr = proc.communicate(in_data)

@@ -10,7 +10,7 @@ short_description: Verification rows for service nodes and gateways, from what w
 version_added: 0.1.0
 author: netvirt.overlay developers (@netvirt)
 description:
-  - Turns the figures that C(playbooks/lab_verify_services.yml) measured into rows for
+  - Turns the figures that C(playbooks/lab/verify_services.yml) measured into rows for
     P(netvirt.overlay.verification_table#filter). Each row fails when its measurement is missing
     or empty (no frames counted, no pings sent, no direction tried), so a check cannot pass
     without having seen what it claims.

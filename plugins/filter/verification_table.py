@@ -11,7 +11,7 @@ version_added: 0.1.0
 author: netvirt.overlay developers (@netvirt)
 description:
   - One line per check with what was expected, what was measured and PASS or FAIL, and a last
-    line that counts them. Used by C(playbooks/lab_verify.yml).
+    line that counts them. Used by C(playbooks/lab/verify.yml).
 options:
   _input:
     description: Rows, each with C(check), C(expect), C(measured) and C(ok).

@@ -82,10 +82,10 @@ def is_lab_host(pid):
 
 def pid_of(lab, name):
     """PID (root namespace) of a running lab host, or None."""
+    sdir, name = state_dir(lab), check_name(name, 'host name')
     try:
-        with open(os.path.join(state_dir(lab), '%s.pid' % check_name(name, 'host name'))) as handle:
-            pid = int(handle.read().strip())
-    except (OSError, ValueError):
+        pid = read_pid(sdir, name)
+    except LabError:
         return None
     return pid if is_lab_host(pid) else None
 
@@ -98,10 +98,48 @@ def run(argv, check=True, input_data=None):
     return proc
 
 
+# The namespaces of a lab host that a command runs in (the cgroup, time and user namespaces are
+# the machine's: a lab host has none of its own).
+NAMESPACES = ['--mount', '--uts', '--ipc', '--net', '--pid']
+
+
+def read_pid(state_dir_path, name):
+    """The PID in the pid file of lab host NAME (STATE_DIR_PATH/NAME.pid), which
+    playbooks/lab/create.yml writes; the host may have died since."""
+    pidfile = os.path.join(state_dir_path, '%s.pid' % name)
+    try:
+        with open(pidfile) as handle:
+            return int(handle.read().strip())
+    except (OSError, ValueError):
+        raise LabError("lab host '%s' is not running (no PID in %s); create the lab first "
+                       "(playbooks/lab/create.yml)" % (name, pidfile))
+
+
+def host_pid(state_dir_path, name):
+    """read_pid of a lab host that runs in namespaces of its own: entering the machine's own
+    would run the command on the machine itself, so that is refused."""
+    pid = read_pid(state_dir_path, name)
+    try:
+        for ns in ('net', 'mnt'):
+            if os.readlink('/proc/%d/ns/%s' % (pid, ns)) == os.readlink('/proc/self/ns/%s' % ns):
+                raise LabError("refusing lab host '%s': PID %d from %s is in this machine's own %s namespace, "
+                               "not a lab host" % (name, pid, os.path.join(state_dir_path, name + '.pid'), ns))
+    except OSError:
+        raise LabError("lab host '%s' (PID %d from %s) is gone; re-create the lab"
+                       % (name, pid, os.path.join(state_dir_path, name + '.pid')))
+    return pid
+
+
+def enter(pid, argv, net_only=False):
+    """The command line that runs argv inside the lab host PID (all its namespaces, or only its
+    network namespace). The one way into a lab host: the lab module, the namespace connection
+    plugin (so the lab playbooks and the Molecule checks) and the tests go through it."""
+    return ['nsenter', '--target', str(pid)] + (['--net'] if net_only else NAMESPACES) + ['--'] + list(argv)
+
+
 def in_host(pid, argv, check=True, net_only=False):
     """Run argv inside a lab host (all its namespaces, or only its network namespace)."""
-    spaces = ['--net'] if net_only else ['--mount', '--uts', '--ipc', '--net', '--pid']
-    return run(['nsenter', '--target', str(pid)] + spaces + ['--'] + list(argv), check=check)
+    return run(enter(pid, argv, net_only=net_only), check=check)
 
 
 def hosts_file(name, entries):

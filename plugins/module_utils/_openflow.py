@@ -373,3 +373,69 @@ def check_flows(flows, field='flows'):
         keys[key] = index
         out.append(flow)
     return out
+
+
+# OpenFlow's highest group id for a group of its own (0xffffff00 and up are reserved: OFPG_MAX, ALL, ANY).
+GROUP_ID_MAX = 0xffffff00
+_GROUP_ID_RE = re.compile(r'(?:^|[,\s])group_id=([^,\s]+)')
+_GROUP_TYPE_RE = re.compile(r'(?:^|[,\s])type=([a-z_]+)(?=[,\s]|$)')
+# OpenFlow 1.5 dumps number the buckets; the specs the module is given do not.
+_BUCKET_ID_RE = re.compile(r'bucket_id:\d+,')
+
+
+def group_text(text):
+    """A group as dump-groups prints it, for comparison: no quotes around names, no bucket ids."""
+    return _BUCKET_ID_RE.sub('', text.strip().replace('"', ''))
+
+
+def check_groups(groups, field='groups'):
+    """Group specs in ovs-ofctl syntax -> {group_id: text}; InputError naming the entry for an empty
+    one, line syntax, a missing or repeated group_id, an id outside 0-0xffffff00 or no type."""
+    out = {}
+    for index, text in enumerate(groups):
+        where = '%s[%d]' % (field, index)
+        if not isinstance(text, str) or not text.strip():
+            raise InputError('%s: the entry is empty; every entry must be a group (group_id=N,type=...,bucket=...)' % where)
+        label = "%s '%s'" % (where, text.strip())
+        if '\n' in text or '\r' in text or '#' in text or text.strip().endswith('\\'):
+            raise InputError('%s: a line break, a # or a trailing backslash; give one group per entry, '
+                             'without comments' % label)
+        ids = _GROUP_ID_RE.findall(text)
+        if len(ids) != 1:
+            raise InputError('%s: it must name its group_id=N once (it names it %d times)' % (label, len(ids)))
+        try:
+            group_id = number(ids[0], 0, GROUP_ID_MAX, 'group_id')
+        except InputError as exc:
+            raise InputError('%s: %s' % (label, exc))
+        if not _GROUP_TYPE_RE.search(text):
+            raise InputError('%s: it has no type= (all, select, indirect or ff); the switch would make it '
+                             'type=all' % label)
+        if group_id in out:
+            raise InputError('%s: group_id %d is also given by another entry; a switch keeps one group per id'
+                             % (label, group_id))
+        out[group_id] = group_text(text)
+    return out
+
+
+def parse_group_dump(output):
+    """dump-groups output -> {group_id: text as group_text() gives it}."""
+    out = {}
+    for line in output.splitlines():
+        found = _GROUP_ID_RE.search(line)
+        if found and found.group(1).isdigit():
+            out[int(found.group(1))] = group_text(line)
+    return out
+
+
+def plan_groups(want, have):
+    """{group_id: text} wanted and on the switch -> (removed, added, bundle lines).
+
+    removed: the groups that go or change, added: the ones that come or change, as texts. The
+    bundle lines come in two parts: what must precede the flows (groups added or changed, so that
+    a new flow can point at them) and what must follow them (groups deleted, once no flow of the
+    bundle points at them any more)."""
+    removed = [have[i] for i in sorted(have) if want.get(i) != have[i]]
+    added = [want[i] for i in sorted(want) if have.get(i) != want[i]]
+    before = ['group add_or_mod %s' % want[i] for i in sorted(want) if have.get(i) != want[i]]
+    after = ['group delete group_id=%d' % i for i in sorted(have) if i not in want]
+    return removed, added, (before, after)

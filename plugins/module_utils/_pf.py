@@ -5,7 +5,7 @@
 
 Pure Python (no Ansible imports) so the unit tests can drive it directly.
 
-Layout that is rendered (the approach of the seed recipe: bypass the system pf.conf):
+Layout that is rendered (the well-known approach on macOS: bypass the system pf.conf):
 
 * the *loader* (``conf_path``) is what pf loads as its main rule set: the global
   options and queue definitions (pfctl applies ``set`` options and queues only in the

@@ -16,7 +16,7 @@ extends_documentation_fragment:
 description:
   - Puts the listed IP addresses on an interface, sets its MTU and brings it up, with C(ip) from
     iproute2. Meant for the OVS internal ports that carry a host's own traffic, such as a tunnel
-    endpoint C(tep0) or a management port C(mgmt0) (the seed's scenario 5).
+    endpoint C(tep0) or a management port C(mgmt0) (management and tunnel traffic on separate internal ports).
   - OVS creates an internal port's Linux device shortly after the port is added; the module waits
     up to O(wait_timeout) seconds for the device to appear.
   - In check mode an interface that does not exist yet (an internal port that an earlier task would

@@ -20,6 +20,7 @@ description:
     switch has normalised them, so the same flow written differently is no change), then applies
     the deletions and additions as one OpenFlow bundle, atomically.
   - Port names may be used in flows (C(in_port=patch-int), C(output:gre-c612010c)).
+  - With O(groups), the bridge's OpenFlow groups are made exactly those, in the same bundle as the flows.
 options:
   bridge:
     description: The bridge.
@@ -48,6 +49,24 @@ options:
         flow of the cookie; use O(state=absent) for that). Not allowed with O(state=absent).
     type: list
     elements: str
+  groups:
+    description:
+      - OpenFlow groups in C(ovs-ofctl) syntax (V(group_id=1001,type=ff,bucket=watch_port:sn-1,actions=output:sn-1)).
+        When given, the bridge's groups become exactly these - a group of another id is deleted, one whose
+        text differs is modified (C(add_or_mod)). Not given, the groups are left alone.
+      - Groups carry no cookie, so the task owns every group of the bridge; give it to one task per bridge.
+      - They are applied in the same bundle as the flows, atomically, groups that come before the flows
+        (so that a new flow can point at one) and groups that go after them.
+      - A group is compared with the text C(ovs-ofctl dump-groups) prints for it (without quotes, without
+        OpenFlow 1.5 bucket ids); write it that way (C(type=ff), not C(type=fast_failover)), or every run
+        modifies it again - the module warns when the switch prints a group it wrote otherwise.
+      - Refused, with the entry named - an empty entry, a line break, a C(#) or a trailing backslash,
+        an entry without exactly one C(group_id) or without C(type), an id outside 0-4294967040, two
+        entries with the same id. Bucket syntax is left to C(ovs-ofctl).
+      - Not allowed with O(state=absent).
+    type: list
+    elements: str
+    version_added: 0.2.0
   cookie:
     description: The cookie that marks the flows this task owns, 1 to 2^64-1.
     type: int
@@ -75,7 +94,7 @@ attributes:
         that name it are predicted as added and the ones they replace as removed.
     support: full
   diff_mode:
-    description: Shows the flows removed and added.
+    description: Shows the flows (and with O(groups), the groups) removed and added.
     support: full
 requirements:
   - C(ovs-ofctl) on the managed host.
@@ -91,6 +110,15 @@ EXAMPLES = r'''
       - table=0,priority=10,in_port=patch-int actions=resubmit(,1)
       - table=0,priority=10,in_port=gre-c612010c actions=resubmit(,10)
       - table=0,priority=0 actions=drop
+
+- name: Flows that flood through a fast-failover group, and the bridge's only group
+  netvirt.overlay.ovs_flows:
+    bridge: br-tun
+    flows:
+      - table=0,priority=10,in_port=patch-int actions=group:1001
+      - table=0,priority=0 actions=drop
+    groups:
+      - group_id=1001,type=ff,bucket=watch_port:sn-c6120015,actions=output:sn-c6120015
 
 - name: Remove every flow this task's cookie owns
   netvirt.overlay.ovs_flows:
@@ -110,6 +138,18 @@ added:
   returned: always
   type: list
   elements: str
+removed_groups:
+  description: Groups that were (or would be) deleted or changed, as the switch printed them; empty without O(groups).
+  returned: always
+  type: list
+  elements: str
+  version_added: 0.2.0
+added_groups:
+  description: Groups that were (or would be) added or changed, as given; empty without O(groups).
+  returned: always
+  type: list
+  elements: str
+  version_added: 0.2.0
 ports_to_come:
   description:
     - Check mode only - ports the flows name that the bridge does not have yet (an earlier task would create
@@ -128,7 +168,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._constants import FLOW_COOKIES
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, checked_or_fail, integer
-from ansible_collections.netvirt.overlay.plugins.module_utils._openflow import check_flows
+from ansible_collections.netvirt.overlay.plugins.module_utils._openflow import (
+    check_flows, check_groups, parse_group_dump, plan_groups)
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError, check_ifname
 
 
@@ -160,6 +201,16 @@ def check_request(p):
                          % ('missing' if flows is None else 'empty', p['cookie'], p['bridge']))
     check_flows(flows, 'flows')
     return [f.strip() for f in flows]
+
+
+def check_group_request(p):
+    """{group_id: text} the bridge is to have, or None when the task leaves the groups alone."""
+    if p['groups'] is None:
+        return None
+    if p['state'] == 'absent':
+        raise InputError('groups: state absent removes the flows of cookie 0x%x only; give no groups with it'
+                         % p['cookie'])
+    return check_groups(p['groups'])
 
 
 def ofctl_error(err, path, flows):
@@ -248,11 +299,40 @@ def ask_for_diff(module, ofctl, p, flows, desired):
     return (removed, added), sorted(stand_ins)
 
 
+def groups_on_switch(module, ofctl, p):
+    """{group_id: text} of the bridge; {} in check mode when there is no bridge (nor switch) yet."""
+    rc, out, err = module.run_command([ofctl, '-O', p['protocol'], '--names', 'dump-groups', p['bridge']])
+    if rc == 0:
+        return parse_group_dump(out)
+    if module.check_mode and NOT_A_BRIDGE_RE.search(err):
+        return {}
+    module.fail_json(msg='bridge %s: ovs-ofctl dump-groups failed: %s' % (p['bridge'], err.strip() or out.strip()))
+    return None  # not reached
+
+
+def apply_bundle(module, ofctl, p, lines, removed, added):
+    """All the flow and group mods as one OpenFlow bundle: all of them or none."""
+    fd, path = tempfile.mkstemp(prefix='ovs_flows-', suffix='.txt')
+    try:
+        with os.fdopen(fd, 'w') as handle:
+            handle.write('\n'.join(lines) + '\n')
+        rc, out, err = module.run_command([ofctl, '-O', p['protocol'], 'bundle', p['bridge'], path])
+        if rc != 0:
+            module.fail_json(msg='ovs-ofctl could not apply the flows and groups to %s (nothing was changed, the '
+                             'bundle is atomic): %s' % (p['bridge'], err.strip()), removed=removed, added=added)
+        if 'normalization changed' in err:
+            # A field the check does not know lost its prerequisite: the switch holds less than written.
+            module.warn('ovs-ofctl dropped match fields that lack a prerequisite: %s' % err.strip())
+    finally:
+        os.unlink(path)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             bridge=dict(type='str', required=True),
             flows=dict(type='list', elements='str'),
+            groups=dict(type='list', elements='str'),
             cookie=dict(type='int', default=FLOW_COOKIES['overlay']),
             state=dict(type='str', default='present', choices=['present', 'absent']),
             protocol=dict(type='str', default='OpenFlow14', choices=['OpenFlow14', 'OpenFlow15']),
@@ -261,6 +341,7 @@ def main():
     )
     p = module.params
     desired = checked_or_fail(module, check_request, (PlanError,))
+    want_groups = checked_or_fail(module, check_group_request)
     flows = [with_cookie(f, p['cookie']) for f in desired]
     # A fresh host in check mode: Open vSwitch is to be installed by an earlier task.
     ofctl = module.get_bin_path('ovs-ofctl', required=not module.check_mode)
@@ -269,24 +350,26 @@ def main():
         removed, added = [], flows
     else:
         removed, added = diff
-    if (removed or added) and not module.check_mode:
-        fd, path = tempfile.mkstemp(prefix='ovs_flows-', suffix='.txt')
-        try:
-            bundle = [delete_strict(f) for f in removed] + ['add ' + f for f in added]
-            with os.fdopen(fd, 'w') as handle:
-                handle.write('\n'.join(bundle) + '\n')
-            rc, out, err = module.run_command([ofctl, '-O', p['protocol'], '--bundle', 'add-flows', p['bridge'], path])
-            if rc != 0:
-                module.fail_json(msg='ovs-ofctl could not apply the flows to %s (nothing was changed, the bundle '
-                                 'is atomic): %s' % (p['bridge'], err.strip()), removed=removed, added=added)
-            if 'normalization changed' in err:
-                # A field the check does not know lost its prerequisite: the switch holds less than written.
-                module.warn('ovs-ofctl dropped match fields that lack a prerequisite: %s' % err.strip())
-        finally:
-            os.unlink(path)
-    result = dict(changed=bool(removed or added), removed=removed, added=added, ports_to_come=ports_to_come)
+    groups_removed, groups_added, (groups_first, groups_last) = [], [], ([], [])
+    if want_groups is not None:
+        have_groups = groups_on_switch(module, ofctl, p) if diff is not None else {}
+        groups_removed, groups_added, (groups_first, groups_last) = plan_groups(want_groups, have_groups)
+    changed = bool(removed or added or groups_removed or groups_added)
+    if changed and not module.check_mode:
+        lines = (groups_first + ['flow ' + delete_strict(f) for f in removed] + ['flow add ' + f for f in added]
+                 + groups_last)
+        apply_bundle(module, ofctl, p, lines, removed, added)
+        if groups_added:
+            printed = groups_on_switch(module, ofctl, p)
+            for group_id, text in sorted(want_groups.items()):
+                if printed.get(group_id) != text:
+                    module.warn('group %d is printed by the switch as %r, not as given (%r): write it that way, or '
+                                'every run changes it again' % (group_id, printed.get(group_id), text))
+    result = dict(changed=changed, removed=removed, added=added, removed_groups=groups_removed,
+                  added_groups=groups_added, ports_to_come=ports_to_come)
     if module._diff:
-        result['diff'] = dict(before=''.join('%s\n' % f for f in removed), after=''.join('%s\n' % f for f in added))
+        result['diff'] = dict(before=''.join('%s\n' % f for f in removed + groups_removed),
+                              after=''.join('%s\n' % f for f in added + groups_added))
     module.exit_json(**result)
 
 

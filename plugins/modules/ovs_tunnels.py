@@ -130,7 +130,7 @@ seealso:
 '''
 
 EXAMPLES = r'''
-- name: GRE tunnels from this hypervisor to every other tunnel endpoint (the seed's recipe)
+- name: GRE tunnels from this hypervisor to every other tunnel endpoint (the classic OVS GRE recipe)
   netvirt.overlay.ovs_tunnels:
     bridge: br-tun
     tunnel_type: gre

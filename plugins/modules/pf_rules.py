@@ -15,7 +15,7 @@ description:
   - Declares one pf anchor (macros, tables, normalization, translation and filtering rules) and
     the small configuration file that pf loads as its main rule set (global options, queues,
     the anchor hooks and C(load anchor)). On macOS the system C(/etc/pf.conf) is bypassed and
-    left untouched, as in the seed recipe C(03-pf-on-os-x.md).
+    left untouched, as in the well-known recipe for pf on OS X Mountain Lion.
   - pfctl applies C(set) options and queue definitions only in the main rule set and ignores
     them inside an anchor, so I(options) and I(queueing) are rendered into the loader file and
     everything else into the anchor file.

@@ -18,3 +18,9 @@ def as_filter_errors(func):
         except MeshError as exc:
             raise AnsibleFilterError(str(exc))
     return call
+
+
+def filters_named_as(*funcs):
+    """{function name: the function wrapped by as_filter_errors}, for a FilterModule whose filters
+    are named as the functions that compute them."""
+    return dict((func.__name__, as_filter_errors(func)) for func in funcs)

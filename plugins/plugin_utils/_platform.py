@@ -12,78 +12,57 @@ NFV SIG) names them through the roles' package variables.
 
 from __future__ import annotations
 
+# The names both families share; each family below adds or replaces its own.
 # python3-openvswitch with the OVN packages: the collection's modules talk OVSDB through it
 # (netvirt.overlay.ovn_topology runs on a controller).
-PLATFORMS = {
-    'Debian': {
-        'packages': {
-            'ovs': ['openvswitch-switch', 'python3-openvswitch'],
-            'ovn_central': ['ovn-central', 'python3-openvswitch'],
-            'ovn_host': ['ovn-host'],
-            'gateway': ['keepalived', 'nftables', 'iproute2'],
-        },
-        'services': {
-            # openvswitch-switch.service is the wrapper that starts the two daemons' units.
-            'ovs': 'openvswitch-switch',
-            'ovsdb_server': 'ovsdb-server',
-            'ovs_vswitchd': 'ovs-vswitchd',
-            'ovn_central': 'ovn-central',
-            'ovn_nb_db': 'ovn-ovsdb-server-nb',
-            'ovn_sb_db': 'ovn-ovsdb-server-sb',
-            'ovn_northd': 'ovn-northd',
-            'ovn_controller': 'ovn-controller',
-            # What a chassis enables and restarts: the wrapper whose restart reaches ovn-controller.
-            'ovn_host': 'ovn-host',
-            'keepalived': 'keepalived',
-            'nftables': 'nftables',
-        },
-        'config_files': {
-            'ovs': '/etc/default/openvswitch-switch',
-            'ovn_central': '/etc/default/ovn-central',
-            'ovn_host': '/etc/default/ovn-host',
-        },
+_SHARED_PACKAGES = {
+    'ovn_central': ['ovn-central', 'python3-openvswitch'],
+    'ovn_host': ['ovn-host'],
+}
+_SHARED_SERVICES = {
+    'ovsdb_server': 'ovsdb-server',
+    'ovs_vswitchd': 'ovs-vswitchd',
+    'ovn_northd': 'ovn-northd',
+    'ovn_controller': 'ovn-controller',
+    'keepalived': 'keepalived',
+    'nftables': 'nftables',
+}
+
+
+def _family(packages, services, config_files, config_vars, network_config):
+    return {
+        'packages': dict(_SHARED_PACKAGES, **packages),
+        'services': dict(_SHARED_SERVICES, **services),
+        'config_files': config_files,
         # The variable of each config file that the units pass to ovn-ctl.
-        'config_vars': {
-            'ovn_central': 'OVN_CTL_OPTS',
-            'ovn_host': 'OVN_CTL_OPTS',
-        },
+        'config_vars': config_vars,
         # How the roles make host network settings (the tunnel endpoint) survive a reboot.
-        'network_config': 'ifupdown',
-    },
-    'RedHat': {
-        'packages': {
-            'ovs': ['openvswitch', 'python3-openvswitch'],
-            'ovn_central': ['ovn-central', 'python3-openvswitch'],
-            'ovn_host': ['ovn-host'],
-            'gateway': ['keepalived', 'nftables', 'iproute'],
-        },
-        'services': {
-            'ovs': 'openvswitch',
-            'ovsdb_server': 'ovsdb-server',
-            'ovs_vswitchd': 'ovs-vswitchd',
-            # One unit runs the northbound and southbound databases and ovn-northd (ovn-ctl start_northd).
-            'ovn_central': 'ovn-northd',
-            'ovn_nb_db': 'ovn-northd',
-            'ovn_sb_db': 'ovn-northd',
-            'ovn_northd': 'ovn-northd',
-            'ovn_controller': 'ovn-controller',
-            'ovn_host': 'ovn-controller',
-            'keepalived': 'keepalived',
-            'nftables': 'nftables',
-        },
-        'config_files': {
-            'ovs': '/etc/sysconfig/openvswitch',
-            'ovn_central': '/etc/sysconfig/ovn',
-            'ovn_host': '/etc/sysconfig/ovn',
-        },
-        'config_vars': {
-            'ovn_central': 'OVN_NORTHD_OPTS',
-            'ovn_host': 'OVN_CONTROLLER_OPTS',
-        },
+        'network_config': network_config,
+    }
+
+
+PLATFORMS = {
+    'Debian': _family(
+        packages={'ovs': ['openvswitch-switch', 'python3-openvswitch'], 'gateway': ['keepalived', 'nftables', 'iproute2']},
+        # openvswitch-switch.service is the wrapper that starts the two daemons' units; ovn-host is
+        # what a chassis enables and restarts, the wrapper whose restart reaches ovn-controller.
+        services={'ovs': 'openvswitch-switch', 'ovn_central': 'ovn-central', 'ovn_nb_db': 'ovn-ovsdb-server-nb',
+                  'ovn_sb_db': 'ovn-ovsdb-server-sb', 'ovn_host': 'ovn-host'},
+        config_files={'ovs': '/etc/default/openvswitch-switch', 'ovn_central': '/etc/default/ovn-central',
+                      'ovn_host': '/etc/default/ovn-host'},
+        config_vars={'ovn_central': 'OVN_CTL_OPTS', 'ovn_host': 'OVN_CTL_OPTS'},
+        network_config='ifupdown'),
+    'RedHat': _family(
+        packages={'ovs': ['openvswitch', 'python3-openvswitch'], 'gateway': ['keepalived', 'nftables', 'iproute']},
+        # One unit runs the northbound and southbound databases and ovn-northd (ovn-ctl start_northd).
+        services={'ovs': 'openvswitch', 'ovn_central': 'ovn-northd', 'ovn_nb_db': 'ovn-northd', 'ovn_sb_db': 'ovn-northd',
+                  'ovn_host': 'ovn-controller'},
+        config_files={'ovs': '/etc/sysconfig/openvswitch', 'ovn_central': '/etc/sysconfig/ovn',
+                      'ovn_host': '/etc/sysconfig/ovn'},
+        config_vars={'ovn_central': 'OVN_NORTHD_OPTS', 'ovn_host': 'OVN_CONTROLLER_OPTS'},
         # NetworkManager's OVS interfaces are not written by the roles yet: the tunnel endpoint is
         # set at run time only there.
-        'network_config': None,
-    },
+        network_config=None),
 }
 
 

@@ -11,6 +11,8 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
+import signal
 import subprocess
 import tempfile
 import time
@@ -18,15 +20,34 @@ import time
 import pytest
 
 from ansible_collections.netvirt.overlay.plugins.filter.verification_table import verification_table
+from ansible_collections.netvirt.overlay.plugins.module_utils import _lab
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+
+# What users run on real hosts, and the lab's own playbooks (playbooks/lab/): build the lab, deploy
+# it (site.yml, then the lab's own hosts), verify it (each prints a table), remove it.
+SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
+LAB_PLAYBOOKS = os.path.join(ROOT, 'playbooks', 'lab')
+CREATE = os.path.join(LAB_PLAYBOOKS, 'create.yml')
+DEPLOY = os.path.join(LAB_PLAYBOOKS, 'deploy.yml')
+DESTROY = os.path.join(LAB_PLAYBOOKS, 'destroy.yml')
+VERIFY = os.path.join(LAB_PLAYBOOKS, 'verify.yml')
+VERIFY_OVN = os.path.join(LAB_PLAYBOOKS, 'verify_ovn.yml')
+# The traffic probe the verification copies into lab hosts.
+PROBE = os.path.join(LAB_PLAYBOOKS, 'files', 'netprobe.py')
 
 # The controllers of inventories/lab_ovn, and how a lab host reaches their databases over SSL.
 OVN_CONTROLLERS = {'ctl1': '198.18.0.21', 'ctl2': '198.18.0.22', 'ctl3': '198.18.0.23'}
 OVN_NB = ','.join('ssl:%s:6641' % a for a in OVN_CONTROLLERS.values())
 OVN_SB = ','.join('ssl:%s:6642' % a for a in OVN_CONTROLLERS.values())
 OVN_SSL = ['-p', '/etc/ovn/ovn-privkey.pem', '-c', '/etc/ovn/ovn-cert.pem', '-C', '/etc/ovn/cacert.pem']
+# The rows playbooks/lab/verify_ovn.yml must print for inventories/lab_ovn (with or without the
+# southbound relays): 3 controllers, 5 chassis (3 hypervisors, 2 gateways), 4 VMs that ping each
+# other and the external host, then north-south and throughput.
+OVN_TABLE = {'OVN_Northbound Raft cluster': 1, 'OVN_Southbound Raft cluster': 1, 'southbound listener': 2,
+             'chassis ': 5, 'east-west ': 4, 'routed ': 8, 'north-south ': 4, 'external host sees the SNAT address': 1,
+             'TCP north-south': 1, 'TCP overlay': 1, 'TCP underlay': 1, 'overlay / underlay throughput': 1}
 
 
 def _host_guard():
@@ -51,15 +72,28 @@ def root_namespace_untouched():
 
 
 def lab_pid(state_dir, host):
-    """The PID that holds a lab host's namespaces (playbooks/lab_create.yml writes it)."""
-    with open(os.path.join(state_dir, '%s.pid' % host)) as handle:
-        return int(handle.read().strip())
+    """The PID that holds a lab host's namespaces (playbooks/lab/create.yml writes it; the host
+    may have been killed since)."""
+    return _lab.read_pid(state_dir, host)
+
+
+def lab_command(state_dir, host, argv):
+    """argv as it runs in every namespace of a lab host (never in the machine's own), the way the
+    namespace connection plugin runs Ansible's tasks there (module_utils/_lab.py, enter)."""
+    return _lab.enter(_lab.host_pid(state_dir, host), argv)
 
 
 def in_lab_host(state_dir, host, argv, check=True, timeout=60):
-    """Run argv in every namespace of a lab host (never in the machine's own); its CompletedProcess."""
-    proc = subprocess.run(['nsenter', '-t', str(lab_pid(state_dir, host)), '-a'] + list(argv), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout, check=False)
+    """Run argv in a lab host; its CompletedProcess (exit code 1 when the host is gone and check is off,
+    as when nsenter finds no such process)."""
+    try:
+        command = lab_command(state_dir, host, argv)
+    except _lab.LabError as exc:
+        if check:
+            raise AssertionError('%s: %s' % (host, exc))
+        return subprocess.CompletedProcess(argv, 1, '', str(exc))
+    proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise AssertionError('%s: %s failed (%d): %s%s' % (host, ' '.join(argv), proc.returncode, proc.stdout, proc.stderr))
     return proc
@@ -67,8 +101,30 @@ def in_lab_host(state_dir, host, argv, check=True, timeout=60):
 
 def start_in_lab_host(state_dir, host, argv, **popen):
     """Start argv in a lab host without waiting for it; its stdout is a pipe (text)."""
-    return subprocess.Popen(['nsenter', '-t', str(lab_pid(state_dir, host)), '-a'] + list(argv),
-                            stdout=subprocess.PIPE, universal_newlines=True, **popen)
+    return subprocess.Popen(lab_command(state_dir, host, argv), stdout=subprocess.PIPE, universal_newlines=True, **popen)
+
+
+def start_ping(state_dir, host, target, interval, count=None):
+    """ping from a lab host in the background (until count pings, or until stop_ping), in a session
+    of its own: nsenter forks ping into the host's PID namespace and does not pass signals on, so
+    stop_ping interrupts the whole session."""
+    argv = ['ping', '-n', '-i', str(interval), '-W', '1'] + (['-c', str(count)] if count else []) + [target]
+    return start_in_lab_host(state_dir, host, argv, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def ping_result(proc, timeout=120):
+    """(sent, received, the icmp_seq numbers answered) of a start_ping once it ends; fails when ping
+    printed no summary (nothing measured)."""
+    out = proc.communicate(timeout=timeout)[0]
+    summary = re.search(r'(\d+) packets transmitted, (\d+) received', out)
+    assert summary, 'ping measured nothing:\n%s' % out[-500:]
+    return int(summary.group(1)), int(summary.group(2)), [int(s) for s in re.findall(r'icmp_seq=(\d+)', out)]
+
+
+def stop_ping(proc):
+    """Interrupt a start_ping (as Ctrl-C would: ping prints its summary) and return its ping_result."""
+    os.killpg(proc.pid, signal.SIGINT)
+    return ping_result(proc)
 
 
 def eventually(predicate, timeout=20, step=0.5):
@@ -79,6 +135,17 @@ def eventually(predicate, timeout=20, step=0.5):
             return True
         time.sleep(step)
     return False
+
+
+def wait_for(what, condition, timeout, step=0.2):
+    """(condition()'s first true value, seconds it took); fails saying what did not happen after timeout."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        value = condition()
+        if value:
+            return value, time.monotonic() - start
+        time.sleep(step)
+    raise AssertionError('%s did not happen within %ss' % (what, timeout))
 
 
 class Playbook(object):
@@ -156,11 +223,11 @@ class Playbook(object):
         return table
 
     def destroy(self, extra_vars=None, expect_rc=0):
-        self.run(os.path.join(ROOT, 'playbooks', 'lab_destroy.yml'), extra_vars=extra_vars, expect_rc=expect_rc)
+        self.run(DESTROY, extra_vars=extra_vars, expect_rc=expect_rc)
 
 
 def table_rows(data):
-    """The rows of a verification table (playbooks/tasks/report_table.yml); fails when there are none."""
+    """The rows of a verification table (playbooks/lab/tasks/report_table.yml); fails when there are none."""
     kept = results(data, 'Keep the rows').get('localhost', {})
     rows = kept.get('ansible_facts', {}).get('verify_table_rows')
     if not rows:
@@ -235,11 +302,11 @@ def lab_playbook():
 
 @contextlib.contextmanager
 def created_lab(inventory, extra_vars=None):
-    """The lab of an inventory, built with lab_create.yml: its Playbook. The lab is removed
+    """The lab of an inventory, built with playbooks/lab/create.yml: its Playbook. The lab is removed
     afterwards, also when what ran in it failed."""
     pb = Playbook(inventory)
     try:
-        pb.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=extra_vars)
+        pb.run(CREATE, extra_vars=extra_vars)
         yield pb
     finally:
         pb.destroy(extra_vars=extra_vars, expect_rc=None)
@@ -248,7 +315,30 @@ def created_lab(inventory, extra_vars=None):
 @contextlib.contextmanager
 def deployed_lab(inventory_name):
     """The lab of an inventory of tests/integration/inventories, created and deployed with
-    lab_deploy.yml (site.yml, then the lab's own hosts):
+    playbooks/lab/deploy.yml (site.yml, then the lab's own hosts):
     (Playbook, results of the deployment)."""
     with created_lab(os.path.join(HERE, 'inventories', inventory_name)) as pb:
-        yield pb, pb.run(os.path.join(ROOT, 'playbooks', 'lab_deploy.yml'))
+        yield pb, pb.run(DEPLOY)
+
+
+def lab_fixtures(name, inventory, extra_vars, deployed_when):
+    """Two fixtures for a test module that works on one lab: ``name`` (module scope), the lab of
+    the inventory (one, or a list) built with created_lab and removed after the module; and
+    ``deployed``, that lab once deployed with playbooks/lab/deploy.yml, by the module's first test
+    or, when a later test runs alone, by the fixture. deployed_when is (host, path): the path that
+    exists on that lab host once the lab is deployed.
+    Use: ``ovn_lab, deployed = lab_fixtures('ovn_lab', INVENTORY, EXTRA, ('ctl1', '/var/lib/ovn/ovnnb_db.db'))``."""
+    def lab():
+        with created_lab(inventory, extra_vars) as pb:
+            yield pb
+    lab.__doc__ = 'The lab of %s, removed after the module.' % inventory
+
+    def deployed(request):
+        pb = request.getfixturevalue(name)
+        host, path = deployed_when
+        if in_lab_host(extra_vars['netvirt_lab_state_dir'], host, ['test', '-e', path], check=False).returncode != 0:
+            pb.run(DEPLOY, extra_vars=extra_vars)
+        return pb
+    deployed.__doc__ = 'The lab of %s, deployed (by the first test, or here when a later test runs alone).' % inventory
+
+    return pytest.fixture(scope='module', name=name)(lab), pytest.fixture(name='deployed')(deployed)

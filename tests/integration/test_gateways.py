@@ -11,14 +11,11 @@ import time
 
 import pytest
 
-from conftest import (HERE, ROOT, changed_hosts, created_lab, deployed_lab, eventually, in_lab_host, lab_pid, results,
-                      start_in_lab_host)
+from conftest import (CREATE, DEPLOY, HERE, PROBE, changed_hosts, created_lab, deployed_lab, eventually, in_lab_host, lab_pid,
+                      results, start_in_lab_host)
 
 INVENTORY = 'gateways.yml'
 STATE = '/run/netvirt-lab/it-gw'
-PROBE = os.path.join(ROOT, 'playbooks', 'files', 'netprobe.py')
-DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')  # site.yml, then the lab's VMs and outside hosts
-CREATE = os.path.join(ROOT, 'playbooks', 'lab_create.yml')
 VIP, FIP, EXT, PHYS = '198.18.64.1', '198.18.64.10', '198.18.64.100', '198.18.100.50'
 MAX_GW_OUTAGE = 5.0
 

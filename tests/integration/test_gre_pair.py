@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""The seed's GRE recipe between two lab hosts: VM-to-VM ping across the tunnel."""
+"""The classic OVS GRE recipe (an isolated bridge per hypervisor, a GRE port to the other) between two lab hosts: VM-to-VM ping across the tunnel."""
 
 from __future__ import annotations
 

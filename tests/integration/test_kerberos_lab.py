@@ -29,6 +29,8 @@ import subprocess
 
 import pytest
 
+from conftest import lab_command, lab_pid
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 KRB = os.path.join(HERE, 'kerberos')
 VAULT_PASSWORD_FILE = os.path.join(KRB, 'vault-password.txt')
@@ -46,16 +48,14 @@ pytestmark = pytest.mark.skipif(
 
 
 def host_pid(name):
-    with open(os.path.join(LAB_STATE, '%s.pid' % name)) as handle:
-        return int(handle.read().strip())
+    return lab_pid(LAB_STATE, name)
 
 
 def in_host(name, argv, input_data=None, env=None, timeout=30):
     """Run argv inside lab host NAME (all its namespaces)."""
-    full = ['nsenter', '--target', str(host_pid(name)), '--mount', '--uts', '--ipc', '--net', '--pid', '--']
-    if env:
-        full += ['env'] + ['%s=%s' % kv for kv in sorted(env.items())]
-    return subprocess.run(full + argv, input=input_data, capture_output=True, text=True, timeout=timeout, check=False)
+    with_env = ['env'] + ['%s=%s' % kv for kv in sorted(env.items())] if env else []
+    return subprocess.run(lab_command(LAB_STATE, name, with_env + list(argv)), input=input_data, capture_output=True,
+                          text=True, timeout=timeout, check=False)
 
 
 def host_file(name, path):

@@ -36,16 +36,16 @@ import machine_drills
 pytestmark = machine_drills.requires_machine_lab
 
 LAB = os.path.join(ROOT, 'inventories', 'lab')
-DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')
+DEPLOY = os.path.join(ROOT, 'playbooks', 'lab', 'deploy.yml')
 SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
-VERIFY = os.path.join(ROOT, 'playbooks', 'lab_verify.yml')
+VERIFY = os.path.join(ROOT, 'playbooks', 'lab', 'verify.yml')
 NAME = 'it-machines'
 STATE = '/run/netvirt-lab/' + NAME
 EV = {'netvirt_lab_name': NAME, 'netvirt_lab_state_dir': STATE, 'netvirt_lab_machines': True}
 MESH_TABLE = {'ping ': 12, 'TCP overlay': 1, 'TCP underlay': 1, 'overlay / underlay throughput': 1, 'BUM: ': 1,
               'service-node failover': 1, 'L2 gateway': 1, 'L3 gateway': 1, 'floating ': 1, 'gateway failover': 1}
 MACHINES = ('hv1', 'hv2', 'hv3', 'sn1', 'sn2', 'gw1', 'gw2')
-# The lab's hosts that site.yml must leave alone (lab_deploy.yml's lab_host_networks.yml sets them up).
+# The lab's hosts that site.yml must leave alone (playbooks/lab/deploy.yml's host_networks.yml sets them up).
 NAMESPACE_HOSTS = ('phys1', 'ext1', 'vm1', 'vm2', 'vm3', 'vm4')
 # Where the roles write on a machine: /etc (network configuration, units, OVS, gateway files), the
 # OpenFlow replay script, the gateways' run directory.
@@ -68,7 +68,7 @@ def machine_lab():
         checked = time.monotonic()
         first = pb.run(DEPLOY, extra_vars=EV)
         deployed = time.monotonic()
-        print('\nmachine lab: up in %.1f s, site.yml --check --diff %.1f s, lab_deploy.yml %.1f s'
+        print('\nmachine lab: up in %.1f s, site.yml --check --diff %.1f s, lab/deploy.yml %.1f s'
               % (created - started, checked - created, deployed - checked))
         yield pb, {'check': check, 'check_output': check_output, 'fresh': fresh, 'after_check': after_check,
                    'first': first}
@@ -86,7 +86,7 @@ def test_check_mode_on_fresh_machines_changes_nothing_and_predicts_the_real_run(
     changed = detailed_differences(runs['fresh'], runs['after_check'])
     assert not changed, 'site.yml --check --diff changed the fresh machines: %s' % changed
     # The real run reports changed exactly the tasks check mode said would change, host by host
-    # (lab_deploy.yml's own plays, after site.yml, set up the VMs and outside hosts).
+    # (playbooks/lab/deploy.yml's own plays, after site.yml, set up the VMs and outside hosts).
     predicted = changed_tasks(runs['check'])
     done = set((host, task) for host, task in changed_tasks(runs['first']) if host not in NAMESPACE_HOSTS)
     assert predicted == done, ('check mode and the real run disagree\nonly predicted: %s\nonly done: %s'

@@ -26,12 +26,12 @@ import machine_drills
 pytestmark = machine_drills.requires_machine_lab
 
 LAB = os.path.join(ROOT, 'inventories', 'lab_ovn')
-DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')
-VERIFY = os.path.join(ROOT, 'playbooks', 'lab_verify_ovn.yml')
+DEPLOY = os.path.join(ROOT, 'playbooks', 'lab', 'deploy.yml')
+VERIFY = os.path.join(ROOT, 'playbooks', 'lab', 'verify_ovn.yml')
 NAME = 'it-machines-ovn'
 STATE = '/run/netvirt-lab/' + NAME
 EV = {'netvirt_lab_name': NAME, 'netvirt_lab_state_dir': STATE, 'netvirt_lab_machines': True}
-# The rows of lab_verify_ovn.yml for inventories/lab_ovn (as in test_ovn_lab.py).
+# The rows of playbooks/lab/verify_ovn.yml for inventories/lab_ovn (as in test_ovn_lab.py).
 OVN_TABLE = {'OVN_Northbound Raft cluster': 1, 'OVN_Southbound Raft cluster': 1, 'southbound listener': 2,
              'chassis ': 5, 'east-west ': 4, 'routed ': 8, 'north-south ': 4, 'external host sees the SNAT address': 1,
              'TCP north-south': 1, 'TCP overlay': 1, 'TCP underlay': 1, 'overlay / underlay throughput': 1}
@@ -53,7 +53,7 @@ def machine_lab():
     with created_lab(LAB, EV) as pb:
         created = time.monotonic()
         first = pb.run(DEPLOY, extra_vars=EV)
-        print('\nOVN machine lab: up in %.1f s, lab_deploy.yml %.1f s' % (created - started, time.monotonic() - created))
+        print('\nOVN machine lab: up in %.1f s, playbooks/lab/deploy.yml %.1f s' % (created - started, time.monotonic() - created))
         yield pb, first
 
 

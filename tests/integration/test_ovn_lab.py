@@ -3,12 +3,12 @@
 failure drills, on one lab that the tests take through in order.
 
 1. site.yml deploys controllers, the logical topology, chassis and gateways (Geneve);
-   lab_verify_ovn.yml passes over SSL; a second run changes nothing; check mode predicts nothing.
+   playbooks/lab/verify_ovn.yml passes over SSL; a second run changes nothing; check mode predicts nothing.
 2. Drills on the converged lab:
    * stop the Raft leader: the cluster elects another, the northbound accepts writes, VMs keep pinging;
    * restart ovs-vswitchd on a hypervisor: connectivity comes back without re-running Ansible;
    * controller_state: absent takes a member out of both clusters; present brings it back.
-3. The same deployment switched to VXLAN: every chassis re-registers, lab_verify_ovn.yml passes.
+3. The same deployment switched to VXLAN: every chassis re-registers, playbooks/lab/verify_ovn.yml passes.
 4. Last, because it takes a host away for good: kill the active gateway's host; north-south
    traffic resumes through the standby (the outage is measured).
 """
@@ -22,42 +22,24 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import time
 
 import pytest
 import yaml
 
-from conftest import (OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_SSL, ROOT, Playbook, changed_hosts, changed_tasks, created_lab,
-                      host_states, in_lab_host, lab_pid, results, start_in_lab_host, state_differences)
+from conftest import (CREATE, DEPLOY, OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_SSL, OVN_TABLE, ROOT, Playbook, changed_hosts,
+                      changed_tasks, host_states, in_lab_host, lab_fixtures, lab_pid, ping_result, results,
+                      start_ping, state_differences, stop_ping, wait_for)
+from conftest import VERIFY_OVN as VERIFY
 
 LAB = 'it-ovn-lab'
 STATE = '/run/netvirt-lab/%s' % LAB
 EXTRA = {'netvirt_lab_name': LAB, 'netvirt_lab_state_dir': STATE}
 INVENTORY = os.path.join(ROOT, 'inventories', 'lab_ovn')
-DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')  # site.yml, then the lab's VMs and outside hosts
-VERIFY = os.path.join(ROOT, 'playbooks', 'lab_verify_ovn.yml')
-# The rows lab_verify_ovn.yml must print for inventories/lab_ovn: 3 controllers, 5 chassis (3 hypervisors,
-# 2 gateways), 4 VMs that ping each other and the external host, then north-south and throughput.
-OVN_TABLE = {'OVN_Northbound Raft cluster': 1, 'OVN_Southbound Raft cluster': 1, 'southbound listener': 2,
-             'chassis ': 5, 'east-west ': 4, 'routed ': 8, 'north-south ': 4, 'external host sees the SNAT address': 1,
-             'TCP north-south': 1, 'TCP overlay': 1, 'TCP underlay': 1, 'overlay / underlay throughput': 1}
 
 
 def sh(host, argv, check=True, timeout=60):
     return in_lab_host(STATE, host, argv, check=check, timeout=timeout)
-
-
-def background_ping(host, target, interval, count):
-    return start_in_lab_host(STATE, host, ['ping', '-n', '-i', str(interval), '-c', str(count), '-W', '1', target],
-                             stderr=subprocess.STDOUT)
-
-
-def ping_result(proc):
-    out = proc.communicate(timeout=120)[0]
-    sent, received = re.search(r'(\d+) packets transmitted, (\d+) received', out).groups()
-    seqs = [int(s) for s in re.findall(r'icmp_seq=(\d+)', out)]
-    return int(sent), int(received), seqs
 
 
 def cluster_status(host, db, check=False):
@@ -83,16 +65,6 @@ def active_gateway(via):
     return None
 
 
-def wait_for(what, condition, timeout):
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        value = condition()
-        if value:
-            return value, time.monotonic() - start
-        time.sleep(0.2)
-    raise AssertionError('%s did not happen within %ss' % (what, timeout))
-
-
 def edited_inventory(tmp_path, edit):
     """A copy of inventories/lab_ovn whose hosts.yml ``edit(hosts)`` changed, as a user would: its Playbook."""
     inventory = tmp_path / 'lab_ovn'
@@ -103,18 +75,7 @@ def edited_inventory(tmp_path, edit):
     return Playbook(str(inventory))
 
 
-@pytest.fixture(scope='module')
-def ovn_lab():
-    with created_lab(INVENTORY, EXTRA) as pb:
-        yield pb
-
-
-@pytest.fixture()
-def deployed(ovn_lab):
-    """The lab deployed (by the first test, or here when a later test runs alone)."""
-    if sh('ctl1', ['test', '-e', '/var/lib/ovn/ovnnb_db.db'], check=False).returncode != 0:
-        ovn_lab.run(DEPLOY, extra_vars=EXTRA)
-    return ovn_lab
+ovn_lab, deployed = lab_fixtures('ovn_lab', INVENTORY, EXTRA, ('ctl1', '/var/lib/ovn/ovnnb_db.db'))
 
 
 def test_site_verify_idempotence_and_check_mode(ovn_lab):
@@ -316,13 +277,11 @@ def test_certificates_due_are_refused_then_rotated_without_loss(deployed):
     assert node_certificates() == before, 'a refused run changed a certificate'
 
     sh('vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.18.101.3'], check=False)
-    ping = start_in_lab_host(STATE, 'vm1', ['ping', '-n', '-i', '0.1', '-W', '1', '198.18.101.3'],
-                             stderr=subprocess.STDOUT, start_new_session=True)
+    ping = start_ping(STATE, 'vm1', '198.18.101.3', 0.1)
     start = time.monotonic()
     deployed.run(DEPLOY, extra_vars=dict(due, overlay_ovn_cert_rotate=True))
     rotated_in = time.monotonic() - start
-    os.killpg(ping.pid, signal.SIGINT)
-    sent, received, _seqs = ping_result(ping)
+    sent, received, _seqs = stop_ping(ping)
     after = node_certificates()
     assert all(after[h][0] != before[h][0] and after[h][1] != before[h][1] for h in OVN_NODES), (before, after)
     retired = os.listdir(os.path.join(STATE + '.pki', 'nodes', 'retired'))
@@ -347,7 +306,7 @@ def test_raft_leader_stops(deployed):
     assert len(leader) == 1, 'expected one northbound leader'
     leader = leader[0]
     others = [h for h in OVN_CONTROLLERS if h != leader]
-    ping = background_ping('vm1', '198.18.101.3', 0.1, 80)
+    ping = start_ping(STATE, 'vm1', '198.18.101.3', 0.1, count=80)
     time.sleep(1)
     sh(leader, ['/usr/share/ovn/scripts/ovn-ctl', 'stop_nb_ovsdb'])
     sh(leader, ['/usr/share/ovn/scripts/ovn-ctl', 'stop_sb_ovsdb'])
@@ -457,19 +416,16 @@ def test_a_dead_controller_replaced_by_a_fresh_machine(deployed):
     nb_show = sh(others[0], ['ovn-nbctl', '--db=' + OVN_NB] + OVN_SSL + ['show']).stdout
     assert 'lr0' in nb_show, nb_show
     sh('vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.18.101.3'], check=False)
-    # Its own session: SIGINT to the group reaches ping (nsenter forks it and does not pass signals on).
-    ping = start_in_lab_host(STATE, 'vm1', ['ping', '-n', '-i', '0.2', '-W', '1', '198.18.101.3'],
-                             stderr=subprocess.STDOUT, start_new_session=True)
+    ping = start_ping(STATE, 'vm1', '198.18.101.3', 0.2)
     time.sleep(1)
     os.kill(lab_pid(STATE, victim), signal.SIGKILL)
     # The fresh machine: the lab starts a new host of that name (new, empty file systems).
-    deployed.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=EXTRA)
+    deployed.run(CREATE, extra_vars=EXTRA)
     assert sh(victim, ['ls', '/var/lib/ovn', '/etc/ovn']).stdout.split() == ['/etc/ovn:', '/var/lib/ovn:']
     start = time.monotonic()
     deployed.run(DEPLOY, extra_vars=EXTRA)
     replaced_in = time.monotonic() - start
-    os.killpg(ping.pid, signal.SIGINT)
-    sent, received, _seqs = ping_result(ping)
+    sent, received, _seqs = stop_ping(ping)
     for db in ('Northbound', 'Southbound'):
         for host in OVN_CONTROLLERS:
             assert servers(host, db) == sorted(OVN_CONTROLLERS.values()), '%s on %s: %s' % (db, host, cluster_status(host, db))
@@ -494,19 +450,17 @@ def test_a_dead_hypervisor_replaced_by_a_fresh_machine(deployed):
     before = chassis_names('ctl1')
     assert before.count('hv1') == 1, before
     sh('vm3', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.18.101.4'], check=False)
-    others = start_in_lab_host(STATE, 'vm3', ['ping', '-n', '-i', '0.2', '-W', '1', '198.18.101.4'],
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    others = start_ping(STATE, 'vm3', '198.18.101.4', 0.2)
     time.sleep(1)
     os.kill(lab_pid(STATE, 'hv1'), signal.SIGKILL)
-    deployed.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=EXTRA)
+    deployed.run(CREATE, extra_vars=EXTRA)
     assert sh('hv1', ['ls', '/etc/openvswitch', '/etc/ovn']).stdout.split() == ['/etc/openvswitch:', '/etc/ovn:']
     start = time.monotonic()
     deployed.run(DEPLOY, extra_vars=EXTRA)
     _back, vm1_in = wait_for('vm1 -> vm2 through the new hv1', lambda: sh(
         'vm1', ['ping', '-c', '1', '-W', '1', '198.18.100.2'], check=False).returncode == 0, 60)
     replaced_in = time.monotonic() - start
-    os.killpg(others.pid, signal.SIGINT)
-    sent, received, _seqs = ping_result(others)
+    sent, received, _seqs = stop_ping(others)
     assert chassis_names('ctl1') == before
     binding = sh('ctl1', ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['--bare', '--columns=chassis', 'find', 'Port_Binding',
                                                                       'logical_port=vm1']).stdout.strip()
@@ -544,7 +498,7 @@ def test_active_gateway_stops(deployed):
     assert active == 'gw1', 'gw1 has the highest priority and should be active, found %s' % active
     sh('vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.18.200.100'], check=False)
     interval = 0.05
-    ping = background_ping('vm1', '198.18.200.100', interval, 300)
+    ping = start_ping(STATE, 'vm1', '198.18.200.100', interval, count=300)
     time.sleep(2)
     os.kill(lab_pid(STATE, 'gw1'), signal.SIGKILL)  # the whole gateway host: its daemons and links go with it
     sent, received, seqs = ping_result(ping)
@@ -564,25 +518,21 @@ def test_the_dead_gateway_replaced_by_a_fresh_machine(deployed):
     if os.path.exists('/proc/%d' % lab_pid(STATE, 'gw1')):  # run alone: kill gw1 as the drill above does
         os.kill(lab_pid(STATE, 'gw1'), signal.SIGKILL)
     wait_for('gw2 active', lambda: active_gateway('ctl2') == 'gw2', 30)
-    east_west = start_in_lab_host(STATE, 'vm1', ['ping', '-n', '-i', '0.2', '-W', '1', '198.18.100.2'],
-                                  stderr=subprocess.STDOUT, start_new_session=True)
-    north_south = start_in_lab_host(STATE, 'vm1', ['ping', '-n', '-i', '0.05', '-W', '1', '198.18.200.100'],
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+    east_west = start_ping(STATE, 'vm1', '198.18.100.2', 0.2)
+    north_south = start_ping(STATE, 'vm1', '198.18.200.100', 0.05)
     time.sleep(1)
     # The lab as the tests before left it (VXLAN after test_vxlan_encapsulation): the same settings,
     # or site.yml would also change the encapsulation of every chassis under the pings.
     encaps = set(sh('ctl2', ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['--bare', '--columns=type', 'list', 'Encap']).stdout.split())
     now = dict(EXTRA, overlay_encapsulation=encaps.pop()) if len(encaps) == 1 else EXTRA
-    deployed.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'), extra_vars=EXTRA)
+    deployed.run(CREATE, extra_vars=EXTRA)
     start = time.monotonic()
     deployed.run(DEPLOY, extra_vars=now)
     wait_for('gw1 active again', lambda: active_gateway('ctl2') == 'gw1', 60)
     took = time.monotonic() - start
     time.sleep(2)
-    for proc in (east_west, north_south):
-        os.killpg(proc.pid, signal.SIGINT)
-    ew_sent, ew_received, _seqs = ping_result(east_west)
-    ns_sent, ns_received, _seqs = ping_result(north_south)
+    ew_sent, ew_received, _seqs = stop_ping(east_west)
+    ns_sent, ns_received, _seqs = stop_ping(north_south)
     names = chassis_names('ctl1')
     print('\ngateway replacement drill: gw1 replaced by a fresh machine, active again %.0fs after site.yml started; '
           'north-south lost %d of %d pings (about %.1fs); east-west lost %d of %d'

@@ -2,7 +2,7 @@
 """The OVN lab with southbound relays (inventories/lab_ovn plus inventories/lab_ovn_relay: two relays
 in front of the 3-member southbound cluster), under its own lab name, the tests in order:
 
-1. site.yml deploys it, lab_verify_ovn.yml passes, a second run changes nothing;
+1. site.yml deploys it, playbooks/lab/verify_ovn.yml passes, a second run changes nothing;
 2. chassis traffic really goes through the relays: every chassis' ovn-remote names the relays, the
    relays hold one connection per chassis, the Raft members only the relays';
 3. RBAC through a relay: a chassis may write its own row, not another's nor the Connection table,
@@ -15,24 +15,16 @@ in front of the 3-member southbound cluster), under its own lab name, the tests 
 from __future__ import annotations
 
 import os
-import time
 
-import pytest
 import yaml
 
-from conftest import ROOT, changed_hosts, created_lab, in_lab_host
+from conftest import DEPLOY, OVN_TABLE, ROOT, SITE, changed_hosts, in_lab_host, lab_fixtures, wait_for
+from conftest import VERIFY_OVN as VERIFY
 
 LAB = 'it-ovn-relay'
 STATE = '/run/netvirt-lab/%s' % LAB
 EXTRA = {'netvirt_lab_name': LAB, 'netvirt_lab_state_dir': STATE}
 INVENTORIES = [os.path.join(ROOT, 'inventories', 'lab_ovn'), os.path.join(ROOT, 'inventories', 'lab_ovn_relay')]
-DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')
-SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
-VERIFY = os.path.join(ROOT, 'playbooks', 'lab_verify_ovn.yml')
-# The same table as the OVN lab without relays (tests/integration/test_ovn_lab.py).
-OVN_TABLE = {'OVN_Northbound Raft cluster': 1, 'OVN_Southbound Raft cluster': 1, 'southbound listener': 2,
-             'chassis ': 5, 'east-west ': 4, 'routed ': 8, 'north-south ': 4, 'external host sees the SNAT address': 1,
-             'TCP north-south': 1, 'TCP overlay': 1, 'TCP underlay': 1, 'overlay / underlay throughput': 1}
 
 
 def _addresses(inventory, group, var):
@@ -62,32 +54,13 @@ def connection_status(host):
     return sh(host, ['ovn-appctl', '-t', 'ovn-controller', 'connection-status'], check=False).stdout.strip()
 
 
-def wait_for(what, condition, timeout):
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if condition():
-            return time.monotonic() - start
-        time.sleep(0.5)
-    raise AssertionError('%s did not happen within %ss' % (what, timeout))
-
-
 def sbctl_as(host, db, argv):
     """ovn-sbctl on host with its own key (a relay is not a cluster leader: --no-leader-only)."""
     return sh(host, ['timeout', '20', 'ovn-sbctl', '--no-leader-only', '--timeout=5', '--db=' + db] + SSL + argv,
               check=False)
 
 
-@pytest.fixture(scope='module')
-def relay_lab():
-    with created_lab(INVENTORIES, EXTRA) as pb:
-        yield pb
-
-
-@pytest.fixture()
-def deployed(relay_lab):
-    if sh('rl1', ['test', '-e', '/var/run/ovn/ovnsb_relay_db.ctl'], check=False).returncode != 0:
-        relay_lab.run(DEPLOY, extra_vars=EXTRA)
-    return relay_lab
+relay_lab, deployed = lab_fixtures('relay_lab', INVENTORIES, EXTRA, ('rl1', '/var/run/ovn/ovnsb_relay_db.ctl'))
 
 
 def test_site_verify_and_idempotence(relay_lab):
@@ -140,14 +113,16 @@ def test_relays_stop_and_start(deployed):
     assert ping.returncode == 0, ping.stdout
     # One relay stops: its chassis reconnect to the other one.
     sh('rl1', ['/usr/share/ovn/scripts/ovn-ctl', 'stop_sb_relay_ovsdb'])
-    moved = wait_for('every chassis on rl2', lambda: sorted(p for p in sb_peers('rl2') if p in CHASSIS.values())
-                     == sorted(CHASSIS.values()) and all(connection_status(h) == 'connected' for h in CHASSIS), 60)
+    _ok, moved = wait_for('every chassis on rl2', lambda: sorted(p for p in sb_peers('rl2') if p in CHASSIS.values())
+                          == sorted(CHASSIS.values()) and all(connection_status(h) == 'connected' for h in CHASSIS),
+                          60, step=0.5)
     print('\nrl1 stopped: every chassis connected through rl2 after %.1f s' % moved)
     assert [relay_of.get(p) for m in CONTROLLERS for p in sb_peers(m)] == ['rl2']
     # Both stopped: no chassis reaches the southbound (they never talk to the members); the VMs
     # keep talking on the flows ovn-controller installed.
     sh('rl2', ['/usr/share/ovn/scripts/ovn-ctl', 'stop_sb_relay_ovsdb'])
-    cut = wait_for('every chassis cut off', lambda: all(connection_status(h) != 'connected' for h in CHASSIS), 60)
+    _ok, cut = wait_for('every chassis cut off', lambda: all(connection_status(h) != 'connected' for h in CHASSIS), 60,
+                        step=0.5)
     print('rl2 stopped too: every chassis disconnected after %.1f s' % cut)
     assert not [p for m in CONTROLLERS for p in sb_peers(m)]
     ping = sh('vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '2', '198.18.100.2'], check=False)
@@ -155,7 +130,7 @@ def test_relays_stop_and_start(deployed):
     # site.yml starts the relays again (a change), and every chassis reconnects.
     data = deployed.run(SITE, extra_vars=EXTRA, limit='relays')
     assert changed_hosts(data) == {'rl1': 1, 'rl2': 1}, changed_hosts(data)
-    back = wait_for('every chassis connected again', lambda: all(connection_status(h) == 'connected' for h in CHASSIS)
-                    and sorted(p for r in RELAYS for p in sb_peers(r) if p in CHASSIS.values())
-                    == sorted(CHASSIS.values()), 90)
+    _ok, back = wait_for('every chassis connected again', lambda: all(connection_status(h) == 'connected' for h in CHASSIS)
+                         and sorted(p for r in RELAYS for p in sb_peers(r) if p in CHASSIS.values())
+                         == sorted(CHASSIS.values()), 90, step=0.5)
     print('relays started by site.yml: every chassis connected through them after %.1f s' % back)

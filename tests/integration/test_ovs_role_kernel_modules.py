@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from conftest import HERE, ROOT, in_lab_host
+from conftest import CREATE, HERE, in_lab_host
 
 STATE = '/run/netvirt-lab/it-ovs'
 KMOD_CTL = '/usr/share/openvswitch/scripts/ovs-kmod-ctl'
@@ -31,7 +31,7 @@ def calls():
 
 def test_ovs_role_starts_the_userspace_datapath_without_loading_modules(lab_playbook):
     pb = lab_playbook('ovs_single.yml')
-    pb.run(os.path.join(ROOT, 'playbooks', 'lab_create.yml'))
+    pb.run(CREATE)
     in_lab_host(STATE, 'ovs1', ['sh', '-c', DOUBLE])
     # The double records what ovs-ctl asks of it: a plain "ovs-ctl load-kmod" shows up.
     in_lab_host(STATE, 'ovs1', ['/usr/share/openvswitch/scripts/ovs-ctl', 'load-kmod'])

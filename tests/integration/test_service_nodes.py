@@ -11,13 +11,10 @@ import time
 
 import pytest
 
-from conftest import ROOT, changed_hosts, deployed_lab, eventually, in_lab_host, lab_pid, results, start_in_lab_host
+from conftest import CREATE, DEPLOY, PROBE, changed_hosts, deployed_lab, eventually, in_lab_host, lab_pid, results, start_in_lab_host
 
 INVENTORY = 'service_nodes.yml'
 STATE = '/run/netvirt-lab/it-sn'
-PROBE = os.path.join(ROOT, 'playbooks', 'files', 'netprobe.py')
-DEPLOY = os.path.join(ROOT, 'playbooks', 'lab_deploy.yml')  # site.yml, then the lab's VMs and outside hosts
-CREATE = os.path.join(ROOT, 'playbooks', 'lab_create.yml')
 MAX_BUM_OUTAGE = 3.0
 
 

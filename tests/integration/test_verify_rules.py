@@ -40,14 +40,14 @@ def test_a_failed_ping_is_never_measured_again():
     pb = Replayed([row('ping a -> b', False), row('throughput', True, timing=True)],
                   [row('ping a -> b', True), row('throughput', True, timing=True)])
     with pytest.raises(AssertionError, match='never measured again: ping a -> b'):
-        pb.verify('lab_verify.yml', {}, 'lab', EXPECTED)
+        pb.verify('playbooks/lab/verify.yml', {}, 'lab', EXPECTED)
     assert pb.runs == 1
 
 
 def test_a_timing_row_is_measured_again_and_both_readings_are_shown():
     pb = Replayed([row('ping a -> b', True), row('throughput', False, '67%', timing=True)],
                   [row('ping a -> b', True), row('throughput', True, '74%', timing=True)])
-    table = pb.verify('lab_verify.yml', {}, 'lab', EXPECTED)
+    table = pb.verify('playbooks/lab/verify.yml', {}, 'lab', EXPECTED)
     assert pb.runs == 2
     assert '67%, again 74%' in table and 'FAIL' not in table
 
@@ -56,23 +56,23 @@ def test_a_timing_row_that_fails_twice_fails():
     pb = Replayed([row('ping a -> b', True), row('throughput', False, '67%', timing=True)],
                   [row('ping a -> b', True), row('throughput', False, '60%', timing=True)])
     with pytest.raises(AssertionError, match='67%, again 60%'):
-        pb.verify('lab_verify.yml', {}, 'lab', EXPECTED)
+        pb.verify('playbooks/lab/verify.yml', {}, 'lab', EXPECTED)
 
 
 def test_a_row_that_passed_then_fails_on_the_second_run_fails():
     pb = Replayed([row('ping a -> b', True, '0% loss'), row('throughput', False, timing=True)],
                   [row('ping a -> b', False, '100% loss'), row('throughput', True, timing=True)])
     with pytest.raises(AssertionError, match='0% loss, again 100% loss'):
-        pb.verify('lab_verify.yml', {}, 'lab', EXPECTED)
+        pb.verify('playbooks/lab/verify.yml', {}, 'lab', EXPECTED)
 
 
 def test_an_expected_row_that_is_missing_fails():
     pb = Replayed([row('throughput', True, timing=True)])
     with pytest.raises(AssertionError, match='0 rows "ping ..."'):
-        pb.verify('lab_verify.yml', {}, 'lab', EXPECTED)
+        pb.verify('playbooks/lab/verify.yml', {}, 'lab', EXPECTED)
 
 
 def test_a_table_without_rows_fails():
     pb = Replayed([])
     with pytest.raises(AssertionError, match='no rows'):
-        pb.verify('lab_verify.yml', {}, 'lab', EXPECTED)
+        pb.verify('playbooks/lab/verify.yml', {}, 'lab', EXPECTED)

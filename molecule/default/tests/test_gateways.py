@@ -38,7 +38,7 @@ from conftest import networks  # noqa: E402
 # roles/gateway/defaults/main.yml: the address the L2 gateway's VRRP master holds.
 L2_VRRP_MARKER = '169.254.100.1/32'
 NETPROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, os.pardir,
-                        'playbooks', 'files', 'netprobe.py')
+                        'playbooks', 'lab', 'files', 'netprobe.py')
 # whoami servers: a port of this run's own (a server of an earlier run may still be waiting).
 PORT = 20000 + os.getpid() % 1000 * 20
 PING = 'ping -c 3 -i 0.2 -W 1 -q'

@@ -1,14 +1,17 @@
 # -*- coding: utf-8 -*-
-# Test helper, not part of the collection: records every task result as JSON in the file
-# named by NVO_RESULTS_FILE, so tests can assert on changed/failed per task and host.
+# Test and benchmark helper, not part of the collection: records every task result as JSON in the
+# file named by NVO_RESULTS_FILE, so tests can assert on changed/failed per task and host and
+# bench/fleet.py can count the module runs per host.
 
 from __future__ import annotations
 
 DOCUMENTATION = r'''
 name: results_file
 type: aggregate
-short_description: Write task results to a JSON file (integration tests only)
-description: Writes plays, tasks, per-host results and stats to the file in NVO_RESULTS_FILE.
+short_description: Write task results to a JSON file (integration tests and benchmarks only)
+description:
+  - Writes plays, tasks (name and action), per-host results and stats to the file in NVO_RESULTS_FILE.
+    A result of a task delegated to another host carries that host as C(_delegated_to).
 requirements:
   - enabled through ANSIBLE_CALLBACKS_ENABLED
 '''
@@ -35,15 +38,19 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_task_start(self, task, is_conditional):
         if not self.plays:
             self.plays.append({'play': {'name': ''}, 'tasks': []})
-        self.plays[-1]['tasks'].append({'task': {'name': task.get_name()}, 'hosts': {}})
+        self.plays[-1]['tasks'].append({'task': {'name': task.get_name(), 'action': task.action}, 'hosts': {}})
 
     v2_playbook_on_handler_task_start = v2_playbook_on_task_start
 
     def _record(self, result, **extra):
+        host = result._host.get_name()
         res = dict(result._result)
         res.update(extra)
+        delegate = result._task.delegate_to
+        if delegate and delegate != host:
+            res['_delegated_to'] = delegate
         if self.plays and self.plays[-1]['tasks']:
-            self.plays[-1]['tasks'][-1]['hosts'][result._host.get_name()] = res
+            self.plays[-1]['tasks'][-1]['hosts'][host] = res
 
     def v2_runner_on_ok(self, result):
         self._record(result)

@@ -1,6 +1,8 @@
 # -*- coding: utf-8 -*-
-"""Every shipped playbook parses and lists its tasks against inventories of real hosts (the shipped
-example with two hypervisors, and tests/inventories/real_hosts with every group), and site.yml, the one users run on real hosts, plays on the
+"""Every playbook parses and lists its tasks against inventories of real hosts (the shipped
+example with two hypervisors, and tests/inventories/real_hosts with every group): the shipped ones
+(playbooks/*.yml) and the lab's (playbooks/lab/*.yml), which must not break on an inventory that is
+not the lab's. playbooks/ holds only what users run on real hosts; site.yml, the one they run, plays on the
 overlay's groups only: never on a group the lab also has (vms, lab_outside, the lab's switches),
 which on a real inventory are real guests and machines."""
 
@@ -15,7 +17,9 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 REAL_HOSTS = os.path.join(ROOT, 'tests', 'inventories', 'real_hosts')
 INVENTORIES = {'example': os.path.join(ROOT, 'inventories', 'example'), 'real_hosts': REAL_HOSTS}
-PLAYBOOKS = sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, 'playbooks', '*.yml')))
+SHIPPED = sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, 'playbooks', '*.yml')))
+LAB = sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, 'playbooks', 'lab', '*.yml')))
+PLAYBOOKS = SHIPPED + LAB
 # The hosts site.yml may touch in that inventory: the overlay's four groups.
 OVERLAY_HOSTS = {'ctl1.example.net', 'ctl2.example.net', 'ctl3.example.net', 'kvm1.example.net', 'kvm2.example.net',
                  'sn1.example.net', 'gw1.example.net'}
@@ -30,8 +34,10 @@ def ansible_playbook(*args, inventory=REAL_HOSTS):
     return proc.stdout
 
 
-def test_the_playbooks_are_found():
-    assert 'playbooks/site.yml' in PLAYBOOKS and len(PLAYBOOKS) >= 5, PLAYBOOKS
+def test_playbooks_holds_what_users_run_and_the_lab_its_own():
+    assert SHIPPED == ['playbooks/site.yml'], SHIPPED
+    assert {'playbooks/lab/create.yml', 'playbooks/lab/deploy.yml', 'playbooks/lab/verify.yml'} <= set(LAB), LAB
+    assert sorted(os.listdir(os.path.join(ROOT, 'playbooks'))) == ['lab', 'site.yml']
 
 
 @pytest.mark.parametrize('inventory', sorted(INVENTORIES))

@@ -49,3 +49,30 @@ def test_the_connection_refuses_a_process_in_the_machines_own_namespaces(bystand
     conn.get_option = options.get
     with pytest.raises(AnsibleConnectionFailure, match="own net namespace"):
         conn._host_pid()
+
+
+def test_a_command_for_a_lab_host_is_refused_for_a_process_in_the_machines_own_namespaces(bystander, tmp_path):
+    # The tests, the benchmarks and the Molecule checks enter lab hosts through host_pid, as the
+    # connection does: none of them may run a command on the machine itself.
+    with pytest.raises(_lab.LabError, match="own net namespace"):
+        _lab.host_pid(str(tmp_path / 'lab1'), 'hv1')
+
+
+def test_a_lab_host_without_a_pid_file_is_reported_as_not_running(tmp_path):
+    with pytest.raises(_lab.LabError, match=r"lab host 'hv9' is not running \(no PID in .*hv9.pid\); create the lab first"):
+        _lab.host_pid(str(tmp_path), 'hv9')
+
+
+def test_a_lab_host_that_died_is_reported_as_gone(tmp_path):
+    proc = subprocess.Popen(['true'])
+    proc.wait()
+    (tmp_path / 'hv1.pid').write_text('%d\n' % proc.pid)
+    assert _lab.read_pid(str(tmp_path), 'hv1') == proc.pid
+    with pytest.raises(_lab.LabError, match='is gone'):
+        _lab.host_pid(str(tmp_path), 'hv1')
+
+
+def test_a_command_enters_every_namespace_of_the_host_or_only_its_network():
+    assert _lab.enter(42, ['ip', 'link']) == ['nsenter', '--target', '42', '--mount', '--uts', '--ipc', '--net', '--pid',
+                                              '--', 'ip', 'link']
+    assert _lab.enter(42, ['ip', 'link'], net_only=True) == ['nsenter', '--target', '42', '--net', '--', 'ip', 'link']

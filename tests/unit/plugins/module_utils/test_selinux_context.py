@@ -385,7 +385,7 @@ def test_real_xattrs_against_real_policy(tmp_path):
             [SYSTEM_PYTHON, '-c', 'import json, selinux, sys; '
              'print(json.dumps({p: selinux.matchpathcon(p, 0)[1] for p in sys.argv[1:]}))', keytab, good],
             check=True, capture_output=True, text=True).stdout)
-        # the seed's failure: a keytab carrying a home-directory label; one file already right;
+        # the reported failure (sshd denied the keytab): a keytab carrying a home-directory label; one file already right;
         # one with no label at all
         subprocess.run(['setfattr', '-n', 'security.selinux', '-v', FOREIGN, keytab], check=True)
         subprocess.run(['setfattr', '-n', 'security.selinux', '-v', policy[good], good], check=True)

@@ -602,7 +602,7 @@ def test_rollback_timeout_needs_reload_and_a_pending_change_blocks_the_next(lab)
 # --------------------------------------------------------------------------- raw content
 
 def test_raw_anchor_content_is_checked_validated_installed_and_idempotent(lab):
-    content = (CORPUS / 'good' / 'macos-seed-anchor.conf').read_text()
+    content = (CORPUS / 'good' / 'macos-blog-anchor.conf').read_text()
     args = lab.args(content=content, content_type='anchor', options=['skip on lo0'], reload=True)
     result = lab.run(args)
     assert result['changed'] is True, result.get('msg')
@@ -637,7 +637,7 @@ def test_raw_content_refused_statically_touches_nothing(lab):
 
 
 def test_raw_content_failed_load_puts_the_previous_files_back(lab):
-    first = (CORPUS / 'good' / 'macos-seed-anchor.conf').read_text()
+    first = (CORPUS / 'good' / 'macos-blog-anchor.conf').read_text()
     args = lab.args(content=first, content_type='anchor', reload=True)
     assert lab.run(args)['changed'] is True
     before = lab.snapshot()

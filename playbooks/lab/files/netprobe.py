@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) netvirt.overlay contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Small traffic tools for playbooks/lab_verify.yml and the bench, run inside lab hosts
+"""Small traffic tools for playbooks/lab/verify.yml and the bench, run inside lab hosts
 (python3 netprobe.py COMMAND ...).
 
   arp-burst IFACE TARGET_IP COUNT [GAP]    send COUNT ARP requests (broadcast), GAP s apart (default 0)

@@ -1,0 +1,102 @@
+# -*- coding: utf-8 -*-
+# The OVN filters: member controllers, the OVSDB remote of a group, a node's certificate files.
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.netvirt.overlay.plugins.filter.ovn import FilterModule
+
+FILTERS = FilterModule().filters()
+HOSTVARS = {
+    'ctl1': {'controller_address': '198.18.0.21'},
+    'ctl2': {'controller_address': '198.18.0.22', 'controller_state': 'absent'},
+    'ctl3': {'controller_address': '198.18.0.23', 'controller_state': 'present'},
+    'ctl6': {'controller_address': '2001:db8::23'},
+    'relay1': {'sb_relay_address': '198.18.0.31'},
+    'bad': {'controller_address': '198.18.0.99', 'controller_state': 'gone'},
+    'noaddr': {},
+}
+
+
+def test_members_leave_out_absent_controllers_and_keep_the_order():
+    assert FILTERS['ovn_members'](['ctl3', 'ctl2', 'ctl1'], HOSTVARS) == ['ctl3', 'ctl1']
+    assert FILTERS['ovn_members']([], HOSTVARS) == []
+
+
+def test_members_refuse_an_unknown_state():
+    with pytest.raises(AnsibleFilterError, match="bad: controller_state is 'gone'"):
+        FILTERS['ovn_members'](['ctl1', 'bad'], HOSTVARS)
+
+
+def test_remote_of_the_present_members():
+    remote = FILTERS['ovn_remote'](['ctl1', 'ctl2', 'ctl3'], HOSTVARS, 'ssl', 6642)
+    assert remote == 'ssl:198.18.0.21:6642,ssl:198.18.0.23:6642'
+    assert FILTERS['ovn_remote'](['ctl1'], HOSTVARS, 'tcp', '6641') == 'tcp:198.18.0.21:6641'
+
+
+def test_remote_of_relays_and_ipv6():
+    assert FILTERS['ovn_remote'](['relay1'], HOSTVARS, 'ssl', 6642, address='sb_relay_address') == 'ssl:198.18.0.31:6642'
+    assert FILTERS['ovn_remote'](['ctl6'], HOSTVARS, 'ssl', 6642) == 'ssl:[2001:db8::23]:6642'
+
+
+def test_remote_of_an_empty_group_is_empty():
+    assert FILTERS['ovn_remote']([], HOSTVARS, 'ssl', 6642) == ''
+    assert FILTERS['ovn_remote'](['ctl2'], HOSTVARS, 'ssl', 6642) == ''
+
+
+@pytest.mark.parametrize('hosts, args, message', [
+    (['noaddr'], ('ssl', 6642), 'noaddr has no controller_address'),
+    (['relay1'], ('ssl', 6642), 'relay1 has no controller_address'),
+    (['ctl1'], ('udp', 6642), "transport 'udp'"),
+    (['ctl1'], ('ssl', 70000), 'port 70000 is outside 1-65535'),
+    (['ctl1'], ('ssl', 'six'), "port 'six' is not a number"),
+    (['ghost'], ('ssl', 6642), 'ghost is not in the inventory'),
+])
+def test_remote_refuses(hosts, args, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        FILTERS['ovn_remote'](hosts, HOSTVARS, *args)
+
+
+def test_remote_refuses_an_address_that_is_not_one():
+    with pytest.raises(AnsibleFilterError, match="x: controller_address: '198.18.0' is not an IP address"):
+        FILTERS['ovn_remote'](['x'], {'x': {'controller_address': '198.18.0'}}, 'ssl', 6642)
+
+
+def test_certificate_of_a_control_plane_node():
+    cert = FILTERS['ovn_certificate']('ctl1', '/srv/pki', True, 'ignored')
+    assert cert == {'kind': 'controllers', 'name': 'ctl1', 'ca': 'controller', 'dir': '/srv/pki/nodes/controllers',
+                    'files': '/srv/pki/nodes/controllers/ctl1', 'key': '/srv/pki/nodes/controllers/ctl1-privkey.pem',
+                    'cert': '/srv/pki/nodes/controllers/ctl1-cert.pem'}
+
+
+def test_certificate_of_a_chassis_is_named_after_its_system_id():
+    cert = FILTERS['ovn_certificate']('hv1', '/srv/pki/', False, 'chassis-7')
+    assert (cert['kind'], cert['name'], cert['ca']) == ('chassis', 'chassis-7', 'switch')
+    assert cert['cert'] == '/srv/pki/nodes/chassis/chassis-7-cert.pem'
+    assert FILTERS['ovn_certificate']('hv1', '/srv/pki', False)['name'] == 'hv1'
+
+
+@pytest.mark.parametrize('pki_dir', ['pki', '', None])
+def test_certificate_needs_an_absolute_pki_dir(pki_dir):
+    with pytest.raises(AnsibleFilterError, match='must be an absolute path'):
+        FILTERS['ovn_certificate']('hv1', pki_dir, False)
+
+
+def test_bridge_ports_of_vm_ports_and_uplinks():
+    vm = [{'name': 'vm1', 'logical_port': 'blue-vm1'}]
+    assert FILTERS['ovn_bridge_ports'](vm, '1442') == [
+        {'name': 'vm1', 'mtu': 1442, 'interface_external_ids': {'iface-id': 'blue-vm1'}}]
+    assert FILTERS['ovn_bridge_ports'](['eth2', 'eth3']) == [{'name': 'eth2'}, {'name': 'eth3'}]
+    assert FILTERS['ovn_bridge_ports']([]) == []
+
+
+@pytest.mark.parametrize('ports, mtu, needle', [
+    ([{'name': 'vm1'}], 1442, 'ports[0]'),
+    ([''], None, 'ports[0]'),
+    ([{'name': 'vm1', 'logical_port': 'p'}], None, 'ports[0] (vm1): a VM port needs the tenant mtu'),
+])
+def test_bridge_ports_refused(ports, mtu, needle):
+    with pytest.raises(AnsibleFilterError) as exc:
+        FILTERS['ovn_bridge_ports'](ports, mtu)
+    assert needle in str(exc.value)
