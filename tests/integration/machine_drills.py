@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import HOST_STATE, host_states, in_lab_host, lab_pid
+from conftest import HOST_STATE, host_states, in_lab_host, start_in_lab_host
 
 # The machine labs add about 17 minutes to a suite that already takes about 50 of its 75 on two
 # cores, so .ci/run leaves them out; NVO_MACHINE_LAB=1 runs them (tools/lab.sh --machines runs the
@@ -87,10 +87,8 @@ class Pinger(object):
     """ping from a VM (a namespace host) at 50 per second, each reply stamped with the wall clock."""
 
     def __init__(self, state, vm, target):
-        self.proc = subprocess.Popen(['nsenter', '-t', str(lab_pid(state, vm)), '-a', 'ping', '-n', '-D', '-i', '0.02',
-                                      '-W', '1', target],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True,
-                                     start_new_session=True)
+        self.proc = start_in_lab_host(state, vm, ['ping', '-n', '-D', '-i', '0.02', '-W', '1', target],
+                                      stderr=subprocess.DEVNULL, start_new_session=True)
         self.label = '%s -> %s' % (vm, target)
 
     def stop(self):
