@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import flow_cookie
-from conftest import ROOT, changed_hosts, changed_tasks, created_lab, failures
+from conftest import DEPLOY, ROOT, SITE, VERIFY, changed_hosts, changed_tasks, created_lab, failures
 from machine_drills import (Pinger, detailed_differences, leftovers, longest_gap, machine_states, outage, wait_booted,
                             wait_for_traffic)
 import machine_drills
@@ -36,9 +36,6 @@ import machine_drills
 pytestmark = machine_drills.requires_machine_lab
 
 LAB = os.path.join(ROOT, 'inventories', 'lab')
-DEPLOY = os.path.join(ROOT, 'playbooks', 'lab', 'deploy.yml')
-SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
-VERIFY = os.path.join(ROOT, 'playbooks', 'lab', 'verify.yml')
 NAME = 'it-machines'
 STATE = '/run/netvirt-lab/' + NAME
 EV = {'netvirt_lab_name': NAME, 'netvirt_lab_state_dir': STATE, 'netvirt_lab_machines': True}

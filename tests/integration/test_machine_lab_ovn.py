@@ -19,22 +19,16 @@ import time
 
 import pytest
 
-from conftest import ROOT, changed_hosts, created_lab
+from conftest import DEPLOY, OVN_TABLE, ROOT, VERIFY_OVN as VERIFY, changed_hosts, created_lab
 from machine_drills import Pinger, leftovers, longest_gap, wait_booted
 import machine_drills
 
 pytestmark = machine_drills.requires_machine_lab
 
 LAB = os.path.join(ROOT, 'inventories', 'lab_ovn')
-DEPLOY = os.path.join(ROOT, 'playbooks', 'lab', 'deploy.yml')
-VERIFY = os.path.join(ROOT, 'playbooks', 'lab', 'verify_ovn.yml')
 NAME = 'it-machines-ovn'
 STATE = '/run/netvirt-lab/' + NAME
 EV = {'netvirt_lab_name': NAME, 'netvirt_lab_state_dir': STATE, 'netvirt_lab_machines': True}
-# The rows of playbooks/lab/verify_ovn.yml for inventories/lab_ovn (as in test_ovn_lab.py).
-OVN_TABLE = {'OVN_Northbound Raft cluster': 1, 'OVN_Southbound Raft cluster': 1, 'southbound listener': 2,
-             'chassis ': 5, 'east-west ': 4, 'routed ': 8, 'north-south ': 4, 'external host sees the SNAT address': 1,
-             'TCP north-south': 1, 'TCP overlay': 1, 'TCP underlay': 1, 'overlay / underlay throughput': 1}
 CONTROLLERS = ('ctl1', 'ctl2', 'ctl3')
 DB_CTL = {'OVN_Northbound': '/var/run/ovn/ovnnb_db.ctl', 'OVN_Southbound': '/var/run/ovn/ovnsb_db.ctl'}
 
