@@ -54,10 +54,11 @@ def machine_lab():
 def test_units_verification_table_and_a_second_run_changes_nothing(machine_lab):
     pb, _first = machine_lab
     # Enabled at boot: what the roles enable; Debian's ovn-central.service wants the two database
-    # servers and ovn-northd (PartOf it, not enabled on their own). All of them run.
+    # servers and ovn-northd (PartOf it, not enabled on their own), ovn-host.service (the
+    # platform table's unit of a chassis) wants ovn-controller (static). All of them run.
     for host, enabled, units in (('ctl1', 'ovn-central', 'ovn-central ovn-ovsdb-server-nb ovn-ovsdb-server-sb ovn-northd'),
-                                 ('hv1', 'openvswitch-switch ovn-controller netvirt-openflow',
-                                  'openvswitch-switch ovn-controller netvirt-openflow')):
+                                 ('hv1', 'openvswitch-switch ovn-host netvirt-openflow',
+                                  'openvswitch-switch ovn-host ovn-controller netvirt-openflow')):
         out = ssh(host, 'cat /proc/1/comm; systemctl is-enabled %s; systemctl is-active %s' % (enabled, units)).stdout.split()
         assert out[0] == 'systemd', (host, out)
         assert out[1:] == ['enabled'] * len(enabled.split()) + ['active'] * len(units.split()), (host, enabled, units, out)
