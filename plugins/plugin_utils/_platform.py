@@ -29,7 +29,7 @@ _SHARED_SERVICES = {
 }
 
 
-def _family(packages, services, config_files, config_vars, network_config):
+def _family(packages, services, config_files, config_vars, network_config, starts_installed_services):
     return {
         'packages': dict(_SHARED_PACKAGES, **packages),
         'services': dict(_SHARED_SERVICES, **services),
@@ -38,6 +38,9 @@ def _family(packages, services, config_files, config_vars, network_config):
         'config_vars': config_vars,
         # How the roles make host network settings (the tunnel endpoint) survive a reboot.
         'network_config': network_config,
+        # Whether installing a package enables and starts its services (what check mode, before
+        # the install, predicts for the task that then starts and enables them).
+        'starts_installed_services': starts_installed_services,
     }
 
 
@@ -51,7 +54,9 @@ PLATFORMS = {
         config_files={'ovs': '/etc/default/openvswitch-switch', 'ovn_central': '/etc/default/ovn-central',
                       'ovn_host': '/etc/default/ovn-host'},
         config_vars={'ovn_central': 'OVN_CTL_OPTS', 'ovn_host': 'OVN_CTL_OPTS'},
-        network_config='ifupdown'),
+        network_config='ifupdown',
+        # The packages' maintainer scripts enable and start them (deb-systemd-helper, deb-systemd-invoke).
+        starts_installed_services=True),
     'RedHat': _family(
         packages={'ovs': ['openvswitch', 'python3-openvswitch'], 'gateway': ['keepalived', 'nftables', 'iproute']},
         # One unit runs the northbound and southbound databases and ovn-northd (ovn-ctl start_northd).
@@ -62,7 +67,9 @@ PLATFORMS = {
         config_vars={'ovn_central': 'OVN_NORTHD_OPTS', 'ovn_host': 'OVN_CONTROLLER_OPTS'},
         # NetworkManager's OVS interfaces are not written by the roles yet: the tunnel endpoint is
         # set at run time only there.
-        network_config=None),
+        network_config=None,
+        # The distribution's presets leave a newly installed service disabled and stopped.
+        starts_installed_services=False),
 }
 
 

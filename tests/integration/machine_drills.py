@@ -6,6 +6,7 @@ for anything a removed lab left behind. Every measurement fails when it is missi
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import signal
@@ -14,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import in_lab_host, start_in_lab_host
+from conftest import HOST_STATE, host_states, in_lab_host, start_in_lab_host
 
 # The machine labs add about 17 minutes to a suite that already takes about 50 of its 75 on two
 # cores, so .ci/run leaves them out; NVO_MACHINE_LAB=1 runs them (tools/lab.sh --machines runs the
@@ -43,6 +44,45 @@ def ssh(state, host, command, check=True, timeout=60):
     return proc
 
 
+def machine_states(state, machines, file_dirs, namespace_hosts=()):
+    """{host: state} as host_state.py reads it: on each machine over SSH with sudo, as a real host is
+    read (with its packages and units), on each namespace host (VMs, outside hosts) from inside it.
+    The SSH logins that Ansible keeps open are left out of the machines' processes: they are the
+    connection, not a change of the host."""
+    with open(HOST_STATE) as handle:
+        script = handle.read()
+    found = {}
+    for machine in machines:
+        argv = ['ssh', '-F', os.path.join(state, 'ssh', 'config'), '-o', 'ConnectTimeout=3', machine,
+                'sudo /usr/bin/python3 - --machine ' + ' '.join(file_dirs)]
+        proc = subprocess.run(argv, input=script, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=120, check=False)
+        assert proc.returncode == 0, '%s: host_state.py failed (%d): %s' % (machine, proc.returncode, proc.stderr[-1000:])
+        found[machine] = json.loads(proc.stdout)
+        found[machine]['processes'].pop('sshd', None)
+    found.update(host_states(state, namespace_hosts))
+    return found
+
+
+def detailed_differences(before, after):
+    """'host: part: item' for what differs between two machine_states(): the items of a part that is
+    a list or a mapping (packages, units, files by path, processes by name), else the part."""
+    found = []
+    for host in sorted(before):
+        for part in sorted(set(before[host]) | set(after[host])):
+            old, new = before[host].get(part), after[host].get(part)
+            if old == new:
+                continue
+            if isinstance(old, list) and isinstance(new, list):
+                items = sorted(set(map(str, old)) ^ set(map(str, new)))
+            elif isinstance(old, dict) and isinstance(new, dict):
+                items = sorted(key for key in set(old) | set(new) if old.get(key) != new.get(key))
+            else:
+                items = ['(differs)']
+            found += ['%s: %s: %s' % (host, part, item) for item in items[:20]]
+    return found
+
+
 class Pinger(object):
     """ping from a VM (a namespace host) at 50 per second, each reply stamped with the wall clock."""
 
@@ -52,15 +92,19 @@ class Pinger(object):
         self.label = '%s -> %s' % (vm, target)
 
     def stop(self):
-        """(sent, received, reply timestamps); fails when ping measured nothing."""
+        """(sent, received, reply timestamps); fails when ping measured nothing. Sent counts the
+        requests up to the last one answered: the one still in flight when ping is stopped (every
+        drill stops it after traffic flows again) is not a loss."""
         # nsenter forks ping into the VM's PID namespace and does not pass signals on: the group.
         os.killpg(self.proc.pid, signal.SIGINT)
         out = self.proc.communicate(timeout=10)[0]
-        sent = re.search(r'(\d+) packets transmitted, (\d+) received', out)
-        assert sent, 'ping %s measured nothing:\n%s' % (self.label, out[-500:])
-        stamps = [float(s) for s in re.findall(r'^\[(\d+\.\d+)\]', out, re.M)]
-        assert len(stamps) >= 2, 'ping %s: fewer than two replies, no gap can be measured:\n%s' % (self.label, out[-500:])
-        return int(sent.group(1)), int(sent.group(2)), stamps
+        assert re.search(r'\d+ packets transmitted', out), 'ping %s measured nothing:\n%s' % (self.label, out[-500:])
+        # Replies only ("From ... Destination Host Unreachable" lines carry a sequence number too).
+        replies = re.findall(r'^\[(\d+\.\d+)\] \d+ bytes from .* icmp_seq=(\d+) ', out, re.M)
+        assert len(replies) >= 2, 'ping %s: fewer than two replies, no gap can be measured:\n%s' % (self.label, out[-500:])
+        stamps = [float(stamp) for stamp, _seq in replies]
+        # (icmp_seq starts at 1; duplicates, if any, are counted once)
+        return max(int(seq) for _stamp, seq in replies), len(set(seq for _stamp, seq in replies)), stamps
 
 
 def longest_gap(stamps):

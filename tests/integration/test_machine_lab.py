@@ -3,10 +3,15 @@
 service nodes and gateways run systemd, journald and sshd in their lab namespaces, Ansible reaches
 them over SSH with host key checking, the roles install packages and run daemons as units.
 
-Then the drills of a real host, with no Ansible run in between: reboot a hypervisor, a gateway and a
-service node one at a time (the verification table passes afterwards; time from reboot to its VMs'
-traffic and the loss other pairs saw are printed), and a crash of ovs-vswitchd (SIGSEGV; systemd
-restarts it, the OpenFlow state is installed again: flows and VM traffic back within 5 s). Last,
+First, before any real run, site.yml --check --diff on the fresh machines: it goes to the end,
+changes nothing (packages, units, files, OVSDB, flows, links compared before and after), and the
+real run that follows changes exactly the tasks it predicted.
+
+Then the drills of a real host, with no Ansible run in between: reboot a hypervisor, the active
+gateway (the standby takes the router over) and a service node one at a time (time from reboot to
+its VMs' traffic and the loss other pairs saw are printed), and a crash of ovs-vswitchd (SIGSEGV;
+systemd restarts it, the OpenFlow state is installed again: flows and VM traffic back within 5 s);
+afterwards the verification table passes. Last,
 removing the lab leaves no process, directory or cgroup of its machines. (The controller's reboot
 is drilled on the OVN machine lab, test_machine_lab_ovn.py.) One lab serves every test of the
 module.
@@ -20,9 +25,12 @@ import subprocess
 import time
 
 import pytest
+import yaml
 
-from conftest import DEPLOY, ROOT, VERIFY, changed_hosts, created_lab
-from machine_drills import Pinger, leftovers, longest_gap, outage, wait_booted, wait_for_traffic
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import flow_cookie
+from conftest import DEPLOY, ROOT, SITE, VERIFY, changed_hosts, changed_tasks, created_lab, failures
+from machine_drills import (Pinger, detailed_differences, leftovers, longest_gap, machine_states, outage, wait_booted,
+                            wait_for_traffic)
 import machine_drills
 
 pytestmark = machine_drills.requires_machine_lab
@@ -33,22 +41,64 @@ STATE = '/run/netvirt-lab/' + NAME
 EV = {'netvirt_lab_name': NAME, 'netvirt_lab_state_dir': STATE, 'netvirt_lab_machines': True}
 MESH_TABLE = {'ping ': 12, 'TCP overlay': 1, 'TCP underlay': 1, 'overlay / underlay throughput': 1, 'BUM: ': 1,
               'service-node failover': 1, 'L2 gateway': 1, 'L3 gateway': 1, 'floating ': 1, 'gateway failover': 1}
+MACHINES = ('hv1', 'hv2', 'hv3', 'sn1', 'sn2', 'gw1', 'gw2')
+# The lab's hosts that site.yml must leave alone (playbooks/lab/deploy.yml's host_networks.yml sets them up).
+NAMESPACE_HOSTS = ('phys1', 'ext1', 'vm1', 'vm2', 'vm3', 'vm4')
+# Where the roles write on a machine: /etc (network configuration, units, OVS, gateway files), the
+# OpenFlow replay script, the gateways' run directory.
+MACHINE_FILES = ('/etc', '/usr/local', '/run/netvirt-gateway')
 VM_ADDRESS = {'vm1': '198.18.100.1', 'vm2': '198.18.100.2', 'vm3': '198.18.100.3', 'vm4': '198.18.100.4'}
 
 
 @pytest.fixture(scope='module')
 def machine_lab():
+    """The lab, and what its first runs found: the check run of site.yml on the fresh machines,
+    their state before and after it, and the real deployment that followed."""
     started = time.monotonic()
     with created_lab(LAB, EV) as pb:
         created = time.monotonic()
+        fresh = machine_states(STATE, MACHINES, MACHINE_FILES, NAMESPACE_HOSTS)
+        # A failure is the check test's to report: the drills need the real run either way.
+        check = pb.run(SITE, check=True, diff=True, extra_vars=EV, expect_rc=None)
+        check_output = pb.last_output
+        after_check = machine_states(STATE, MACHINES, MACHINE_FILES, NAMESPACE_HOSTS)
+        checked = time.monotonic()
         first = pb.run(DEPLOY, extra_vars=EV)
         deployed = time.monotonic()
-        print('\nmachine lab: up in %.1f s, lab/deploy.yml %.1f s' % (created - started, deployed - created))
-        yield pb, first
+        print('\nmachine lab: up in %.1f s, site.yml --check --diff %.1f s, lab/deploy.yml %.1f s'
+              % (created - started, checked - created, deployed - checked))
+        yield pb, {'check': check, 'check_output': check_output, 'fresh': fresh, 'after_check': after_check,
+                   'first': first}
+
+
+def test_check_mode_on_fresh_machines_changes_nothing_and_predicts_the_real_run(machine_lab):
+    _pb, runs = machine_lab
+    # Before any real run: no OVS, no OVN, no keepalived installed; check mode goes to the end on
+    # every machine and leaves packages, units, files, OVSDB alone.
+    ended = set(host for host, stats in runs['check']['stats'].items() if not stats.get('failures') and not stats.get('unreachable'))
+    assert ended >= set(MACHINES), 'site.yml --check --diff did not go to the end on %s: %s\n%s' % (
+        sorted(set(MACHINES) - ended), failures(runs['check']), runs['check_output'][-3000:])
+    assert not any(line.startswith('openvswitch-switch ') for line in runs['fresh']['hv1']['packages']), \
+        'hv1 was not fresh: Open vSwitch is installed before the first run'
+    changed = detailed_differences(runs['fresh'], runs['after_check'])
+    assert not changed, 'site.yml --check --diff changed the fresh machines: %s' % changed
+    # The real run reports changed exactly the tasks check mode said would change, host by host
+    # (playbooks/lab/deploy.yml's own plays, after site.yml, set up the VMs and outside hosts).
+    predicted = changed_tasks(runs['check'])
+    done = set((host, task) for host, task in changed_tasks(runs['first']) if host not in NAMESPACE_HOSTS)
+    assert predicted == done, ('check mode and the real run disagree\nonly predicted: %s\nonly done: %s'
+                               % (sorted(predicted - done), sorted(done - predicted)))
+    assert set(host for host, _task in predicted) == set(MACHINES), sorted(predicted)
+    for task in ('netvirt.overlay.ovs : Install Open vSwitch',
+                 'netvirt.overlay.hypervisor : Tunnel endpoint address',
+                 'netvirt.overlay.hypervisor : Overlay flows on the tunnel bridge'):
+        assert ('hv1', task) in predicted, (task, sorted(task for host, task in predicted if host == 'hv1'))
+    print('\nsite.yml --check --diff on the fresh machines: %d tasks predicted changed on %d machines, the same the '
+          'real run changed; nothing on the machines changed (packages, units, files, OVSDB, flows, links)'
+          % (len(predicted), len(set(host for host, _task in predicted))))
 
 
 def test_machines_are_booted_hosts_reached_over_ssh(machine_lab):
-    pb, first = machine_lab
     for host in ('hv1', 'sn1', 'gw1'):
         out = ssh(host, 'cat /proc/1/comm; systemctl is-system-running; id -un; sudo -n id -un;'
                         ' ss -Htln sport = :22; systemctl is-enabled openvswitch-switch netvirt-openflow').stdout.split('\n')
@@ -75,7 +125,7 @@ def test_machines_are_booted_hosts_reached_over_ssh(machine_lab):
 
 
 def test_verification_table_and_a_second_run_changes_nothing(machine_lab):
-    pb, _first = machine_lab
+    pb, _runs = machine_lab
     second = pb.run(DEPLOY, extra_vars=EV)
     assert changed_hosts(second) == {}, 'second site.yml run on the machines changed something'
     pb.verify(VERIFY, EV, 'machine lab (mesh)', MESH_TABLE)
@@ -85,22 +135,57 @@ def ssh(host, command, check=True, timeout=60):
     return machine_drills.ssh(STATE, host, command, check=check, timeout=timeout)
 
 
-# (machine; VM traffic that needs it or its stand-in: the VM on hv1, the routed path of the active
-#  gateway, flooding through the service nodes; another pair, whose loss is printed)
+# The lab's L3 gateway router: the active gateway (the VRRP master) holds its external address.
+with open(os.path.join(LAB, 'group_vars', 'gateways.yml')) as _handle:
+    ROUTER = yaml.safe_load(_handle)['gateway_routers'][0]
+GATEWAYS = ('gw1', 'gw2')
+
+
+def holds_router(gateway):
+    """Whether the gateway's router namespace has the router's external address (the VRRP master)."""
+    out = ssh(gateway, 'sudo ip netns exec nvr-%s ip -4 -o address show dev ext0' % ROUTER['name'], check=False, timeout=10)
+    return re.search(r' %s/' % re.escape(ROUTER['external_vip']), out.stdout) is not None
+
+
+def router_holders():
+    return [gw for gw in GATEWAYS if holds_router(gw)]
+
+
+def wait_for_holder(gateway, started, timeout=30):
+    """Seconds from started (monotonic) until gateway holds the router's address (only it is asked:
+    the other is going down); fails after timeout."""
+    while time.monotonic() < started + timeout:
+        if holds_router(gateway):
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise AssertionError('%s did not take over router %s within %d s' % (gateway, ROUTER['name'], timeout))
+
+
+# (machine, or 'active gateway' for the VRRP master found at run time; VM traffic that needs it or
+#  its stand-in: the VM on hv1, the routed path of the active gateway to the external host, flooding
+#  through the service nodes; another pair, whose loss is printed)
 DRILLS = [('hv1', ('vm2', 'vm1'), ('vm3', 'vm4')),
-          ('gw1', ('vm4', '198.18.64.100'), ('vm1', 'vm2')),
+          ('active gateway', ('vm4', '198.18.64.100'), ('vm1', 'vm2')),
           ('sn1', ('vm1', 'vm2'), ('vm3', 'vm4'))]
 
 
 def test_reboot_drills_need_no_ansible(machine_lab):
-    pb, _first = machine_lab
-    figures = []
+    _pb, _runs = machine_lab
+    figures, failover = [], None
     for machine, (vm, target), (ovm, otarget) in DRILLS:
+        standby = None
+        if machine == 'active gateway':
+            # The verification table's failover moves the router between the gateways: ask them.
+            holders = router_holders()
+            assert len(holders) == 1, 'router %s is held by %s, not by one gateway' % (ROUTER['name'], holders)
+            machine, standby = holders[0], [gw for gw in GATEWAYS if gw != holders[0]][0]
         target_ip = VM_ADDRESS.get(target, target)
         own, other = Pinger(STATE, vm, target_ip), Pinger(STATE, ovm, VM_ADDRESS[otarget])
         time.sleep(1)
         started, started_wall = time.monotonic(), time.time()
         ssh(machine, 'sudo systemctl reboot', check=False, timeout=10)
+        if standby:
+            took_over = wait_for_holder(standby, started)
         booted = wait_booted(STATE, machine, started)
         wait_for_traffic(STATE, vm, target_ip, started)  # flowing again, to stop the pingers
         time.sleep(1)
@@ -109,7 +194,12 @@ def test_reboot_drills_need_no_ansible(machine_lab):
         sent, received, other_stamps = other.stop()
         other_gap = longest_gap(other_stamps)[0]
         figures.append((machine, booted, back, silences, silent, own.label, other.label, sent - received, sent, other_gap))
-        pb.verify(VERIFY, EV, 'after the reboot of %s (no Ansible run)' % machine, MESH_TABLE)
+        if standby:
+            # nopreempt: the rebooted gateway comes back as backup, the router stays on the standby.
+            after = router_holders()
+            failover = (machine, standby, took_over, after)
+            assert after == [standby], 'after the reboot of %s router %s is held by %s, not by %s' % (
+                machine, ROUTER['name'], after, standby)
     print('\nreboot drills (no Ansible run after the reboot; times from "systemctl reboot"):')
     print('%-5s %-8s %-14s %-22s %-22s %s' % ('host', 'booted', 'traffic again', 'its VM pair (outages)', 'other pair',
                                               'lost/sent, longest gap'))
@@ -117,26 +207,30 @@ def test_reboot_drills_need_no_ansible(machine_lab):
         print('%-5s %-8s %-14s %-22s %-22s %d/%d, %.2f s'
               % (machine, '%.1f s' % booted, '%.1f s' % back if back else 'never stopped',
                  '%s (%d, %.1f s)' % (label, silences, silent), other_label, lost, sent, other_gap))
+    print('gateway failover: %s was the active gateway (VRRP master of router %s); %s held the router %.1f s after '
+          'the reboot began, and still holds it with %s back (holders now: %s)'
+          % (failover[0], ROUTER['name'], failover[1], failover[2], failover[0], ', '.join(failover[3])))
     # The hypervisor's VM has no network while its hypervisor is down: a reboot that cost it
-    # nothing did not happen.
+    # nothing did not happen. (The active gateway's reboot is proven by the router moving to the
+    # standby, above: keepalived's stop hands it over at once, and the gap may be too short to see.)
     assert figures[0][2] > 0, 'vm1 kept its traffic through the reboot of hv1: %s' % (figures[0],)
 
 
 def test_ovs_vswitchd_crash_restarts_with_its_flows(machine_lab):
-    _pb, _first = machine_lab
+    _pb, _runs = machine_lab
     pinger = Pinger(STATE, 'vm2', VM_ADDRESS['vm1'])
     time.sleep(1)
     # Inside the machine: kill ovs-vswitchd, then wait until a new one has br-tun's mesh flows
     # back (all of them); print the old and new PIDs, the flow count and both clock readings.
     script = (
-        'flows() { ovs-ofctl -O OpenFlow13 dump-flows br-tun 2>/dev/null | grep -c cookie=0x4e56; }; '
+        'flows() { ovs-ofctl -O OpenFlow13 dump-flows br-tun 2>/dev/null | grep -c cookie=%s; }; '
         'old=$(cat /run/openvswitch/ovs-vswitchd.pid); count=$(flows); '
-        'killed=$(date +%s.%N); kill -SEGV "$old"; '
+        'killed=$(date +%%s.%%N); kill -SEGV "$old"; '
         'for i in $(seq 600); do '
         '  new=$(cat /run/openvswitch/ovs-vswitchd.pid 2>/dev/null); '
         '  if [ -n "$new" ] && [ "$new" != "$old" ] && [ "$(flows)" = "$count" ]; then break; fi; sleep 0.05; '
         'done; '
-        'echo "$old $new $count $(flows) $killed $(date +%s.%N)"')
+        'echo "$old $new $count $(flows) $killed $(date +%%s.%%N)"' % flow_cookie('overlay'))
     out = ssh('hv2', "sudo sh -c '%s'" % script).stdout.split()
     old_pid, new_pid, before, after, killed, flows_back = out[0], out[1], int(out[2]), int(out[3]), float(out[4]), float(out[5])
     back = wait_for_traffic(STATE, 'vm2', VM_ADDRESS['vm1'], time.monotonic() - (time.time() - killed), timeout=30)
@@ -156,8 +250,16 @@ def test_ovs_vswitchd_crash_restarts_with_its_flows(machine_lab):
     assert traffic_back <= 5.0 and back <= 5.0, 'VM traffic came back after %.1f s (more than 5 s)' % max(traffic_back, back)
 
 
+def test_verification_table_after_the_drills_with_no_ansible_run(machine_lab):
+    # One table after every reboot and the crash (a drill that broke something leaves it broken:
+    # nothing repairs the machines in between), rather than one per drill, to keep the file short.
+    pb, _runs = machine_lab
+    pb.verify(VERIFY, EV, 'after the reboots of hv1, the active gateway and sn1, and the crash of ovs-vswitchd on hv2 '
+                          '(no Ansible run)', MESH_TABLE)
+
+
 def test_removing_the_lab_leaves_no_machine_behind(machine_lab):
-    pb, _first = machine_lab
+    pb, _runs = machine_lab
     running = leftovers(NAME, STATE)
     # The search finds the running lab (else it could not find what is left of it).
     assert any(item.startswith('process') for item in running) and any(item.startswith('cgroup') for item in running), running

@@ -10,6 +10,7 @@ from the inventory, independently of the roles' filters.
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import json
 import os
@@ -27,8 +28,21 @@ if not any(os.path.isfile(os.path.join(path, 'lab_checks.py')) for path in sys.p
 from lab_checks import (NETNS, OVS_BRIDGES, LabHost, address, bridges, inventory_of, ovsdb_tables,  # noqa: E402
                         ping_all, ping_results, runner_of)
 
-# Cookie of the overlay flows on br-tun (plugins/module_utils/_mesh.py writes them with it).
-COOKIE = '0x4e56'
+
+def _flow_cookie(owner):
+    """The cookie of one owner's flows, from the collection's one definition
+    (plugins/module_utils/_constants.py, which the roles' flow_cookie filter reads), in the hex
+    that ovs-ofctl prints. Loaded by path: the verifier's Python has no ansible_collections."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, os.pardir,
+                        'plugins', 'module_utils', '_constants.py')
+    spec = importlib.util.spec_from_file_location('netvirt_overlay_constants', path)
+    constants = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(constants)
+    return '0x%x' % constants.FLOW_COOKIES[owner]
+
+
+# Cookie of the overlay flows on br-tun (the tunnel_bridge role's flows carry it).
+COOKIE = _flow_cookie('overlay')
 # Fixtures that stand for one lab host each (a LabHost), and the inventory groups they go over.
 LAB_HOST_FIXTURES = {
     'hypervisor': ('hypervisors',),

@@ -4,7 +4,8 @@
 Open_vSwitch database, every bridge's OpenFlow flows and groups, the addresses, MTUs and link
 states of every interface, the OVN northbound database when one runs, the network namespaces and
 the nftables rules of the host and of each of them, the daemons that run (by name), and the files
-under the directories given as arguments (their SHA-256; logs and PID files only by name).
+under the directories given as arguments (their SHA-256; logs and PID files only by name). With
+--machine first (a booted lab machine or a real host): its packages and systemd units too.
 
 Columns that ovs-vswitchd and ovsdb-server update on their own (statistics, status, link
 counters, cfg sequence numbers written by a commit are kept: a commit is a change) are left out,
@@ -33,7 +34,11 @@ VOLATILE = {
 
 
 def run(argv):
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+    try:
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+    except FileNotFoundError:
+        # A fresh machine has no Open vSwitch, OVN or nftables yet: nothing of theirs to read.
+        return 127, ''
     return proc.returncode, proc.stdout
 
 
@@ -105,7 +110,24 @@ def netns_state():
     return out
 
 
+def machine_state():
+    """A booted machine's installed packages (with versions) and its systemd units (enablement
+    of every unit file, and which units are active)."""
+    packages = run(['dpkg-query', '-W', '-f', '${Package} ${Version} ${db:Status-Abbrev}\\n'])[1]
+    unit_files = run(['systemctl', 'list-unit-files', '--no-legend', '--no-pager'])[1]
+    active = run(['systemctl', 'list-units', '--no-legend', '--no-pager', '--plain', '--state=active'])[1]
+    return {'packages': sorted(packages.splitlines()),
+            'unit_files': sorted(' '.join(line.split()[:2]) for line in unit_files.splitlines()),
+            # (session scopes come and go with SSH logins, Ansible's among them)
+            'active_units': sorted(line.split()[0] for line in active.splitlines()
+                                   if line.split() and not line.split()[0].startswith('session-'))}
+
+
 def main():
+    args = sys.argv[1:]
+    machine = args[:1] == ['--machine']
+    if machine:
+        args = args[1:]
     state = {'ovsdb': dump('unix:/run/openvswitch/db.sock', 'Open_vSwitch'),
              'ovn_nb': dump('unix:/run/ovn/ovnnb_db.sock', 'OVN_Northbound'),
              'flows': {}, 'groups': {}}
@@ -122,7 +144,9 @@ def main():
         for link in links)
     state['nftables'] = netns_state()
     state['processes'] = processes()
-    state['files'] = files(sys.argv[1:])
+    state['files'] = files(args)
+    if machine:
+        state.update(machine_state())
     print(json.dumps(state, sort_keys=True))
 
 

@@ -83,3 +83,10 @@ def test_roles_take_their_names_from_the_table():
             text += handle.read()
     assert 'packages_by_family' not in text.replace('__kerberos_packages_by_family', '')
     assert not re.search(r'name:\s*openvswitch-switch\s*$', text, re.M)
+
+
+@pytest.mark.parametrize('family, starts', [('Debian', True), ('RedHat', False)])
+def test_whether_installing_a_package_starts_its_services(family, starts):
+    # Debian's maintainer scripts enable and start what they install; Fedora's and RHEL's presets
+    # leave it disabled and stopped. Check mode on a fresh host predicts the start task from this.
+    assert platform(family)['starts_installed_services'] is starts
