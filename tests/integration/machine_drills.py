@@ -172,3 +172,13 @@ def leftovers(lab, state):
     found += ['cgroup %s' % path for pattern in ('/sys/fs/cgroup/netvirt-lab/%s', '/sys/fs/cgroup/*/netvirt-lab/%s')
               for path in glob.glob(pattern % lab)]
     return found
+
+
+def destroy_leaving_nothing(pb, lab, state, extra_vars):
+    """Remove the running lab and fail on anything of it left on this machine (leftovers)."""
+    running = leftovers(lab, state)
+    # The search finds the running lab (else it could not find what is left of it).
+    assert any(item.startswith('process') for item in running) and any(item.startswith('cgroup') for item in running), running
+    pb.destroy(extra_vars=extra_vars)
+    left = leftovers(lab, state)
+    assert not left, 'left behind by the removed lab: %s' % left

@@ -29,7 +29,7 @@ import yaml
 
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import flow_cookie
 from conftest import DEPLOY, ROOT, SITE, VERIFY, changed_hosts, changed_tasks, created_lab, failures
-from machine_drills import (Pinger, detailed_differences, leftovers, longest_gap, machine_states, outage, wait_booted,
+from machine_drills import (Pinger, destroy_leaving_nothing, detailed_differences, longest_gap, machine_states, outage, wait_booted,
                             wait_for_traffic)
 import machine_drills
 
@@ -259,10 +259,4 @@ def test_verification_table_after_the_drills_with_no_ansible_run(machine_lab):
 
 
 def test_removing_the_lab_leaves_no_machine_behind(machine_lab):
-    pb, _runs = machine_lab
-    running = leftovers(NAME, STATE)
-    # The search finds the running lab (else it could not find what is left of it).
-    assert any(item.startswith('process') for item in running) and any(item.startswith('cgroup') for item in running), running
-    pb.destroy(extra_vars=EV)
-    left = leftovers(NAME, STATE)
-    assert not left, 'left behind by the removed lab: %s' % left
+    destroy_leaving_nothing(machine_lab[0], NAME, STATE, EV)

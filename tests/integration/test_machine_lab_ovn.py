@@ -20,7 +20,7 @@ import time
 import pytest
 
 from conftest import DEPLOY, OVN_TABLE, ROOT, VERIFY_OVN as VERIFY, changed_hosts, created_lab
-from machine_drills import Pinger, leftovers, longest_gap, wait_booted
+from machine_drills import Pinger, destroy_leaving_nothing, longest_gap, wait_booted
 import machine_drills
 
 pytestmark = machine_drills.requires_machine_lab
@@ -112,9 +112,4 @@ def test_reboot_of_the_southbound_leader_needs_no_ansible(machine_lab):
 
 
 def test_removing_the_lab_leaves_no_machine_behind(machine_lab):
-    pb, _first = machine_lab
-    running = leftovers(NAME, STATE)
-    assert any(item.startswith('process') for item in running) and any(item.startswith('cgroup') for item in running), running
-    pb.destroy(extra_vars=EV)
-    left = leftovers(NAME, STATE)
-    assert not left, 'left behind by the removed lab: %s' % left
+    destroy_leaving_nothing(machine_lab[0], NAME, STATE, EV)
