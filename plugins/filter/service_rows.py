@@ -96,9 +96,12 @@ def sn_failover_row(fo, service_nodes, max_outage):
         'timing': True}
 
 
-def _attempts(seen, attempts):
-    """What a connection check saw, and how many attempts it took when more than one."""
+def _attempts(seen, attempts, error=None):
+    """What a connection check saw, and how many attempts it took when more than one. With no
+    answer, the client's last error (a timeout and a refusal point at different faults)."""
     tries = _int(attempts, 1)
+    if not seen and error:
+        seen = 'no answer: %s' % error
     return (seen or 'no answer') + (' (attempt %d)' % tries if tries > 1 else '')
 
 
@@ -114,9 +117,9 @@ def gateway_rows(l2, l3, max_outage):
         {'check': 'L2 gateway: phys1 (VLAN 100) <-> %s' % l2.get('vms'), 'expect': 'replies both ways',
          'measured': '%d/%d directions reply' % (replied, pairs), 'ok': pairs > 0 and replied == pairs},
         {'check': 'L3 gateway: %s -> ext1 %s (SNAT)' % (l3.get('inside'), l3.get('me')), 'expect': 'ext1 saw %s' % l3.get('vip'),
-         'measured': _attempts(snat, l3.get('snat_attempts')), 'ok': bool(l3.get('vip')) and snat.endswith(' saw %s' % l3.get('vip'))},
+         'measured': _attempts(snat, l3.get('snat_attempts'), l3.get('snat_error')), 'ok': bool(l3.get('vip')) and snat.endswith(' saw %s' % l3.get('vip'))},
         {'check': 'floating %s inbound from ext1' % l3.get('fip'), 'expect': fip_expect,
-         'measured': _attempts(fip, l3.get('fip_attempts')), 'ok': fip == fip_expect},
+         'measured': _attempts(fip, l3.get('fip_attempts'), l3.get('fip_error')), 'ok': fip == fip_expect},
         {'check': 'gateway failover (keepalived stopped on %s): %s -> ext1' % (l3.get('active'), l3.get('inside')),
          'expect': '<= %s s, the other gateway holds %s' % (max_outage, l3.get('vip')),
          'measured': '%s s (%d/%d pings lost), then %s held %s'

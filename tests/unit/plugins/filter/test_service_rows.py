@@ -73,3 +73,9 @@ def test_a_connection_that_took_several_attempts_says_so():
 def test_missing_snat_answer_fails():
     snat = [r for r in rows(l2=L2, l3=dict(L3, snat_seen='')) if r['check'].startswith('L3 gateway')][0]
     assert not snat['ok'] and snat['measured'] == 'no answer'
+
+
+def test_a_connection_with_no_answer_shows_the_clients_last_error():
+    fip = [r for r in rows(l2=L2, l3=dict(L3, fip_seen='', fip_attempts='5', fip_error='TimeoutError: timed out'))
+           if r['check'].startswith('floating')][0]
+    assert not fip['ok'] and fip['measured'] == 'no answer: TimeoutError: timed out (attempt 5)'
