@@ -9,12 +9,12 @@ DOCUMENTATION = r'''
 ---
 module: ovs_bridges
 short_description: Several Open vSwitch bridges, their ports and their tunnel groups in one transaction
-version_added: 0.1.0
+version_added: 0.2.0
 author: netvirt.overlay developers (@netvirt)
 description:
   - Does what a list of M(netvirt.overlay.ovs_bridge) tasks and a list of
-    M(netvirt.overlay.ovs_tunnels) tasks would do, as one task and one OVSDB transaction: one
-    connection, one ovs-vswitchd reconfiguration, one wait for it. A host's whole switch (for
+    M(netvirt.overlay.ovs_tunnels) tasks would do, as one task and one OVSDB transaction (one
+    connection, one ovs-vswitchd reconfiguration, one wait for it). A host's whole switch (for
     example an underlay bridge, an integration bridge, a tunnel bridge and its tunnel groups) then
     costs one module run, which is what a run that changes nothing pays for.
   - Each item of O(bridges) takes the options of M(netvirt.overlay.ovs_bridge), each item of
@@ -112,7 +112,9 @@ bridges:
   elements: dict
   sample: [{"changes": [], "bridge": {"datapath_type": "netdev", "fail_mode": null, "ports": {}}}]
 tunnels:
-  description: What M(netvirt.overlay.ovs_tunnels) returns for each item of O(tunnels), in order (the group's own RV(ignore:changes), and its RV(ignore:tunnels) after the run).
+  description: >-
+    What M(netvirt.overlay.ovs_tunnels) returns for each item of O(tunnels), in order: the group's
+    own RV(ignore:changes), and its RV(ignore:tunnels) after the run.
   type: list
   elements: dict
   returned: always
