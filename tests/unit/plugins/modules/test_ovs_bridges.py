@@ -9,9 +9,10 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.netvirt.overlay.plugins.module_utils import _ovsdb
+from ansible_collections.netvirt.overlay.plugins.module_utils._bridges import Bridges
 from ansible_collections.netvirt.overlay.plugins.modules import ovs_bridge, ovs_bridges, ovs_tunnels
 from ansible_collections.netvirt.overlay.tests.unit.plugins.module_utils.test_converge import (  # noqa: F401 pylint: disable=unused-import
-    pytestmark, run_module, server, vsctl)
+    converge_then_refuse, pytestmark, run_module, server, vsctl)
 
 # Names no host has: internal ports create devices, and the module checks the names are free.
 BRIDGES = [
@@ -129,3 +130,12 @@ def test_a_tunnel_group_on_a_bridge_it_does_not_list_needs_that_bridge(server, c
     result = bridges(server, capsys, bridges=[])
     assert result['failed'] is True and result['changed'] is False
     assert "tunnels[0]: bridge 'nvt-tun' does not exist" in result['msg']
+
+
+def test_an_interface_refused_after_the_commit_takes_every_item_back(server):
+    """ovs-vswitchd refuses one tunnel of the last group (the error written the way it writes it): the
+    whole commit is rolled back, the bridges of the other items with it."""
+    resource = Bridges(dict(bridges=BRIDGES, tunnels=TUNNELS, wait=False), check_mode=False)
+    refused = converge_then_refuse(server, resource, 'sn-c6120009')
+    assert refused.changed is False
+    assert vsctl(server, 'list-br') == []
