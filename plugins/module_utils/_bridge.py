@@ -37,6 +37,20 @@ PORT_ARGUMENT_SPEC = dict(
     other_config=dict(type='dict'),
 )
 
+# ovs_bridge's own options (ovs_bridges takes a list of them).
+BRIDGE_ARGUMENT_SPEC = dict(
+    bridge=dict(type='str', required=True, aliases=['name']),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    datapath_type=dict(type='str', choices=['system', 'netdev']),
+    fail_mode=dict(type='str', choices=['standalone', 'secure']),
+    protocols=dict(type='list', elements='str', choices=list(PROTOCOLS)),
+    controllers=dict(type='list', elements='str'),
+    external_ids=dict(type='dict'),
+    other_config=dict(type='dict'),
+    ports=dict(type='list', elements='dict', options=PORT_ARGUMENT_SPEC),
+    purge_ports=dict(type='bool', default=False),
+)
+
 
 def _check_vlan(value, what):
     if value is not None and not 0 <= value <= 4095:

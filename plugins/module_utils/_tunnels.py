@@ -30,6 +30,22 @@ OPTION_PARAMS = ('local_ip', 'key', 'dst_port', 'csum', 'ttl', 'tos', 'df_defaul
 # vswitchd reads these as true only when the value is the string "true" (df_default: "false").
 BOOL_OPTIONS = ('csum', 'df_default', 'seq', 'layer3')
 
+# ovs_tunnels's own options (ovs_bridges takes a list of them).
+TUNNELS_ARGUMENT_SPEC = dict(
+    bridge=dict(type='str', required=True),
+    tunnel_type=dict(type='str', default='gre', choices=list(TUNNEL_TYPES), aliases=['type']),
+    remotes=dict(type='list', elements='raw', required=True),
+    group=dict(type='str', default='default'),
+    name_prefix=dict(type='str'),
+    purge=dict(type='bool', default=False),
+    # Interface options for every tunnel. ttl and tos are raw: a number or 'inherit', seen as
+    # given (a str type would turn true into 'True').
+    local_ip=dict(type='str'), key=dict(type='str', no_log=False), dst_port=dict(type='int'),
+    csum=dict(type='bool'), ttl=dict(type='raw'), tos=dict(type='raw'), df_default=dict(type='bool'),
+    options=dict(type='dict'),
+    bfd=dict(type='bool', default=False), bfd_min_rx=dict(type='int'), bfd_min_tx=dict(type='int'),
+)
+
 
 def port_name(prefix, remote_ip):
     """Deterministic, at most 15 characters: prefix-<8 hex>.

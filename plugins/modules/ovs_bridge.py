@@ -217,25 +217,12 @@ bridge:
   sample: {"datapath_type": "netdev", "fail_mode": null, "protocols": [], "controllers": [], "ports": {}}
 '''
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._bridge import PORT_ARGUMENT_SPEC, PROTOCOLS, Bridge
+from ansible_collections.netvirt.overlay.plugins.module_utils._bridge import BRIDGE_ARGUMENT_SPEC, Bridge
 from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run_module
-
-ARGUMENT_SPEC = dict(
-    bridge=dict(type='str', required=True, aliases=['name']),
-    state=dict(type='str', default='present', choices=['present', 'absent']),
-    datapath_type=dict(type='str', choices=['system', 'netdev']),
-    fail_mode=dict(type='str', choices=['standalone', 'secure']),
-    protocols=dict(type='list', elements='str', choices=list(PROTOCOLS)),
-    controllers=dict(type='list', elements='str'),
-    external_ids=dict(type='dict'),
-    other_config=dict(type='dict'),
-    ports=dict(type='list', elements='dict', options=PORT_ARGUMENT_SPEC),
-    purge_ports=dict(type='bool', default=False),
-)
 
 
 def main():
-    run_module(ARGUMENT_SPEC, Bridge)
+    run_module(BRIDGE_ARGUMENT_SPEC, Bridge)
 
 
 if __name__ == '__main__':

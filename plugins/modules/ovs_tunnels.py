@@ -170,26 +170,11 @@ tunnels:
 '''
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run_module
-from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import TUNNEL_TYPES, Tunnels
-
-ARGUMENT_SPEC = dict(
-    bridge=dict(type='str', required=True),
-    tunnel_type=dict(type='str', default='gre', choices=list(TUNNEL_TYPES), aliases=['type']),
-    remotes=dict(type='list', elements='raw', required=True),
-    group=dict(type='str', default='default'),
-    name_prefix=dict(type='str'),
-    purge=dict(type='bool', default=False),
-    # Interface options for every tunnel. ttl and tos are raw: a number or 'inherit', seen as
-    # given (a str type would turn true into 'True').
-    local_ip=dict(type='str'), key=dict(type='str', no_log=False), dst_port=dict(type='int'),
-    csum=dict(type='bool'), ttl=dict(type='raw'), tos=dict(type='raw'), df_default=dict(type='bool'),
-    options=dict(type='dict'),
-    bfd=dict(type='bool', default=False), bfd_min_rx=dict(type='int'), bfd_min_tx=dict(type='int'),
-)
+from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import TUNNELS_ARGUMENT_SPEC, Tunnels
 
 
 def main():
-    run_module(ARGUMENT_SPEC, Tunnels)
+    run_module(TUNNELS_ARGUMENT_SPEC, Tunnels)
 
 
 if __name__ == '__main__':

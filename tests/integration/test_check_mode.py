@@ -75,13 +75,13 @@ def test_check_mode_on_a_fresh_lab_then_on_a_pending_encapsulation_change(fresh_
     assert set(host for host, _task in predicted) == {'hv1', 'hv2', 'hv3', 'sn1', 'sn2', 'gw1', 'gw2'}
     for task in ('netvirt.overlay.ovs : Start Open vSwitch for the userspace datapath (no kernel module)',
                  'netvirt.overlay.hypervisor : Tunnel endpoint address',
-                 'netvirt.overlay.hypervisor : Tunnels to every other endpoint (stale ones removed)',
+                 'netvirt.overlay.hypervisor : Bridges, ports and tunnels of this endpoint (stale tunnels removed)',
                  'netvirt.overlay.hypervisor : Overlay flows on the tunnel bridge'):
         assert ('hv1', task) in predicted, (task, sorted(predicted))
 
     vxlan = dict(EXTRA, overlay_encapsulation='vxlan')
     predicted = check_then_real(fresh_lab, vxlan, 'GRE to VXLAN')
-    for task in ('netvirt.overlay.hypervisor : Tunnels to every other endpoint (stale ones removed)',
+    for task in ('netvirt.overlay.hypervisor : Bridges, ports and tunnels of this endpoint (stale tunnels removed)',
                  'netvirt.overlay.hypervisor : Overlay flows on the tunnel bridge',
                  'netvirt.overlay.hypervisor : Forget the MAC addresses learned through tunnels that were removed or replaced'):
         assert ('hv1', task) in predicted, (task, sorted(predicted))

@@ -167,15 +167,21 @@ def test_a_refused_interface_is_rolled_back_and_the_task_says_unchanged(server):
     the way ovs-vswitchd writes it): a second transaction takes the change back, and CommittedError says
     changed=false since nothing of it remains."""
     vsctl(server, 'add-br', 'br-t')
+    refused = converge_then_refuse(server, tunnels(server, ['198.18.0.1']), 'gre-c6120001')
+    assert refused.changed is False
+    assert vsctl(server, 'list-ports', 'br-t') == []
+
+
+def converge_then_refuse(server, resource, interface):
+    """Commit the resource's plan, then write the error ovs-vswitchd writes for an interface it cannot
+    set up: the CommittedError of the check after the commit, which rolled the commit back."""
     client = OvsdbClient(server, timeout=5).connect()
-    resource = tunnels(server, ['198.18.0.1'])
     try:
         before, changes, _after = converge(client, resource, check_mode=False)
-        vsctl(server, 'set', 'Interface', 'gre-c6120001', 'error="could not add network device gre-c6120001"')
+        vsctl(server, 'set', 'Interface', interface, 'error="could not add network device %s"' % interface)
         client.wait_until(lambda: any(r.error for r in client.rows('Interface')), 'the error to show')
         with pytest.raises(CommittedError, match='rolled back, nothing of it remains') as refused:
             resource.committed(client, before, changes)
     finally:
         client.close()
-    assert refused.value.changed is False
-    assert vsctl(server, 'list-ports', 'br-t') == []
+    return refused.value

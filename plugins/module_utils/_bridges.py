@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netvirt.overlay contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ovs_bridges: several ovs_bridge and ovs_tunnels requests converged in one transaction.
+
+Each item is the request of the single-purpose module, checked by that module's own argument
+spec and resource class (``_bridge.Bridge``, ``_tunnels.Tunnels``); nothing of what they check or
+plan is written again here. The items are planned in order, each against the state the ones
+before it would leave (bridges first, then tunnel groups), and the changes of all of them go into
+one commit: one ovs-vswitchd reconfiguration, one cur_cfg wait, one rollback if it refuses any.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
+
+from ansible_collections.netvirt.overlay.plugins.module_utils._bridge import BRIDGE_ARGUMENT_SPEC, Bridge
+from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError
+from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import TUNNELS_ARGUMENT_SPEC, Tunnels
+from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError, simulate
+from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_resource import PortsResource
+
+# option -> (the single-purpose module's argument spec, its resource); planned in this order.
+PARTS = (('bridges', BRIDGE_ARGUMENT_SPEC, Bridge), ('tunnels', TUNNELS_ARGUMENT_SPEC, Tunnels))
+
+
+class Part(object):
+    """One item of bridges or tunnels: where it was given (``bridges[1]``) and its resource."""
+
+    def __init__(self, option, index):
+        self.option, self.where = option, '%s[%d]' % (option, index)
+        self.resource, self.changes = None, []
+
+    def refusal(self, exc):
+        return PlanError('%s: %s' % (self.where, exc))
+
+
+def _item_params(item, spec):
+    """An item (a dict: AnsibleModule checked that) checked against its module's argument spec
+    (types, choices, defaults, aliases)."""
+    result = ArgumentSpecValidator(spec).validate(item)
+    if result.error_messages:
+        raise PlanError('; '.join(('unsupported option(s) %s' % err.msg) if isinstance(err, UnsupportedError)
+                                  else err.msg for err in result.errors.errors))
+    return result.validated_parameters
+
+
+def _check_distinct(parts):
+    """A bridge is listed once, a tunnel group once, and no tunnel group is on a bridge that goes."""
+    bridges, groups = {}, {}
+    for part in parts:
+        params = part.resource.params
+        if isinstance(part.resource, Bridge):
+            if params['bridge'] in bridges:
+                raise PlanError("%s.bridge: '%s' is listed twice (first as %s); give each bridge once"
+                                % (part.where, params['bridge'], bridges[params['bridge']].where))
+            bridges[params['bridge']] = part
+            continue
+        key = (params['bridge'], params['group'])
+        if key in groups:
+            raise PlanError("%s.group: group '%s' on bridge '%s' is listed twice (first as %s); give it once"
+                            % (part.where, key[1], key[0], groups[key].where))
+        groups[key] = part
+        owner = bridges.get(params['bridge'])
+        if owner is not None and owner.resource.params['state'] == 'absent':
+            raise PlanError("%s.bridge: bridge '%s' is removed by %s (state absent); its tunnels cannot stay"
+                            % (part.where, params['bridge'], owner.where))
+
+
+class Bridges(PortsResource):
+    """Bridges with their ports, and tunnel groups, in one transaction."""
+
+    def __init__(self, params, check_mode):
+        super(Bridges, self).__init__(params, check_mode)
+        # Every item is checked, as its own module would check it, before anything is read.
+        self.parts = []
+        for option, spec, resource_class in PARTS:
+            for index, item in enumerate(params.get(option) or []):
+                part = Part(option, index)
+                try:
+                    part.resource = resource_class(_item_params(item, spec), check_mode)
+                except (PlanError, InputError) as exc:
+                    raise part.refusal(exc)
+                self.parts.append(part)
+        if not self.parts:
+            raise PlanError('bridges, tunnels: both are empty; give at least one bridge or tunnel group')
+        _check_distinct(self.parts)
+
+    def bridge_names(self):
+        names = []
+        for part in self.parts:
+            if part.resource.params['bridge'] not in names:
+                names.append(part.resource.params['bridge'])
+        return names
+
+    def comment(self):
+        return 'netvirt.overlay.ovs_bridges %s' % ', '.join(self.bridge_names())
+
+    def plan(self, before):
+        """Each item's plan against what the items before it leave; all of them, in order."""
+        state, changes = before, []
+        for part in self.parts:
+            try:
+                part.changes = part.resource.plan(state)
+            except PlanError as exc:
+                raise part.refusal(exc)
+            if part.changes:
+                state = simulate(state, part.changes)
+            changes.extend(part.changes)
+        return changes
+
+    def report(self, before, changes, after):
+        fields = dict(changes=changes, bridges=[], tunnels=[])
+        for part in self.parts:
+            part_fields = part.resource.report(before, part.changes, after)[0]
+            fields[part.option].append(part_fields)
+            self.warnings.extend('%s: %s' % (part.where, text) for text in part.resource.warnings)
+        names = self.bridge_names()
+        return (fields, dict((name, before[name]) for name in names if name in before),
+                dict((name, after[name]) for name in names if name in after))

@@ -1,0 +1,138 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) netvirt.overlay contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: ovs_bridges
+short_description: Several Open vSwitch bridges, their ports and their tunnel groups in one transaction
+version_added: 0.2.0
+author: netvirt.overlay developers (@netvirt)
+description:
+  - Does what a list of M(netvirt.overlay.ovs_bridge) tasks and a list of
+    M(netvirt.overlay.ovs_tunnels) tasks would do, as one task and one OVSDB transaction (one
+    connection, one ovs-vswitchd reconfiguration, one wait for it). A host's whole switch (for
+    example an underlay bridge, an integration bridge, a tunnel bridge and its tunnel groups) then
+    costs one module run, which is what a run that changes nothing pays for.
+  - Each item of O(bridges) takes the options of M(netvirt.overlay.ovs_bridge), each item of
+    O(tunnels) those of M(netvirt.overlay.ovs_tunnels) (not the connection options nor O(wait),
+    which are given once here), and means the same.
+  - Every item is checked as its own module would check it before the module connects, then
+    against the database before anything is written; a refusal names the item (V(bridges[1]),
+    V(tunnels[0])) and the field, and changes nothing.
+  - The items are planned in order, O(bridges) first, each against what the ones before it would
+    leave, so a tunnel group may be on a bridge that O(bridges) creates. If ovs-vswitchd refuses
+    an interface of the commit, the whole commit is rolled back.
+extends_documentation_fragment:
+  - netvirt.overlay.attributes
+  - netvirt.overlay.ovsdb
+  - netvirt.overlay.ovsdb.wait
+options:
+  bridges:
+    description:
+      - Bridges, each a dict of the options of M(netvirt.overlay.ovs_bridge) (C(bridge) required;
+        C(state), C(datapath_type), C(fail_mode), C(protocols), C(controllers), C(external_ids),
+        C(other_config), C(ports), C(purge_ports)).
+      - A bridge is listed once.
+    type: list
+    elements: dict
+    default: []
+  tunnels:
+    description:
+      - Tunnel groups, each a dict of the options of M(netvirt.overlay.ovs_tunnels) (C(bridge) and
+        C(remotes) required; C(tunnel_type), C(group), C(name_prefix), C(purge), C(local_ip),
+        C(key), C(dst_port), C(csum), C(ttl), C(tos), C(df_default), C(options), C(bfd),
+        C(bfd_min_rx), C(bfd_min_tx)).
+      - A group (bridge and C(group)) is listed once, and not on a bridge that O(bridges) removes.
+    type: list
+    elements: dict
+    default: []
+notes:
+  - At least one of O(bridges) and O(tunnels) is not empty.
+seealso:
+  - module: netvirt.overlay.ovs_bridge
+  - module: netvirt.overlay.ovs_tunnels
+'''
+
+EXAMPLES = r'''
+- name: A hypervisor's underlay, integration and tunnel bridges and its tunnels, in one transaction
+  netvirt.overlay.ovs_bridges:
+    bridges:
+      - bridge: br-phy
+        datapath_type: netdev
+        ports:
+          - name: eth1
+          - name: tep0
+            type: internal
+      - bridge: br-int
+        datapath_type: netdev
+        fail_mode: standalone
+        ports:
+          - name: patch-tun
+            type: patch
+            peer: patch-int
+      - bridge: br-tun
+        datapath_type: netdev
+        fail_mode: secure
+        ports:
+          - name: patch-int
+            type: patch
+            peer: patch-tun
+    tunnels:
+      - bridge: br-tun
+        tunnel_type: gre
+        local_ip: 198.18.10.11
+        key: flow
+        group: mesh
+        remotes: [198.18.10.12, 198.18.10.13]
+        purge: true
+  register: switch
+
+- name: The tunnel changes of that run (for example to forget MACs learned on removed tunnels)
+  ansible.builtin.debug:
+    msg: "{{ switch.tunnels | map(attribute='changes') | flatten }}"
+'''
+
+RETURN = r'''
+changes:
+  description: All changes planned (check mode) or written in the one OVSDB transaction, in the order of the items.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"op": "add_port", "bridge": "br-tun", "port": "gre-c612010c", "set": {}, "interfaces": {}}]
+bridges:
+  description:
+    - One entry per item of O(bridges), in order, with what M(netvirt.overlay.ovs_bridge) returns
+      for it (RV(ignore:changes) of that bridge, RV(ignore:bridge) after the run).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"changes": [], "bridge": {"datapath_type": "netdev", "fail_mode": null, "ports": {}}}]
+tunnels:
+  description: >-
+    What M(netvirt.overlay.ovs_tunnels) returns for each item of O(tunnels), in order: the group's
+    own RV(ignore:changes), and its RV(ignore:tunnels) after the run.
+  type: list
+  elements: dict
+  returned: always
+  sample: [{"changes": [], "tunnels": {"gre-c612010c": {"remote_ip": "198.18.1.12", "type": "gre"}}}]
+'''
+
+from ansible_collections.netvirt.overlay.plugins.module_utils._bridges import Bridges
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run_module
+
+ARGUMENT_SPEC = dict(
+    bridges=dict(type='list', elements='dict', default=[]),
+    tunnels=dict(type='list', elements='dict', default=[]),
+)
+
+
+def main():
+    run_module(ARGUMENT_SPEC, Bridges)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,141 @@
+# -*- coding: utf-8 -*-
+"""ovs_bridges against a real ovsdb-server (test_converge's fixture: a temporary directory, a unix
+socket, no ovs-vswitchd, so wait is off): one transaction for several bridges and tunnel groups,
+the same result as the single-purpose modules, check mode and diff that match the real run, and
+bad input refused before anything is written."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.netvirt.overlay.plugins.module_utils import _ovsdb
+from ansible_collections.netvirt.overlay.plugins.module_utils._bridges import Bridges
+from ansible_collections.netvirt.overlay.plugins.modules import ovs_bridge, ovs_bridges, ovs_tunnels
+from ansible_collections.netvirt.overlay.tests.unit.plugins.module_utils.test_converge import (  # noqa: F401 pylint: disable=unused-import
+    converge_then_refuse, pytestmark, run_module, server, vsctl)
+
+# Names no host has: internal ports create devices, and the module checks the names are free.
+BRIDGES = [
+    dict(bridge='nvt-phy', datapath_type='netdev', ports=[dict(name='nvt-tep0', type='internal', mtu=1600)]),
+    dict(bridge='nvt-int', datapath_type='netdev', fail_mode='standalone',
+         ports=[dict(name='nvt-ptun', type='patch', peer='nvt-pint')]),
+    dict(bridge='nvt-tun', datapath_type='netdev', fail_mode='secure', protocols=['OpenFlow10', 'OpenFlow13'],
+         ports=[dict(name='nvt-pint', type='patch', peer='nvt-ptun')]),
+]
+TUNNELS = [
+    dict(bridge='nvt-tun', tunnel_type='gre', local_ip='198.18.0.1', key='flow', group='mesh',
+         remotes=['198.18.0.1', '198.18.0.2', '198.18.0.3'], purge=True),
+    dict(bridge='nvt-tun', tunnel_type='gre', local_ip='198.18.0.1', key='flow', group='service-nodes',
+         name_prefix='sn', bfd=True, bfd_min_rx=500, remotes=['198.18.0.9'], purge=True),
+]
+
+
+def bridges(remote, capsys, check=False, diff=False, **args):
+    args = dict(dict(db=remote, wait=False, bridges=BRIDGES, tunnels=TUNNELS), **args)
+    args.update(_ansible_check_mode=check, _ansible_diff=diff)
+    return run_module(ovs_bridges, args, capsys)
+
+
+@pytest.fixture
+def transactions(monkeypatch):
+    """How many transactions the module sends (the client's transact, counted, not replaced)."""
+    sent = []
+    real = _ovsdb.OvsdbClient.transact
+
+    def counted(self, build, *args, **kwargs):
+        status = real(self, build, *args, **kwargs)
+        if status is not None:
+            sent.append(status)
+        return status
+
+    monkeypatch.setattr(_ovsdb.OvsdbClient, 'transact', counted)
+    return sent
+
+
+def test_three_bridges_and_two_tunnel_groups_are_one_transaction_then_nothing_to_do(server, capsys, transactions):
+    result = bridges(server, capsys)
+    assert result['changed'] is True and 'failed' not in result, result
+    assert transactions == ['success']
+    assert sorted(vsctl(server, 'list-br')) == ['nvt-int', 'nvt-phy', 'nvt-tun']
+    assert sorted(vsctl(server, 'list-ports', 'nvt-tun')) == ['gre-c6120002', 'gre-c6120003', 'nvt-pint', 'sn-c6120009']
+    assert vsctl(server, 'get', 'Interface', 'sn-c6120009', 'bfd:min_rx') == ['"500"']
+    assert [sorted(t['tunnels']) for t in result['tunnels']] == [['gre-c6120002', 'gre-c6120003'], ['sn-c6120009']]
+    assert [b['bridge']['datapath_type'] for b in result['bridges']] == ['netdev'] * 3
+    # Every change is in the result, and in the group's or the bridge's own list.
+    parts = [c for item in result['bridges'] + result['tunnels'] for c in item['changes']]
+    assert parts == result['changes']
+
+    again = bridges(server, capsys)
+    assert again['changed'] is False and again['changes'] == [], again
+    assert transactions == ['success']
+
+
+def test_the_result_is_what_the_single_purpose_modules_make(server, capsys):
+    """ovs_bridge and ovs_tunnels, one task per item, leave what ovs_bridges asks for: it has nothing to do."""
+    for item in BRIDGES:
+        assert run_module(ovs_bridge, dict(item, db=server, wait=False), capsys)['changed'] is True
+    for item in TUNNELS:
+        assert run_module(ovs_tunnels, dict(item, db=server, wait=False), capsys)['changed'] is True
+    result = bridges(server, capsys, check=True)
+    assert result['changed'] is False and result['changes'] == [], result
+
+
+def test_check_mode_and_diff_predict_the_real_run(server, capsys):
+    vsctl(server, 'add-br', 'nvt-tun', '--', 'set', 'Bridge', 'nvt-tun', 'datapath_type=netdev')
+    vsctl(server, 'add-port', 'nvt-tun', 'gre-c6120004', '--', 'set', 'Interface', 'gre-c6120004', 'type=gre',
+          'options:remote_ip=198.18.0.4', 'options:local_ip=198.18.0.1', 'options:key=flow',
+          '--', 'set', 'Port', 'gre-c6120004', 'external_ids:netvirt-overlay-tunnel-group=mesh',
+          'external_ids:netvirt-overlay-remote=198.18.0.4')
+    predicted = bridges(server, capsys, check=True, diff=True)
+    assert vsctl(server, 'list-br') == ['nvt-tun'], 'check mode wrote'
+    real = bridges(server, capsys, diff=True)
+    assert predicted['changed'] is real['changed'] is True
+    assert predicted['changes'] == real['changes']
+    assert predicted['diff'] == real['diff']
+    assert predicted['bridges'] == real['bridges'] and predicted['tunnels'] == real['tunnels']
+    assert sorted(real['diff']['before']) == ['nvt-tun'] and sorted(real['diff']['after']) == ['nvt-int', 'nvt-phy', 'nvt-tun']
+    # The stale tunnel of the group is removed, and reported as the group's change.
+    assert {'op': 'del_port', 'bridge': 'nvt-tun', 'port': 'gre-c6120004'} in real['tunnels'][0]['changes']
+    assert real['tunnels'][1]['changes'] and all(c['op'] == 'add_port' for c in real['tunnels'][1]['changes'])
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(tunnels=TUNNELS + [dict(TUNNELS[0], group='more', remotes=['198.18.0.300'])]), 'tunnels[2]: remotes[0]'),
+    (dict(bridges=BRIDGES + [dict(bridge='nvt-x', portz=[])]), 'bridges[3]: unsupported option(s) portz'),
+    (dict(bridges=[dict(BRIDGES[0], state='gone')]), 'bridges[0]: value of state must be one of'),
+    (dict(bridges=BRIDGES + [BRIDGES[1]]), "bridges[3].bridge: 'nvt-int' is listed twice (first as bridges[1])"),
+    (dict(tunnels=TUNNELS + [TUNNELS[1]]), "tunnels[2].group: group 'service-nodes' on bridge 'nvt-tun' is listed twice"),
+    (dict(bridges=[dict(bridge='nvt-tun', state='absent')]), "tunnels[0].bridge: bridge 'nvt-tun' is removed by bridges[0]"),
+    (dict(bridges=[], tunnels=[]), 'both are empty'),
+    (dict(bridges=['nvt-int']), "bridges"),  # AnsibleModule's own check of elements: dict
+])
+def test_bad_input_is_refused_before_anything_is_read(server, capsys, args, message):
+    result = bridges(server, capsys, **args)
+    assert result['failed'] is True and result.get('changed', False) is False
+    assert message in result['msg'], result['msg']
+    assert vsctl(server, 'list-br') == []
+
+
+def test_a_later_item_refused_by_the_database_leaves_it_alone(server, capsys):
+    """The last tunnel group takes a port name a bridge of the first item holds: all items are planned
+    before the one commit, so nothing is written, and the refusal names the item."""
+    clash = dict(TUNNELS[1], group='other', remotes=[dict(remote_ip='198.18.0.7', name='nvt-tep0')])
+    result = bridges(server, capsys, tunnels=TUNNELS + [clash])
+    assert result['failed'] is True and result['changed'] is False
+    assert result['msg'].startswith("tunnels[2]: port 'nvt-tep0' already exists on bridge 'nvt-phy'"), result['msg']
+    assert vsctl(server, 'list-br') == []
+
+
+def test_a_tunnel_group_on_a_bridge_it_does_not_list_needs_that_bridge(server, capsys):
+    result = bridges(server, capsys, bridges=[])
+    assert result['failed'] is True and result['changed'] is False
+    assert "tunnels[0]: bridge 'nvt-tun' does not exist" in result['msg']
+
+
+def test_an_interface_refused_after_the_commit_takes_every_item_back(server):
+    """ovs-vswitchd refuses one tunnel of the last group (the error written the way it writes it): the
+    whole commit is rolled back, the bridges of the other items with it."""
+    resource = Bridges(dict(bridges=BRIDGES, tunnels=TUNNELS, wait=False), check_mode=False)
+    refused = converge_then_refuse(server, resource, 'sn-c6120009')
+    assert refused.changed is False
+    assert vsctl(server, 'list-br') == []
