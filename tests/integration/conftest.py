@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import math
 import os
 import re
 import signal
@@ -104,36 +105,68 @@ def start_in_lab_host(state_dir, host, argv, **popen):
     return subprocess.Popen(lab_command(state_dir, host, argv), stdout=subprocess.PIPE, universal_newlines=True, **popen)
 
 
+class Ping(object):
+    """ping from a lab host in the background (until count pings, or until stop), in a session of
+    its own: nsenter forks ping into the host's PID namespace and does not pass signals on, so stop
+    interrupts the whole session. Its output goes to a file, not a pipe: a pipe read only at the end
+    fills after about 1,000 lines and then blocks ping, a stall that no count would show. Replies
+    carry the wall clock (-D)."""
+
+    # Seconds a request waits for its reply (ping -W): a request older than this without a reply is lost.
+    REPLY_TIMEOUT = 1
+
+    def __init__(self, state_dir, host, target, interval, count=None):
+        self.label, self.interval, self.count = '%s -> %s' % (host, target), interval, count
+        self.output = tempfile.TemporaryFile(mode='w+')
+        argv = ['ping', '-n', '-D', '-i', str(interval), '-W', str(self.REPLY_TIMEOUT)] \
+            + (['-c', str(count)] if count else []) + [target]
+        self.proc = subprocess.Popen(lab_command(state_dir, host, argv), stdout=self.output, stderr=subprocess.STDOUT,
+                                     universal_newlines=True, start_new_session=True)
+
+    def result(self, timeout=120):
+        """(sent, received, the icmp_seq numbers answered, the wall-clock times of the replies) once
+        ping has ended. Error lines such as "Destination Host Unreachable" carry an icmp_seq too:
+        not counted. Fails when ping printed no summary (nothing measured)."""
+        try:
+            self.proc.wait(timeout=timeout)
+        finally:
+            self.output.seek(0)
+            out = self.output.read()
+            self.output.close()
+        summary = re.search(r'(\d+) packets transmitted, (\d+) received', out)
+        assert summary, 'ping %s measured nothing:\n%s' % (self.label, out[-500:])
+        replies = re.findall(r'^\[(\d+\.\d+)\] \d+ bytes from .* icmp_seq=(\d+) ', out, re.M)
+        seqs = sorted(set(int(seq) for _stamp, seq in replies))  # (a duplicate reply counts once)
+        return int(summary.group(1)), len(seqs), seqs, [float(stamp) for stamp, _seq in replies]
+
+    def stop(self):
+        """Interrupt the ping (as Ctrl-C would: ping prints its summary) and return its result,
+        judging only the requests whose reply time was up when ping stopped. ping counts those still
+        waiting for their reply as lost (a CI run lost "1 of 759" so); they are neither sent nor
+        received here: the last REPLY_TIMEOUT / interval requests. Ping keeps going for that reply
+        time first, so the requests sent before stop() was called are judged (at ping's nominal
+        rate; a ping slowed down below it has fewer in that last second)."""
+        time.sleep(self.REPLY_TIMEOUT)
+        os.killpg(self.proc.pid, signal.SIGINT)
+        sent, _received, seqs, stamps = self.result()
+        judged = max(0, sent - int(math.ceil(self.REPLY_TIMEOUT / self.interval)))
+        seqs = [seq for seq in seqs if seq <= judged]
+        return judged, len(seqs), seqs, stamps
+
+
 def start_ping(state_dir, host, target, interval, count=None):
-    """ping from a lab host in the background (until count pings, or until stop_ping), in a session
-    of its own: nsenter forks ping into the host's PID namespace and does not pass signals on, so
-    stop_ping interrupts the whole session."""
-    argv = ['ping', '-n', '-i', str(interval), '-W', '1'] + (['-c', str(count)] if count else []) + [target]
-    return start_in_lab_host(state_dir, host, argv, stderr=subprocess.STDOUT, start_new_session=True)
+    """A Ping from a lab host to target every interval seconds (count of them, or until stop_ping)."""
+    return Ping(state_dir, host, target, interval, count=count)
 
 
-def ping_result(proc, timeout=120):
-    """(sent, received, the icmp_seq numbers answered) of a start_ping once it ends (error lines
-    such as "Destination Host Unreachable" carry an icmp_seq too: not counted); fails when ping
-    printed no summary (nothing measured)."""
-    out = proc.communicate(timeout=timeout)[0]
-    summary = re.search(r'(\d+) packets transmitted, (\d+) received', out)
-    assert summary, 'ping measured nothing:\n%s' % out[-500:]
-    return int(summary.group(1)), int(summary.group(2)), [int(s) for s in re.findall(r'bytes from .*icmp_seq=(\d+)', out)]
+def ping_result(ping, timeout=120):
+    """(sent, received, the icmp_seq numbers answered) of a start_ping with a count, once it ends."""
+    return ping.result(timeout=timeout)[:3]
 
 
-def stop_ping(proc):
-    """Interrupt a start_ping (as Ctrl-C would: ping prints its summary) and return its ping_result.
-
-    ping counts the request it sent just before the interrupt as lost although its reply may still
-    be on the way (a CI run lost "1 of 759" so). That one request, and only when it is the single
-    unanswered request after the last reply, is not counted as sent; two or more unanswered at the
-    end are a loss."""
-    os.killpg(proc.pid, signal.SIGINT)
-    sent, received, seqs = ping_result(proc)
-    if seqs and sent - max(seqs) == 1:
-        sent -= 1
-    return sent, received, seqs
+def stop_ping(ping):
+    """(sent, received, the icmp_seq numbers answered) of a start_ping, stopped (Ping.stop)."""
+    return ping.stop()[:3]
 
 
 def eventually(predicate, timeout=20, step=0.5):

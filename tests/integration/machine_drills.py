@@ -8,14 +8,12 @@ from __future__ import annotations
 import glob
 import json
 import os
-import re
-import signal
 import subprocess
 import time
 
 import pytest
 
-from conftest import HOST_STATE, host_states, in_lab_host, start_in_lab_host
+from conftest import HOST_STATE, Ping, host_states, in_lab_host
 
 # The machine labs add about 17 minutes to a suite that already takes about 50 of its 75 on two
 # cores, so .ci/run leaves them out; NVO_MACHINE_LAB=1 runs them (tools/lab.sh --machines runs the
@@ -83,28 +81,18 @@ def detailed_differences(before, after):
     return found
 
 
-class Pinger(object):
+class Pinger(Ping):
     """ping from a VM (a namespace host) at 50 per second, each reply stamped with the wall clock."""
 
     def __init__(self, state, vm, target):
-        self.proc = start_in_lab_host(state, vm, ['ping', '-n', '-D', '-i', '0.02', '-W', '1', target],
-                                      stderr=subprocess.DEVNULL, start_new_session=True)
-        self.label = '%s -> %s' % (vm, target)
+        super().__init__(state, vm, target, 0.02)
 
     def stop(self):
-        """(sent, received, reply timestamps); fails when ping measured nothing. Sent counts the
-        requests up to the last one answered: the one still in flight when ping is stopped (every
-        drill stops it after traffic flows again) is not a loss."""
-        # nsenter forks ping into the VM's PID namespace and does not pass signals on: the group.
-        os.killpg(self.proc.pid, signal.SIGINT)
-        out = self.proc.communicate(timeout=10)[0]
-        assert re.search(r'\d+ packets transmitted', out), 'ping %s measured nothing:\n%s' % (self.label, out[-500:])
-        # Replies only ("From ... Destination Host Unreachable" lines carry a sequence number too).
-        replies = re.findall(r'^\[(\d+\.\d+)\] \d+ bytes from .* icmp_seq=(\d+) ', out, re.M)
-        assert len(replies) >= 2, 'ping %s: fewer than two replies, no gap can be measured:\n%s' % (self.label, out[-500:])
-        stamps = [float(stamp) for stamp, _seq in replies]
-        # (icmp_seq starts at 1; duplicates, if any, are counted once)
-        return max(int(seq) for _stamp, seq in replies), len(set(seq for _stamp, seq in replies)), stamps
+        """(sent, received, reply timestamps), as Ping.stop judges them; fails when there are fewer
+        than two replies (no silence between replies can be measured)."""
+        sent, received, _seqs, stamps = super().stop()
+        assert len(stamps) >= 2, 'ping %s: fewer than two replies, no gap can be measured' % self.label
+        return sent, received, stamps
 
 
 def longest_gap(stamps):
