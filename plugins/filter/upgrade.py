@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import filters_named_as
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._upgrade import (
-    apt_policy, cluster_problems, tunnel_problems, upgrade_plan, upgrade_version)
+    apt_policy, cluster_problems, tunnel_problems, upgrade_plan, upgrade_targets, upgrade_version)
 
 
 class FilterModule(object):
     def filters(self):
-        return filters_named_as(upgrade_plan, apt_policy, upgrade_version, cluster_problems, tunnel_problems)
+        return filters_named_as(upgrade_plan, apt_policy, upgrade_version, upgrade_targets, cluster_problems,
+                                tunnel_problems)

@@ -146,6 +146,34 @@ def upgrade_version(policy, package, wanted=None):
     return matches[0]
 
 
+def upgrade_targets(policy, lines, wanted=None):
+    """What one host installs: lines maps 'ovs' and 'ovn' to the package names that follow that
+    version (a name in both counts as Open vSwitch's), wanted maps them to a version or pattern
+    (empty: the candidate). Only installed packages are upgraded.
+
+    Returns {'install': ['name=version', ...] (those not at their target yet), 'packages': {name:
+    {'installed', 'target'}}, 'ovs' and 'ovn': the first installed package's {'installed',
+    'target'} of each line, or None where the host has none of it}."""
+    wanted = wanted or {}
+    out = {'install': [], 'packages': {}, 'ovs': None, 'ovn': None}
+    seen = set()
+    for line in ('ovs', 'ovn'):
+        for name in lines.get(line) or []:
+            if name in seen:
+                continue
+            seen.add(name)
+            entry = policy.get(name)
+            if not entry or not entry.get('installed'):
+                continue
+            target = upgrade_version(policy, name, wanted.get(line))
+            out['packages'][name] = {'installed': entry['installed'], 'target': target}
+            if out[line] is None:
+                out[line] = {'installed': entry['installed'], 'target': target}
+            if target != entry['installed']:
+                out['install'].append('%s=%s' % (name, target))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # The plan
 

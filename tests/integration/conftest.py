@@ -137,6 +137,8 @@ class Ping(object):
         assert summary, 'ping %s measured nothing:\n%s' % (self.label, out[-500:])
         replies = re.findall(r'^\[(\d+\.\d+)\] \d+ bytes from .* icmp_seq=(\d+) ', out, re.M)
         seqs = sorted(set(int(seq) for _stamp, seq in replies))  # (a duplicate reply counts once)
+        # (wall-clock time, icmp_seq) of every reply, for a drill that places the losses in time
+        self.replies = [(float(stamp), int(seq)) for stamp, seq in replies]
         return int(summary.group(1)), len(seqs), seqs, [float(stamp) for stamp, _seq in replies]
 
     def stop(self):

@@ -91,6 +91,27 @@ def test_upgrade_version_is_the_candidate_or_the_one_offered_version_asked_for()
         FILTERS['upgrade_version']({'x': {'installed': None, 'candidate': None, 'versions': []}}, 'x')
 
 
+def test_upgrade_targets_pin_every_installed_package_of_each_line_and_skip_the_others():
+    policy = _upgrade.apt_policy(APT_POLICY)
+    policy['python3-openvswitch'] = {'installed': '3.1.0-2+deb12u1', 'candidate': '3.5.0-1+b1',
+                                     'versions': ['3.5.0-1+b1', '3.1.0-2+deb12u1']}
+    policy['ovn-host'] = {'installed': None, 'candidate': '25.03.0-1', 'versions': ['25.03.0-1']}
+    lines = {'ovs': ['openvswitch-common', 'python3-openvswitch'], 'ovn': ['ovn-central', 'python3-openvswitch', 'ovn-host']}
+    targets = FILTERS['upgrade_targets'](policy, lines, {'ovs': '', 'ovn': '25.03*'})
+    # ovn-host is not installed here: not installed by the upgrade either. python3-openvswitch follows OVS.
+    assert targets['install'] == ['openvswitch-common=3.5.0-1+b1', 'python3-openvswitch=3.5.0-1+b1', 'ovn-central=25.03.0-1']
+    assert targets['ovs'] == {'installed': '3.1.0-2+deb12u1', 'target': '3.5.0-1+b1'}
+    assert targets['ovn'] == {'installed': '23.03.1-1~deb12u2', 'target': '25.03.0-1'}
+    assert set(targets['packages']) == {'openvswitch-common', 'python3-openvswitch', 'ovn-central'}
+    # A host with no OVN (a mesh hypervisor) has no OVN line; one at its target installs nothing.
+    mesh = FILTERS['upgrade_targets'](policy, {'ovs': ['openvswitch-common'], 'ovn': []})
+    assert mesh['ovn'] is None and mesh['install'] == ['openvswitch-common=3.5.0-1+b1']
+    done = FILTERS['upgrade_targets'](policy, {'ovs': ['openvswitch-common']}, {'ovs': '3.1.0-2+deb12u1'})
+    assert done['install'] == [] and done['ovs'] == {'installed': '3.1.0-2+deb12u1', 'target': '3.1.0-2+deb12u1'}
+    with pytest.raises(AnsibleFilterError, match='openvswitch-common 3.4'):
+        FILTERS['upgrade_targets'](policy, lines, {'ovs': '3.4*'})
+
+
 OVS = {'installed': '3.1.0-2+deb12u1', 'target': '3.5.0-1+b1'}
 OVN = {'installed': '23.03.1-1~deb12u2', 'target': '25.03.0-1'}
 
