@@ -55,7 +55,7 @@ def versions():
     found = {}
     for machine in CONTROLLERS + CHASSIS:
         names = BINARIES['controller' if machine in CONTROLLERS else 'chassis']
-        out = machine_drills.ssh(STATE, machine, '; '.join('%s --version | head -n 1' % name for name in names)).stdout
+        out = machine_drills.ssh(STATE, machine, '; '.join('sudo %s --version | head -n 1' % name for name in names)).stdout
         found[machine] = dict(zip(names, [line.split()[-1] for line in out.splitlines() if line.strip()]))
         assert len(found[machine]) == len(names), '%s: no version from %s: %r' % (machine, names, out)
     return found
