@@ -166,7 +166,7 @@ options:
         upgraded to, for a rehearsed upgrade (C(playbooks/upgrade.yml)).
       - A second local repository holds them with everything a machine of the image needs to take
         them (built once from O(machine_mirror) and cached); it is mounted read-only at
-        C(/srv/netvirt-lab-upgrade-repo) in every machine, and no apt source points at it: the
+        C(/srv/netvirt-lab-upgrade-repo) in every machine, and no apt source points at it - the
         upgrade playbook is given one, as a real host is pointed at a mirror.
     type: str
     version_added: 0.2.0
