@@ -20,7 +20,6 @@ def test_the_image_key_follows_every_input_and_not_the_order_of_packages():
     assert base != _machine.image_key('bookworm', 'http://m/debian', ['a', 'b'], ['x', 'y'])
 
 
-
 def test_the_upgrade_repository_is_mounted_read_only_only_when_asked_for():
     plain = _machine.boot_script('hv1', '/img/rootfs', '/layers/hv1', '/img/repo', 4242)
     assert _machine.UPGRADE_REPO_MOUNT not in plain
@@ -92,6 +91,7 @@ def test_installed_stanzas_are_dpkg_status_entries_of_the_versions_asked_for():
 def test_installed_stanzas_fail_on_a_package_the_index_does_not_have():
     with pytest.raises(_machine.MachineError, match='not in the local repository: openvswitch-common 9.9'):
         _machine.installed_stanzas(PACKAGES_INDEX, {'openvswitch-common': '9.9'})
+
 
 def test_the_boot_loop_restarts_only_on_reboot_and_keeps_the_machine_in_its_namespace(tmp_path):
     text = _machine.boot_script('hv1', '/img/rootfs', '/layers/hv1', '/img/repo', 4242,
