@@ -272,7 +272,11 @@ class Playbook(object):
 
 def table_rows(data):
     """The rows of a verification table (playbooks/lab/tasks/report_table.yml); fails when there are none."""
-    kept = results(data, 'Keep the rows').get('localhost', {})
+    try:
+        kept = results(data, 'Keep the rows').get('localhost', {})
+    except AssertionError:
+        # The verification stopped before its table: say where.
+        raise AssertionError('the verification stopped before its table:\n%s' % '\n'.join(failures(data)))
     rows = kept.get('ansible_facts', {}).get('verify_table_rows')
     if not rows:
         raise AssertionError('the verification table has no rows:\n%s' % '\n'.join(failures(data)))

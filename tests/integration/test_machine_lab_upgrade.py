@@ -111,19 +111,22 @@ def test_rolling_upgrade_from_debian_12_to_debian_13_packages(machine_lab):
     for machine in CONTROLLERS + CHASSIS:
         print('%-5s %s' % (machine, ', '.join('%s %s -> %s' % (b, before[machine][b], after[machine][b])
                                               for b in before[machine])))
-    losses = [(pinger.label, sent, received, losses_in_windows(pinger.replies, windows)) for pinger, sent, received in figures]
+    losses = [(pinger.label, sent, received, losses_in_windows(pinger.replies, windows, sent, pinger.interval)) for pinger, sent, received in figures]
     print('data-path loss per step (pings lost at 50/s, longest silence):')
     print('%-5s %-7s %s' % ('step', 'seconds', '  '.join('%-26s' % label for label, _s, _r, _l in losses)))
     for host, start, end in windows + [('other', 0, 0)]:
         key = host if host != 'other' else 'outside'
         print('%-5s %-7s %s' % (host, '%.0f' % (end - start) if host != 'other' else '-',
-                                '  '.join('%-26s' % ('%d lost, %.2f s' % found[key]) for _l, _s, _r, found in losses)))
+                                '  '.join('%-26s' % ('%d lost, %.2f s' % found[key][:2] if found[key][2] or key == 'outside'
+                                                      else 'NOT MEASURED (no reply)') for _l, _s, _r, found in losses)))
     for label, sent, received, _found in losses:
         print('  %-28s lost %d of %d in all' % (label, sent - received, sent))
     # Checked after the verification table and the second site.yml run, which must run either way.
     lost_elsewhere = ['%s lost %d while %s was upgraded' % (label, found[host][0], host)
                       for (label, _s, _r, found), (_vm, _target, path) in zip(losses, PAIRS)
                       for host, _start, _end in windows if host not in path and found[host][0]]
+    unmeasured = ['%s while %s was upgraded' % (label, host) for label, _s, _r, found in losses
+                  for host, _start, _end in windows if not found[host][2]]
 
     # Every machine ran through its step, and runs Debian 13's versions now.
     assert sorted(host for host, _start, _end in windows) == sorted(CONTROLLERS + CHASSIS), windows
@@ -140,6 +143,7 @@ def test_rolling_upgrade_from_debian_12_to_debian_13_packages(machine_lab):
     again = pb.run(DEPLOY, extra_vars=EV)
     assert changed_hosts(again) == {}, 'site.yml after the upgrade changed something: %s' % changed_hosts(again)
     print('site.yml (playbooks/lab/deploy.yml) after the upgrade: changed=0 on every host')
+    assert not unmeasured, 'no ping answered (nothing measured, or all lost): %s' % unmeasured
     assert not lost_elsewhere, 'pings lost between VMs whose path does not cross the machine upgraded: %s' % lost_elsewhere
 
 
