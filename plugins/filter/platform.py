@@ -30,7 +30,8 @@ EXAMPLES = r'''
 RETURN = r'''
 _value:
   description:
-    - C(packages) (lists of package names for V(ovs), V(ovn_central), V(ovn_host), V(gateway)),
+    - C(packages) (lists of package names for V(ovs), V(ovsdb) (the one with C(ovsdb-server)), V(ovn_central),
+      V(ovn_host), V(gateway)),
       C(services) (systemd unit names, V(ovs), V(ovsdb_server), V(ovs_vswitchd), V(ovn_central),
       V(ovn_nb_db), V(ovn_sb_db), V(ovn_northd), V(ovn_controller), V(ovn_host), V(keepalived), V(nftables)),
       C(config_files) (the environment files the units read, V(ovs), V(ovn_central), V(ovn_host)) and

@@ -368,12 +368,14 @@ def ensure_lab(lab, hosts, networks, links, entries):
     return changed
 
 
-def ensure_machines(lab, hosts, entries, release='bookworm', mirror=None):
+def ensure_machines(lab, hosts, entries, release='bookworm', mirror=None, upgrade_release=None):
     """Boot a Debian machine in the network namespace of every host with ``machine`` set (after
-    ensure_lab wired it), and write the lab's SSH client files. Returns a dict: machines (name ->
-    address), started (names), image (paths and whether it was built, seconds), ssh (paths)."""
+    ensure_lab wired it), and write the lab's SSH client files. With ``upgrade_release``, every
+    machine also has the upgrade repository of that release (_machine.ensure_upgrade_repo). Returns a
+    dict: machines (name -> address), started (names), image (paths and whether it was built,
+    seconds), upgrade_repo (the same, or None), ssh (paths)."""
     machines = [h for h in hosts if h.get('machine')]
-    out = {'machines': {}, 'started': [], 'image': None, 'ssh': None}
+    out = {'machines': {}, 'started': [], 'image': None, 'upgrade_repo': None, 'ssh': None}
     if not machines:
         return out
     sdir = state_dir(lab)
@@ -382,6 +384,14 @@ def ensure_machines(lab, hosts, entries, release='bookworm', mirror=None):
             raise LabError("machine '%s' needs ssh_address (the management address sshd listens on)" % host['name'])
     paths, built, seconds = _machine.ensure_image(release=release, mirror=mirror)
     out['image'] = {'path': paths['top'], 'built': built, 'seconds': round(seconds, 1)}
+    upgrade_repo = None
+    if upgrade_release:
+        try:
+            upgrade_repo, built, seconds = _machine.ensure_upgrade_repo(paths, release=upgrade_release, mirror=mirror)
+        except _machine.MachineError as exc:
+            raise LabError('the %s upgrade repository: %s' % (upgrade_release, exc))
+        out['upgrade_repo'] = {'path': upgrade_repo, 'release': upgrade_release, 'mount': _machine.UPGRADE_REPO_MOUNT,
+                               'built': built, 'seconds': round(seconds, 1)}
     keys = _machine.ensure_keys(sdir, [h['name'] for h in machines])
     with open(keys['admin'] + '.pub') as handle:
         admin_key = handle.read()
@@ -394,7 +404,7 @@ def ensure_machines(lab, hosts, entries, release='bookworm', mirror=None):
         upper = _machine.provision(lab, name, paths['rootfs'], hosts_file(host.get('hostname') or name, entries),
                                    host['ssh_address'], keys[name], admin_key)
         script = _machine.boot_script(name, paths['rootfs'], upper, paths['repo'], netns_pid,
-                                      _machine.cgroup_dirs(lab, name))
+                                      _machine.cgroup_dirs(lab, name), upgrade_repo=upgrade_repo)
         if _machine.start_machine(sdir, name, script):
             out['started'].append(name)
         booting[name] = netns_pid

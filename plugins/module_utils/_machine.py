@@ -46,6 +46,15 @@ IMAGE_PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'iproute2', 'python3', 'pyt
 # with everything they depend on that the image lacks).
 REPO_PACKAGES = ['openvswitch-switch', 'openvswitch-common', 'python3-openvswitch', 'ovn-central',
                  'ovn-host', 'ovn-common', 'keepalived', 'nftables']
+# The upgrade repository (ensure_upgrade_repo): a later release's Open vSwitch and OVN packages and
+# whatever a machine of the image, with the roles' packages installed, needs to take them from there
+# (on Debian 12 -> 13: libc6, OpenSSL, Python 3.13, apt...). Mounted read-only where a real host has
+# its mirror; playbooks/upgrade.yml is pointed at it by an apt source, as at a mirror.
+UPGRADE_PACKAGES = ['openvswitch-switch', 'openvswitch-common', 'python3-openvswitch', 'ovn-central',
+                    'ovn-host', 'ovn-common']
+UPGRADE_REPO_MOUNT = '/srv/netvirt-lab-upgrade-repo'
+UPGRADE_RECIPE = 1
+DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg'
 
 
 class MachineError(Exception):
@@ -171,6 +180,137 @@ def ensure_image(release='bookworm', mirror=None, image_packages=None, repo_pack
 
 
 # ---------------------------------------------------------------------------------------------
+# The upgrade repository: packages of another release for a rehearsed upgrade
+
+
+def simulated_installs(apt_output):
+    """{package: version} of the 'Inst' lines of ``apt-get -s install`` (what apt would install)."""
+    found = {}
+    for line in apt_output.splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[0] == 'Inst':
+            # "Inst name [old version] (new version suite [arch])" or "Inst name (version ...)"
+            rest = line.split('(', 1)
+            if len(rest) == 2:
+                found[words[1]] = rest[1].split()[0]
+    return found
+
+
+_INDEX_ONLY_FIELDS = ('Filename', 'Size', 'MD5sum', 'SHA1', 'SHA256', 'SHA512', 'Description-md5')
+
+
+def installed_stanzas(packages_index, installed):
+    """dpkg status stanzas ("install ok installed") for the {package: version} of a Packages index
+    (dpkg-scanpackages' output): what dpkg's status would hold once they are installed. Fails when
+    one of them is not in the index."""
+    wanted = dict(installed)
+    out = []
+    for stanza in packages_index.strip().split('\n\n'):
+        fields, name, version = [], None, None
+        for line in stanza.splitlines():
+            if line[:1] in (' ', '\t') and fields:
+                fields[-1] += '\n' + line
+                continue
+            key = line.split(':', 1)[0]
+            if key == 'Package':
+                name = line.split(':', 1)[1].strip()
+            elif key == 'Version':
+                version = line.split(':', 1)[1].strip()
+            fields.append(line)
+        if name is None or wanted.get(name) != version:
+            continue
+        kept = [f for f in fields if f.split(':', 1)[0] not in _INDEX_ONLY_FIELDS]
+        kept.insert(1, 'Status: install ok installed')
+        out.append('\n'.join(kept))
+        del wanted[name]
+    if wanted:
+        raise MachineError('not in the local repository: %s' % ', '.join('%s %s' % kv for kv in sorted(wanted.items())))
+    return out
+
+
+def upgrade_repo_key(image_top, release, mirror, packages):
+    data = json.dumps([UPGRADE_RECIPE, os.path.basename(image_top), release, mirror, sorted(packages)])
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+def _host_apt(config, argv):
+    env = dict(os.environ, APT_CONFIG=config, DEBIAN_FRONTEND='noninteractive')
+    return _run(['apt-get'] + argv, env=env)
+
+
+def ensure_upgrade_repo(image, release='trixie', mirror=None, packages=None, repo_packages=None):
+    """A local repository (flat, like the image's) with ``release``'s ``packages`` and everything
+    a machine of ``image`` (image_paths()) needs to upgrade to them once the roles have installed
+    ``repo_packages`` from the image's repository. apt on this machine works that out with a dpkg
+    status of its own (the image's, plus those packages as installed): nothing is installed and no
+    machine is involved. Built once, cached next to the image. Returns (path, built, seconds)."""
+    mirror = mirror or default_mirror()
+    packages = list(packages or UPGRADE_PACKAGES)
+    repo_packages = list(repo_packages or REPO_PACKAGES)
+    top = os.path.join(IMAGE_CACHE, 'upgrade-%s' % upgrade_repo_key(image['top'], release, mirror, packages))
+    repo = os.path.join(top, 'repo')
+    if os.path.isfile(os.path.join(top, 'complete')):
+        return repo, False, 0.0
+    if not os.path.isfile(DEBIAN_KEYRING):
+        raise MachineError('%s is missing (package debian-archive-keyring): the %s packages could not be verified'
+                           % (DEBIAN_KEYRING, release))
+    started = time.monotonic()
+    with open(os.path.join(IMAGE_CACHE, 'build.lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.isfile(os.path.join(top, 'complete')):
+            return repo, False, time.monotonic() - started
+        work = top + '.build'
+        shutil.rmtree(work, ignore_errors=True)
+        for sub in ('lists/partial', 'cache/archives/partial', 'repo/partial', 'empty'):
+            os.makedirs(os.path.join(work, sub))
+        status = os.path.join(work, 'status')
+        sources = os.path.join(work, 'sources.list')
+        config = os.path.join(work, 'apt.conf')
+        arch = _run(['dpkg', '--print-architecture']).stdout.strip()
+        with open(config, 'w') as handle:
+            handle.write(''.join('%s "%s";\n' % kv for kv in (
+                ('Dir::State', work), ('Dir::State::Lists', os.path.join(work, 'lists')),
+                ('Dir::State::status', status), ('Dir::Cache', os.path.join(work, 'cache')),
+                ('Dir::Etc::SourceList', sources), ('Dir::Etc::SourceParts', os.path.join(work, 'empty')),
+                ('Dir::Etc::Preferences', os.path.join(work, 'empty', 'none')),
+                ('Dir::Etc::PreferencesParts', os.path.join(work, 'empty')),
+                ('APT::Architecture', arch), ('Debug::NoLocking', 'true'))))
+            handle.write('APT::Architectures { "%s"; };\n' % arch)
+        shutil.copyfile(os.path.join(image['rootfs'], 'var/lib/dpkg/status'), status)
+        # 1. What the roles install from the image's repository, written into the status as installed.
+        with open(sources, 'w') as handle:
+            handle.write('deb [trusted=yes] file:%s ./\n' % image['repo'])
+        _host_apt(config, ['update', '-qq'])
+        installs = simulated_installs(_host_apt(config, ['-s', 'install'] + repo_packages).stdout)
+        with open(os.path.join(image['repo'], 'Packages')) as handle:
+            stanzas = installed_stanzas(handle.read(), installs)
+        with open(status, 'a') as handle:
+            handle.write('\n' + '\n\n'.join(stanzas) + '\n')
+        # 2. The upgrade from the release's mirror, downloaded only.
+        with open(sources, 'w') as handle:
+            handle.write('deb [signed-by=%s] %s %s main\n' % (DEBIAN_KEYRING, mirror, release))
+        _host_apt(config, ['update', '-qq'])
+        _host_apt(config, ['install', '-y', '-qq', '--download-only',
+                           '-o', 'Dir::Cache::archives=%s' % os.path.join(work, 'repo')] + packages)
+        shutil.rmtree(os.path.join(work, 'repo', 'partial'), ignore_errors=True)
+        for name in os.listdir(os.path.join(work, 'repo')):
+            if not name.endswith('.deb'):
+                os.unlink(os.path.join(work, 'repo', name))
+        _write_packages_index(os.path.join(work, 'repo'))
+        with open(os.path.join(work, 'inputs.json'), 'w') as handle:
+            json.dump({'image': os.path.basename(image['top']), 'release': release, 'mirror': mirror,
+                       'packages': packages, 'repo_packages': repo_packages, 'recipe': UPGRADE_RECIPE,
+                       'installed_first': installs}, handle, indent=1)
+        for sub in ('lists', 'cache', 'empty', 'status', 'sources.list', 'apt.conf'):
+            path = os.path.join(work, sub)
+            shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
+        open(os.path.join(work, 'complete'), 'w').close()
+        shutil.rmtree(top, ignore_errors=True)
+        os.rename(work, top)
+    return repo, True, time.monotonic() - started
+
+
+# ---------------------------------------------------------------------------------------------
 # One machine
 
 
@@ -273,11 +413,14 @@ def remove_cgroups(lab, name=None):
                 pass
 
 
-def boot_script(name, rootfs, upper, repo, netns_pid, cgroups=()):
+def boot_script(name, rootfs, upper, repo, netns_pid, cgroups=(), upgrade_repo=None):
     argv = ['systemd-nspawn', '-q', '-D', rootfs, '--overlay=%s:%s:/' % (rootfs, upper), '-M', name, '-b',
             '--network-namespace-path=/proc/%d/ns/net' % netns_pid, '--keep-unit', '--register=no',
             '--bind=/dev/net/tun', '--capability=CAP_NET_ADMIN,CAP_IPC_LOCK',
             '--bind-ro=%s:%s' % (repo, REPO_MOUNT), '--console=read-only']
+    if upgrade_repo:
+        # Where a real host has its mirror; nothing points the machine's apt at it until a playbook does.
+        argv.insert(-1, '--bind-ro=%s:%s' % (upgrade_repo, UPGRADE_REPO_MOUNT))
     # Exit status 133 is "reboot": start it again, as the machine's firmware would.
     enter = ''.join('mkdir -p %s && echo $$ > %s/cgroup.procs\n' % (_q(d), _q(d)) for d in cgroups)
     return ('#!/bin/sh\n'

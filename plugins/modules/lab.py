@@ -160,6 +160,16 @@ options:
     description: Debian mirror the image is built from. Defaults to the one of this machine's apt sources.
     type: str
     version_added: 0.2.0
+  machine_upgrade_release:
+    description:
+      - A later Debian release (V(trixie)) whose Open vSwitch and OVN packages every machine can be
+        upgraded to, for a rehearsed upgrade (C(playbooks/upgrade.yml)).
+      - A second local repository holds them with everything a machine of the image needs to take
+        them (built once from O(machine_mirror) and cached); it is mounted read-only at
+        C(/srv/netvirt-lab-upgrade-repo) in every machine, and no apt source points at it - the
+        upgrade playbook is given one, as a real host is pointed at a mirror.
+    type: str
+    version_added: 0.2.0
 attributes:
   check_mode:
     description: Not supported; the lab is built or removed for real.
@@ -218,6 +228,12 @@ image:
   returned: when state is present and there are machines
   type: dict
   sample: {"path": "/var/cache/netvirt-overlay/machine-18f41cee81f564d9", "built": false, "seconds": 0.0}
+upgrade_repo:
+  description: With O(machine_upgrade_release), the upgrade repository, where machines see it, whether this run built it.
+  returned: when state is present, there are machines and O(machine_upgrade_release) is set
+  type: dict
+  sample: {"path": "/var/cache/netvirt-overlay/upgrade-0123456789abcdef/repo", "release": "trixie",
+           "mount": "/srv/netvirt-lab-upgrade-repo", "built": false, "seconds": 0.0}
 ssh:
   description: The SSH client configuration and C(known_hosts) the lab wrote for its machines.
   returned: when state is present and there are machines
@@ -269,6 +285,7 @@ def main():
             hosts_entries=dict(type='list', elements='str', default=[]),
             machine_release=dict(type='str', default='bookworm'),
             machine_mirror=dict(type='str'),
+            machine_upgrade_release=dict(type='str'),
         ),
         supports_check_mode=False,
     )
@@ -303,13 +320,13 @@ def main():
     try:
         created = ensure_lab(p['name'], p['hosts'], p['networks'], p['links'], p['hosts_entries'])
         booted = ensure_machines(p['name'], p['hosts'], p['hosts_entries'], release=p['machine_release'],
-                                 mirror=p['machine_mirror'])
+                                 mirror=p['machine_mirror'], upgrade_release=p['machine_upgrade_release'])
     except LabError as exc:
         module.fail_json(msg=str(exc))
     created += ['machine %s' % name for name in booted['started']]
     pids = dict((h['name'], pid_of(p['name'], h['name'])) for h in p['hosts'])
     module.exit_json(changed=bool(created), created=created, pids=pids, machines=booted['machines'],
-                     image=booted['image'], ssh=booted['ssh'])
+                     image=booted['image'], upgrade_repo=booted['upgrade_repo'], ssh=booted['ssh'])
 
 
 if __name__ == '__main__':

@@ -46,7 +46,10 @@ def _family(packages, services, config_files, config_vars, network_config, start
 
 PLATFORMS = {
     'Debian': _family(
-        packages={'ovs': ['openvswitch-switch', 'python3-openvswitch'], 'gateway': ['keepalived', 'nftables', 'iproute2']},
+        # ovsdb: the package of ovsdb-server, which also serves OVN's databases (playbooks/upgrade.yml
+        # upgrades it on the controllers, where openvswitch-switch is not installed).
+        packages={'ovs': ['openvswitch-switch', 'python3-openvswitch'], 'ovsdb': ['openvswitch-common'],
+                  'gateway': ['keepalived', 'nftables', 'iproute2']},
         # openvswitch-switch.service is the wrapper that starts the two daemons' units; ovn-host is
         # what a chassis enables and restarts, the wrapper whose restart reaches ovn-controller.
         services={'ovs': 'openvswitch-switch', 'ovn_central': 'ovn-central', 'ovn_nb_db': 'ovn-ovsdb-server-nb',
@@ -58,7 +61,8 @@ PLATFORMS = {
         # The packages' maintainer scripts enable and start them (deb-systemd-helper, deb-systemd-invoke).
         starts_installed_services=True),
     'RedHat': _family(
-        packages={'ovs': ['openvswitch', 'python3-openvswitch'], 'gateway': ['keepalived', 'nftables', 'iproute']},
+        packages={'ovs': ['openvswitch', 'python3-openvswitch'], 'ovsdb': ['openvswitch'],
+                  'gateway': ['keepalived', 'nftables', 'iproute']},
         # One unit runs the northbound and southbound databases and ovn-northd (ovn-ctl start_northd).
         services={'ovs': 'openvswitch', 'ovn_central': 'ovn-northd', 'ovn_nb_db': 'ovn-northd', 'ovn_sb_db': 'ovn-northd',
                   'ovn_host': 'ovn-controller'},

@@ -137,6 +137,8 @@ class Ping(object):
         assert summary, 'ping %s measured nothing:\n%s' % (self.label, out[-500:])
         replies = re.findall(r'^\[(\d+\.\d+)\] \d+ bytes from .* icmp_seq=(\d+) ', out, re.M)
         seqs = sorted(set(int(seq) for _stamp, seq in replies))  # (a duplicate reply counts once)
+        # (wall-clock time, icmp_seq) of every reply, for a drill that places the losses in time
+        self.replies = [(float(stamp), int(seq)) for stamp, seq in replies]
         return int(summary.group(1)), len(seqs), seqs, [float(stamp) for stamp, _seq in replies]
 
     def stop(self):
@@ -270,7 +272,11 @@ class Playbook(object):
 
 def table_rows(data):
     """The rows of a verification table (playbooks/lab/tasks/report_table.yml); fails when there are none."""
-    kept = results(data, 'Keep the rows').get('localhost', {})
+    try:
+        kept = results(data, 'Keep the rows').get('localhost', {})
+    except AssertionError:
+        # The verification stopped before its table: say where.
+        raise AssertionError('the verification stopped before its table:\n%s' % '\n'.join(failures(data)))
     rows = kept.get('ansible_facts', {}).get('verify_table_rows')
     if not rows:
         raise AssertionError('the verification table has no rows:\n%s' % '\n'.join(failures(data)))

@@ -170,3 +170,34 @@ def destroy_leaving_nothing(pb, lab, state, extra_vars):
     pb.destroy(extra_vars=extra_vars)
     left = leftovers(lab, state)
     assert not left, 'left behind by the removed lab: %s' % left
+
+
+def losses_in_windows(replies, windows, sent, interval):
+    """Where a pinger's losses fell: {label: (lost, longest silence in seconds, replies)} for each
+    window (label, start, end) of wall-clock time, and 'outside' for the rest. A lost request's time
+    is estimated between the replies to its neighbours (ping sends at a steady interval), and after
+    the last reply from it at that interval, up to sent (the requests judged); a silence counts in
+    the window its end falls in. A window with no reply in it was not measured: the caller must
+    fail it, not read it as no loss. replies: Ping.replies after stop()."""
+    found = dict((label, [0, 0.0, 0]) for label, _start, _end in windows)
+    found['outside'] = [0, 0.0, 0]
+
+    def window_of(moment):
+        for label, start, end in windows:
+            if start <= moment <= end:
+                return label
+        return 'outside'
+
+    ordered = sorted(set(replies), key=lambda reply: reply[1])
+    for stamp, _seq in ordered:
+        found[window_of(stamp)][2] += 1
+    for (t0, s0), (t1, s1) in zip(ordered, ordered[1:]):
+        for seq in range(s0 + 1, s1):
+            found[window_of(t0 + (t1 - t0) * (seq - s0) / (s1 - s0))][0] += 1
+        entry = found[window_of(t1)]
+        entry[1] = max(entry[1], t1 - t0)
+    if ordered:
+        last_stamp, last_seq = ordered[-1]
+        for seq in range(last_seq + 1, sent + 1):
+            found[window_of(last_stamp + (seq - last_seq) * interval)][0] += 1
+    return dict((label, tuple(value)) for label, value in found.items())

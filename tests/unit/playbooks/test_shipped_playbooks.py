@@ -13,6 +13,7 @@ import os
 import subprocess
 
 import pytest
+import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 REAL_HOSTS = os.path.join(ROOT, 'tests', 'inventories', 'real_hosts')
@@ -35,9 +36,9 @@ def ansible_playbook(*args, inventory=REAL_HOSTS):
 
 
 def test_playbooks_holds_what_users_run_and_the_lab_its_own():
-    assert SHIPPED == ['playbooks/site.yml'], SHIPPED
+    assert SHIPPED == ['playbooks/site.yml', 'playbooks/upgrade.yml'], SHIPPED
     assert {'playbooks/lab/create.yml', 'playbooks/lab/deploy.yml', 'playbooks/lab/verify.yml'} <= set(LAB), LAB
-    assert sorted(os.listdir(os.path.join(ROOT, 'playbooks'))) == ['lab', 'site.yml']
+    assert sorted(os.listdir(os.path.join(ROOT, 'playbooks'))) == ['lab', 'site.yml', 'upgrade.yml']
 
 
 @pytest.mark.parametrize('inventory', sorted(INVENTORIES))
@@ -55,3 +56,23 @@ def test_site_plays_on_the_overlay_groups_only():
     assert hosts, out
     assert hosts <= OVERLAY_HOSTS, 'site.yml plays on hosts outside the overlay: %s\n%s' % (sorted(hosts - OVERLAY_HOSTS), out)
     assert 'web1.example.net' not in out and 'db1.example.net' not in out, out
+
+
+def test_upgrade_plays_on_the_overlay_groups_one_machine_at_a_time_and_stops_on_the_first_failure():
+    with open(os.path.join(ROOT, 'playbooks', 'upgrade.yml')) as handle:
+        plays = yaml.safe_load(handle)
+    overlay = {'controllers', 'relays', 'hypervisors', 'service_nodes', 'gateways'}
+    batches = {'netvirt_upgrade_chassis_before', 'netvirt_upgrade_controllers', 'netvirt_upgrade_chassis_after'}
+    for play in plays:
+        assert set(play['hosts'].split(':')) <= overlay | batches, play['name']
+        # Every play stops the whole run on any failure; no play touches a host of the lab's own groups.
+        assert play.get('any_errors_fatal') is True, play['name']
+        assert play.get('gather_facts') is False, play['name']
+    upgrading = [play for play in plays if play['hosts'] in batches]
+    assert [play['hosts'] for play in upgrading] == ['netvirt_upgrade_chassis_before', 'netvirt_upgrade_controllers',
+                                                     'netvirt_upgrade_chassis_after']
+    for play in upgrading:
+        assert play.get('serial') == 1 and play.get('max_fail_percentage') == 0, play['name']
+    # Nothing is upgraded before the preflight ran on every host.
+    assert plays[0]['tasks'][0]['ansible.builtin.include_role']['tasks_from'] == 'preflight'
+    assert plays[0]['hosts'] == 'controllers:relays:hypervisors:service_nodes:gateways'

@@ -32,6 +32,8 @@ def test_both_families_name_the_same_things():
     ('Debian', 'packages', 'ovs', 'openvswitch-switch'),
     ('Debian', 'packages', 'ovn_central', 'ovn-central'),
     ('Debian', 'packages', 'ovn_host', 'ovn-host'),
+    ('Debian', 'packages', 'ovsdb', 'openvswitch-common'),
+    ('RedHat', 'packages', 'ovsdb', 'openvswitch'),
     ('Debian', 'services', 'ovs', 'openvswitch-switch'),
     ('Debian', 'services', 'ovs_vswitchd', 'ovs-vswitchd'),
     ('Debian', 'services', 'ovn_nb_db', 'ovn-ovsdb-server-nb'),

@@ -20,6 +20,79 @@ def test_the_image_key_follows_every_input_and_not_the_order_of_packages():
     assert base != _machine.image_key('bookworm', 'http://m/debian', ['a', 'b'], ['x', 'y'])
 
 
+def test_the_upgrade_repository_is_mounted_read_only_only_when_asked_for():
+    plain = _machine.boot_script('hv1', '/img/rootfs', '/layers/hv1', '/img/repo', 4242)
+    assert _machine.UPGRADE_REPO_MOUNT not in plain
+    text = _machine.boot_script('hv1', '/img/rootfs', '/layers/hv1', '/img/repo', 4242, upgrade_repo='/up/repo')
+    assert "'--bind-ro=/up/repo:/srv/netvirt-lab-upgrade-repo'" in text
+    # ... as an option of systemd-nspawn, before the machine's init is named (-b boots it).
+    assert text.index('/srv/netvirt-lab-upgrade-repo') < text.index("'--console=read-only'")
+
+
+def test_the_upgrade_repository_key_follows_the_image_release_mirror_and_packages():
+    base = _machine.upgrade_repo_key('/c/machine-1', 'trixie', 'http://m/debian', ['a', 'b'])
+    assert base == _machine.upgrade_repo_key('/c/machine-1', 'trixie', 'http://m/debian', ['b', 'a'])
+    for other in (('/c/machine-2', 'trixie', 'http://m/debian', ['a', 'b']),
+                  ('/c/machine-1', 'forky', 'http://m/debian', ['a', 'b']),
+                  ('/c/machine-1', 'trixie', 'http://o/debian', ['a', 'b']),
+                  ('/c/machine-1', 'trixie', 'http://m/debian', ['a'])):
+        assert base != _machine.upgrade_repo_key(*other), other
+
+
+# apt-get -s install's lines (apt 2.6), an upgrade, a new package, a removal and configure lines.
+APT_SIMULATION = """Reading package lists...
+Inst libc6 [2.36-9+deb12u14] (2.41-12+deb13u5 Debian:13.8/stable [amd64]) [libc-bin:amd64 ]
+Remv libssl3 [3.0.20-1~deb12u2] [openssh-client:amd64 ]
+Inst libssl3t64 (3.5.9-1~deb13u1 Debian:13.8/stable [amd64])
+Inst openvswitch-common (3.1.0-2+deb12u1 localhost [amd64])
+Conf openvswitch-common (3.1.0-2+deb12u1 localhost [amd64])
+"""
+
+
+def test_simulated_installs_are_the_inst_lines_with_their_new_version():
+    assert _machine.simulated_installs(APT_SIMULATION) == {
+        'libc6': '2.41-12+deb13u5', 'libssl3t64': '3.5.9-1~deb13u1', 'openvswitch-common': '3.1.0-2+deb12u1'}
+    assert _machine.simulated_installs('Reading package lists...\n') == {}
+
+
+PACKAGES_INDEX = """Package: openvswitch-common
+Version: 3.1.0-2+deb12u1
+Architecture: amd64
+Depends: openssl, libc6 (>= 2.34)
+Filename: ./openvswitch-common_3.1.0-2+deb12u1_amd64.deb
+Size: 100
+SHA256: abc
+Description: Open vSwitch common components
+ A multi-line description
+ .
+ with a paragraph.
+
+Package: openvswitch-common
+Version: 3.0.0-1
+Architecture: amd64
+Filename: ./openvswitch-common_3.0.0-1_amd64.deb
+Description: an older one
+
+Package: keepalived
+Version: 1:2.2.7-1+b2
+Architecture: amd64
+Filename: ./keepalived.deb
+Description: not installed
+"""
+
+
+def test_installed_stanzas_are_dpkg_status_entries_of_the_versions_asked_for():
+    stanzas = _machine.installed_stanzas(PACKAGES_INDEX, {'openvswitch-common': '3.1.0-2+deb12u1'})
+    assert stanzas == ['Package: openvswitch-common\nStatus: install ok installed\nVersion: 3.1.0-2+deb12u1\n'
+                       'Architecture: amd64\nDepends: openssl, libc6 (>= 2.34)\n'
+                       'Description: Open vSwitch common components\n A multi-line description\n .\n with a paragraph.']
+
+
+def test_installed_stanzas_fail_on_a_package_the_index_does_not_have():
+    with pytest.raises(_machine.MachineError, match='not in the local repository: openvswitch-common 9.9'):
+        _machine.installed_stanzas(PACKAGES_INDEX, {'openvswitch-common': '9.9'})
+
+
 def test_the_boot_loop_restarts_only_on_reboot_and_keeps_the_machine_in_its_namespace(tmp_path):
     text = _machine.boot_script('hv1', '/img/rootfs', '/layers/hv1', '/img/repo', 4242,
                                 cgroups=['/sys/fs/cgroup/systemd/netvirt-lab/lab/hv1'])
