@@ -171,7 +171,8 @@ class Inventory(Resource):
         root = only_row(tables['Open_vSwitch'])
         return dict(bridges=dict((br.name, bridge_info(br)) for br in tables['Bridge'].rows.values()
                                  if wanted is None or br.name in wanted),
-                    ovs_version=opt(root.ovs_version), cur_cfg=root.cur_cfg, next_cfg=root.next_cfg)
+                    ovs_version=opt(root.ovs_version), cur_cfg=root.cur_cfg, next_cfg=root.next_cfg,
+                    external_ids=dict(root.external_ids))
 
     def outcome(self, tables, changes, after):
         missing = sorted(set(self.params['bridges'] or []) - set(after['bridges']))

@@ -59,6 +59,11 @@ next_cfg:
   description: Last configuration sequence number requested by a client.
   returned: always
   type: int
+external_ids:
+  description: The switch-wide external_ids (the Open_vSwitch row's), such as C(system-id) and OVN's C(ovn-remote).
+  returned: always
+  type: dict
+  sample: {"system-id": "hv1", "ovn-encap-type": "geneve"}
 bridges:
   description: Bridges by name.
   returned: always
