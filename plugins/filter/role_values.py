@@ -14,7 +14,7 @@ description:
     the role's default for the names the inventory leaves unset. Names that are neither set nor
     defaulted are left out, as the role would see them (undefined).
   - A default is read only for a name the inventory leaves unset. A default that cannot be evaluated
-    yet (it needs facts the caller has not gathered, or another role's variable) is left out: the role
+    yet (it needs facts the caller has not gathered, or another role's variable) is left out; the role
     evaluates it when it runs, and a default is the role's own, not input to check.
   - The preflight feeds it to C(ansible.builtin.validate_argument_spec) before any host is changed.
 options:
