@@ -114,11 +114,17 @@ def test_rolling_upgrade_from_debian_12_to_debian_13_packages(machine_lab):
     losses = [(pinger.label, sent, received, losses_in_windows(pinger.replies, windows, sent, pinger.interval)) for pinger, sent, received in figures]
     print('data-path loss per step (pings lost at 50/s, longest silence):')
     print('%-5s %-7s %s' % ('step', 'seconds', '  '.join('%-26s' % label for label, _s, _r, _l in losses)))
+
+    def cell(found, key):
+        # A step with no reply in it measured nothing: it must not read as "0 lost".
+        if found[key][2] or key == 'outside':
+            return '%d lost, %.2f s' % found[key][:2]
+        return 'NOT MEASURED (no reply)'
+
     for host, start, end in windows + [('other', 0, 0)]:
         key = host if host != 'other' else 'outside'
         print('%-5s %-7s %s' % (host, '%.0f' % (end - start) if host != 'other' else '-',
-                                '  '.join('%-26s' % ('%d lost, %.2f s' % found[key][:2] if found[key][2] or key == 'outside'
-                                                      else 'NOT MEASURED (no reply)') for _l, _s, _r, found in losses)))
+                                '  '.join('%-26s' % cell(found, key) for _l, _s, _r, found in losses)))
     for label, sent, received, _found in losses:
         print('  %-28s lost %d of %d in all' % (label, sent - received, sent))
     # Checked after the verification table and the second site.yml run, which must run either way.
