@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.netvirt.overlay.plugins.module_utils._bridge import check_against_host, desired_ports
 from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import server_not_there
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError, new_bridge, simulate
-from ansible_collections.netvirt.overlay.plugins.modules.ovs_flows import UNKNOWN_PORT_RE, port_pattern
+from ansible_collections.netvirt.overlay.plugins.module_utils._ovs_flows import UNKNOWN_PORT_RE, port_pattern
 
 
 def test_no_local_socket_means_no_server_yet(tmp_path):

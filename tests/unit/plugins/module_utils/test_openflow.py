@@ -11,7 +11,7 @@ from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import (
     normalise_networks, service_node_flows, tunnel_bridge_flows)
 from ansible_collections.netvirt.overlay.plugins.module_utils._openflow import (
     PRIORITY_DEFAULT, check_flows, parse_flow, split_actions, tokens)
-from ansible_collections.netvirt.overlay.plugins.modules import ovs_flows
+from ansible_collections.netvirt.overlay.plugins.module_utils import _ovs_flows
 
 NETS = normalise_networks([{'name': 'blue', 'vni': 1001}, {'name': 'red', 'vni': 1002, 'vlan': 7}])
 
@@ -239,26 +239,26 @@ def params(**kw):
 ])
 def test_module_request_refused(kw, needles):
     with pytest.raises(InputError) as exc:
-        ovs_flows.check_request(params(**kw))
+        _ovs_flows.check_request(params(**kw))
     for needle in needles:
         assert needle in str(exc.value)
 
 
 def test_module_bridge_name_checked():
     with pytest.raises(Exception) as exc:
-        ovs_flows.check_request(params(bridge='br tun'))
+        _ovs_flows.check_request(params(bridge='br tun'))
     assert 'bridge' in str(exc.value)
 
 
 def test_module_request_accepted():
-    assert ovs_flows.check_request(params(flows=[' in_port=1,actions=drop '])) == ['in_port=1,actions=drop']
-    assert ovs_flows.check_request(params(state='absent', flows=None)) == []
-    assert ovs_flows.check_request(params(state='absent', flows=[])) == []
+    assert _ovs_flows.check_request(params(flows=[' in_port=1,actions=drop '])) == ['in_port=1,actions=drop']
+    assert _ovs_flows.check_request(params(state='absent', flows=None)) == []
+    assert _ovs_flows.check_request(params(state='absent', flows=[])) == []
 
 
 def test_ofctl_errors_are_told_against_the_entry():
     err = 'ovs-ofctl: /tmp/ovs_flows-abc.txt:2: unknown action bogus\n'
     flows = ['table=0,priority=0,actions=drop', 'in_port=1,actions=bogus']
-    assert ovs_flows.ofctl_error(err, '/tmp/ovs_flows-abc.txt', flows) == (
+    assert _ovs_flows.ofctl_error(err, '/tmp/ovs_flows-abc.txt', flows) == (
         "flows[1] 'in_port=1,actions=bogus': ovs-ofctl: unknown action bogus")
-    assert ovs_flows.ofctl_error('ovs-ofctl: br-x is not a bridge or a socket', '/tmp/ovs_flows-abc.txt', flows) is None
+    assert _ovs_flows.ofctl_error('ovs-ofctl: br-x is not a bridge or a socket', '/tmp/ovs_flows-abc.txt', flows) is None

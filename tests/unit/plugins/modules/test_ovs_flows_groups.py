@@ -18,6 +18,7 @@ from ansible_collections.netvirt.overlay.tests.unit.module_args import patch_mod
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError
 from ansible_collections.netvirt.overlay.plugins.module_utils._openflow import (
     check_groups, group_text, parse_group_dump, plan_groups)
+from ansible_collections.netvirt.overlay.plugins.module_utils import _ovs_flows
 from ansible_collections.netvirt.overlay.plugins.modules import ovs_flows
 
 G1 = 'group_id=1,type=ff,bucket=watch_port:sn-a,actions=output:sn-a,bucket=watch_port:patch-int,actions=output:p1'
@@ -65,9 +66,9 @@ def test_plan_adds_changes_and_removes_by_id():
 
 def test_groups_are_not_allowed_with_state_absent():
     with pytest.raises(InputError, match='give no groups'):
-        ovs_flows.check_group_request(dict(groups=[], state='absent', cookie=0x4e56))
-    assert ovs_flows.check_group_request(dict(groups=None, state='absent', cookie=0x4e56)) is None
-    assert ovs_flows.check_group_request(dict(groups=[], state='present', cookie=0x4e56)) == {}
+        _ovs_flows.check_group_request(dict(groups=[], state='absent', cookie=0x4e56))
+    assert _ovs_flows.check_group_request(dict(groups=None, state='absent', cookie=0x4e56)) is None
+    assert _ovs_flows.check_group_request(dict(groups=[], state='present', cookie=0x4e56)) == {}
 
 
 @pytest.fixture(scope='module')
