@@ -13,7 +13,8 @@ from ansible_collections.netvirt.overlay.tests.unit.module_args import patch_mod
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, ip_interface
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError
-from ansible_collections.netvirt.overlay.plugins.modules import interface_address as ia
+from ansible_collections.netvirt.overlay.plugins.module_utils import _interface_address as ia
+from ansible_collections.netvirt.overlay.plugins.modules import interface_address
 
 
 # --- ip_interface (module_utils/_input.py) --------------------------------------------------------
@@ -178,7 +179,7 @@ def run_module(monkeypatch, capsys, host, args):
     monkeypatch.setattr(AnsibleModule, 'get_bin_path', lambda self, name, required=False, opt_dirs=None: '/sbin/' + name)
     with patch_module_args(args):
         with pytest.raises(SystemExit) as exc:
-            ia.main()
+            interface_address.main()
     return exc.value.code, json.loads(capsys.readouterr().out)
 
 

@@ -1,0 +1,137 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netvirt.overlay contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""interface_address' run: the addresses, MTU and link state of one interface, changed with ip(8).
+
+The module file is its documentation, its argument spec and ``run(module)``. Every input is
+checked before the host is read, what only the interface can tell (its MTU range, IPv6's minimum
+MTU) before anything is changed; the plan is a list of ip commands.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, checked_or_fail, integer, ip_interface, unique
+from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError, check_ifname
+
+IPV6_MIN_MTU = 1280
+
+
+def read_interface(module, name):
+    rc, out, _err = module.run_command(['ip', '-d', '-j', 'address', 'show', 'dev', name])
+    if rc != 0:
+        return None
+    data = json.loads(out or '[]')
+    if not data:
+        return None
+    link = data[0]
+    addresses = sorted('%s/%s' % (a['local'], a['prefixlen']) for a in link.get('addr_info', [])
+                       if a.get('scope') == 'global')
+    return {'addresses': addresses, 'mtu': link.get('mtu'), 'up': 'UP' in link.get('flags', []),
+            # 0 or absent: the driver sets no limit of its own.
+            'mtu_range': (link.get('min_mtu') or 0, link.get('max_mtu') or 0)}
+
+
+def public(state):
+    """The interface as returned to the user."""
+    return dict((k, v) for k, v in state.items() if k != 'mtu_range') if state else state
+
+
+def check_request(p):
+    """The addresses, normalised, with every input checked before the host is read or changed."""
+    check_ifname(p['interface'], 'interface')
+    addresses = [ip_interface(addr, 'addresses[%d]' % index, loopback=p['interface'] == 'lo')
+                 for index, addr in enumerate(p['addresses'])]
+    # One address once: the same address with two prefix lengths is two kernel entries, one of them wrong.
+    unique([addr.split('/')[0] for addr in addresses], 'addresses')
+    if p['mtu'] is not None:
+        integer(p['mtu'], 'mtu', 68, 65535)
+    integer(p['wait_timeout'], 'wait_timeout', 0, 3600)
+    return addresses
+
+
+def check_against(name, current, addresses, purge, mtu):
+    """What can only be checked against the interface itself: its MTU range and IPv6's minimum MTU."""
+    low, high = current['mtu_range']
+    if mtu is not None and ((low and mtu < low) or (high and mtu > high)):
+        raise InputError('mtu: %d is outside %d-%d, what %s accepts' % (mtu, max(low, 68), high or 65535, name))
+    if mtu is not None and mtu < IPV6_MIN_MTU:
+        ipv6 = sorted(set(a for a in addresses + ([] if purge else current['addresses']) if ':' in a))
+        if ipv6:
+            raise InputError('mtu: %d is below %d, the minimum of IPv6, and %s keeps %s (the kernel turns IPv6 '
+                             'off below it and drops the address)' % (mtu, IPV6_MIN_MTU, name, ', '.join(ipv6)))
+    elif mtu is None and current['mtu'] is not None and current['mtu'] < IPV6_MIN_MTU:
+        ipv6 = [a for a in addresses if ':' in a]
+        if ipv6:
+            raise InputError('addresses: %s is IPv6 and the MTU of %s is %d; IPv6 needs at least %d (set mtu)'
+                             % (', '.join(ipv6), name, current['mtu'], IPV6_MIN_MTU))
+
+
+def plan(name, current, addresses, purge, mtu, link):
+    commands, after = [], dict(current, addresses=list(current['addresses']))
+    have = set(current['addresses'])
+    wanted_ips = set(addr.split('/')[0] for addr in addresses)
+    # The same address with another prefix length: replaced, not kept beside the new one.
+    for addr in sorted(have - set(addresses)):
+        if addr.split('/')[0] in wanted_ips:
+            commands.append(['ip', 'address', 'del', addr, 'dev', name])
+            after['addresses'].remove(addr)
+    for addr in addresses:
+        if addr not in have:
+            commands.append(['ip', 'address', 'add', addr, 'dev', name])
+            after['addresses'].append(addr)
+    if purge:
+        for addr in sorted(have - set(addresses)):
+            if addr in after['addresses']:
+                commands.append(['ip', 'address', 'del', addr, 'dev', name])
+                after['addresses'].remove(addr)
+    if mtu is not None and mtu != current['mtu']:
+        commands.insert(0, ['ip', 'link', 'set', 'dev', name, 'mtu', str(mtu)])
+        after['mtu'] = mtu
+    if link != 'unchanged' and (link == 'up') != current['up']:
+        commands.append(['ip', 'link', 'set', 'dev', name, link])
+        after['up'] = link == 'up'
+    after['addresses'] = sorted(after['addresses'])
+    return commands, after
+
+
+def run(module):
+    """The whole module run (exits or fails the module)."""
+    p = module.params
+    addresses = checked_or_fail(module, check_request, (PlanError,))
+    module.get_bin_path('ip', required=True)
+
+    deadline = time.monotonic() + p['wait_timeout']
+    current = read_interface(module, p['interface'])
+    if current is None and module.check_mode:
+        # Nothing was created in check mode: the device an earlier task would add comes up down and bare.
+        current = {'addresses': [], 'mtu': None, 'up': False, 'mtu_range': (0, 0)}
+    while current is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        current = read_interface(module, p['interface'])
+    if current is None:
+        module.fail_json(msg="interface '%s' does not exist (waited %ss). For an OVS internal port, "
+                         "is ovs-vswitchd running and the port on a bridge?" % (p['interface'], p['wait_timeout']))
+    try:
+        check_against(p['interface'], current, addresses, p['purge'], p['mtu'])
+    except InputError as exc:
+        module.fail_json(msg=str(exc))
+
+    commands, after = plan(p['interface'], current, addresses, p['purge'], p['mtu'], p['link'])
+    if commands and not module.check_mode:
+        done = []
+        for cmd in commands:
+            rc, _out, err = module.run_command(cmd)
+            if rc != 0:
+                # What ran before stays done: say so, and what the interface looks like now.
+                module.fail_json(msg="'%s' failed: %s%s" % (' '.join(cmd), err.strip(),
+                                                            ' (done before it: %s)' % '; '.join(done) if done else ''),
+                                 changed=bool(done), commands=done, interface=public(read_interface(module, p['interface'])))
+            done.append(' '.join(cmd))
+        after = read_interface(module, p['interface'])
+    result = dict(changed=bool(commands), commands=[' '.join(c) for c in commands], interface=public(after))
+    if module._diff:
+        result['diff'] = dict(before=public(current), after=public(after))
+    module.exit_json(**result)
