@@ -161,50 +161,21 @@ skipped_files:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.respawn import has_respawned, probe_interpreters_for_module, respawn_module
 
-from ansible_collections.netvirt.overlay.plugins.module_utils import _selinux_context as sc
-from ansible_collections.netvirt.overlay.plugins.module_utils._constants import SYSTEM_PYTHONS
+from ansible_collections.netvirt.overlay.plugins.module_utils._selinux_context import DEFAULT_PATHS, DEFAULT_PKI_DIRS
+from ansible_collections.netvirt.overlay.plugins.module_utils._selinux_restorecon import run
 
-
-def _diff(changes):
-    return [dict(before_header=c['path'], after_header=c['path'],
-                 before='%s\n' % (c['before'] or '(no SELinux label)'), after='%s\n' % c['after'])
-            for c in changes]
+ARGUMENT_SPEC = dict(
+    paths=dict(type='list', elements='path', default=list(DEFAULT_PATHS)),
+    k5login_users=dict(type='list', elements='str', default=[]),
+    pki_dirs=dict(type='list', elements='path', default=list(DEFAULT_PKI_DIRS)),
+    recurse=dict(type='bool', default=False),
+    force=dict(type='bool', default=False),
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            paths=dict(type='list', elements='path', default=list(sc.DEFAULT_PATHS)),
-            k5login_users=dict(type='list', elements='str', default=[]),
-            pki_dirs=dict(type='list', elements='path', default=list(sc.DEFAULT_PKI_DIRS)),
-            recurse=dict(type='bool', default=False),
-            force=dict(type='bool', default=False),
-        ),
-        supports_check_mode=True,
-    )
-    backend = sc.default_backend()
-    if not backend.available and not has_respawned():
-        interpreter = probe_interpreters_for_module(SYSTEM_PYTHONS, 'selinux')
-        if interpreter:
-            respawn_module(interpreter)  # exits with the respawned module's result
-
-    try:
-        result = sc.restore_contexts(
-            backend,
-            paths=module.params['paths'],
-            k5login_users=module.params['k5login_users'],
-            pki_dirs=module.params['pki_dirs'],
-            recurse=module.params['recurse'],
-            force=module.params['force'],
-            check_mode=module.check_mode,
-        )
-    except sc.SelinuxError as exc:
-        module.fail_json(msg=str(exc))
-    if module._diff and result['changed_files']:
-        result['diff'] = _diff(result['changed_files'])
-    module.exit_json(**result)
+    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
 
 
 if __name__ == '__main__':

@@ -21,7 +21,7 @@ import pytest
 
 from ansible_collections.netvirt.overlay.tests.unit.module_args import patch_module_args
 
-from ansible_collections.netvirt.overlay.plugins.module_utils import _selinux_context as sc
+from ansible_collections.netvirt.overlay.plugins.module_utils import _selinux_context as sc, _selinux_restorecon
 from ansible_collections.netvirt.overlay.plugins.module_utils._constants import SYSTEM_PYTHONS
 from ansible_collections.netvirt.overlay.plugins.modules import selinux_restorecon
 
@@ -69,7 +69,7 @@ def keytab(tmp_path):
 def no_respawn(monkeypatch):
     """No system Python with the bindings; record any attempt to respawn."""
     calls = []
-    monkeypatch.setattr(selinux_restorecon, 'probe_interpreters_for_module',
+    monkeypatch.setattr(_selinux_restorecon, 'probe_interpreters_for_module',
                         lambda paths, name: calls.append((tuple(paths), name)))
     return calls
 
@@ -135,12 +135,12 @@ def test_missing_bindings_on_selinux_host_fail(monkeypatch, capsys, keytab, no_r
 
 
 def test_missing_bindings_respawn_under_system_python(monkeypatch, capsys, keytab):
-    monkeypatch.setattr(selinux_restorecon, 'probe_interpreters_for_module', lambda paths, name: '/usr/bin/python3')
+    monkeypatch.setattr(_selinux_restorecon, 'probe_interpreters_for_module', lambda paths, name: '/usr/bin/python3')
 
     def respawn(interpreter):
         raise Respawned(interpreter)
 
-    monkeypatch.setattr(selinux_restorecon, 'respawn_module', respawn)
+    monkeypatch.setattr(_selinux_restorecon, 'respawn_module', respawn)
     monkeypatch.setattr(sc, 'default_backend', lambda: FakeBackend(available=False))
     with patch_module_args(dict(paths=[keytab])):
         with pytest.raises(Respawned, match='/usr/bin/python3'):
