@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) netvirt.overlay contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The OVN PKI on the control node (ovs-pki's two CAs under overlay_ovn_pki_dir): which certificate
-a CA signed, and which CAs the nodes trust while the CA itself is rotated.
+"""The OVN PKI on the control node (ovs-pki's two CAs under overlay_ovn_pki_dir): when a certificate
+expires, which certificate a CA signed, and which CAs the nodes trust while the CA itself is rotated.
 
 A CA rotation keeps the old CA in ``ca/`` and makes the new one in ``ca-next/`` (phase trust); the
 nodes trust both until every node certificate is signed by the new one (phase sign); then the new
@@ -11,6 +11,7 @@ CA takes the old one's place and the nodes trust only it (phase finish).
 
 from __future__ import annotations
 
+import datetime
 import os
 
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import MeshError
@@ -18,7 +19,9 @@ from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import MeshE
 try:
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.x509.oid import NameOID
 except ImportError:  # pragma: no cover - ansible-core depends on it
     x509 = None
 
@@ -49,6 +52,37 @@ def certificates(pem, what):
             raise MeshError('%s: a certificate cannot be read: %s' % (what, exc))
         rest = rest[end + len(END):]
     return out
+
+
+def _utc(value):
+    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+
+
+def certificate_expiry(pem, now=None):
+    """End date, days left (counted from ``now``, ISO 8601, default now), common name, serial, issuer
+    and SHA-256 fingerprint of the first certificate of a PEM text."""
+    if x509 is None:
+        raise MeshError('certificate_expiry needs the Python library cryptography on the control node')
+    if not isinstance(pem, str) or BEGIN not in pem:
+        raise MeshError('certificate_expiry: the input is not a PEM certificate')
+    start = pem.index(BEGIN)
+    try:
+        cert = x509.load_pem_x509_certificate(pem[start:].encode('ascii'))
+    except ValueError as exc:
+        raise MeshError('certificate_expiry: the certificate cannot be read: %s' % exc)
+    try:
+        moment = _utc(datetime.datetime.fromisoformat(now.replace('Z', '+00:00'))) if now else \
+            datetime.datetime.now(datetime.timezone.utc)
+    except (AttributeError, ValueError):
+        raise MeshError('certificate_expiry: now must be an ISO 8601 date and time, not %r' % (now,))
+    not_after = _utc(getattr(cert, 'not_valid_after_utc', None) or cert.not_valid_after)
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return {'not_after': not_after.strftime('%Y-%m-%dT%H:%M:%SZ'),
+            'days_left': (not_after - moment).days,
+            'common_name': names[0].value if names else '',
+            'serial': '%x' % cert.serial_number,
+            'issuer': cert.issuer.rfc4514_string(),
+            'fingerprint': cert.fingerprint(hashes.SHA256()).hex()}
 
 
 def _verify_signature(cert, issuer):

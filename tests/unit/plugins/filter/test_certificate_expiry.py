@@ -12,7 +12,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.netvirt.overlay.plugins.filter.certificate_expiry import certificate_expiry
+from ansible_collections.netvirt.overlay.plugins.filter.pki import FilterModule
+
+# Through the filter plugin, as a template calls it (errors reach the user as AnsibleFilterError).
+certificate_expiry = FilterModule().filters()['certificate_expiry']
 
 END = datetime.datetime(2027, 12, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
 

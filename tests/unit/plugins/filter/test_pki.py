@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.netvirt.overlay.plugins.filter.certificate_expiry import certificate_expiry
 from ansible_collections.netvirt.overlay.plugins.filter.pki import FilterModule
 
 FILTERS = FilterModule().filters()
+certificate_expiry = FILTERS['certificate_expiry']
 signed_by = FILTERS['certificate_signed_by']
 ca_trust = FILTERS['ovn_ca_trust']
 NOW = datetime.datetime(2027, 1, 1, tzinfo=datetime.timezone.utc)
