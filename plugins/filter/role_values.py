@@ -56,37 +56,16 @@ _value:
   type: dict
 '''
 
-from collections.abc import Mapping, Sequence
+from ansible.errors import AnsibleFilterError
 
-from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
-from jinja2 import Undefined
-from jinja2.exceptions import UndefinedError
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._roles import RoleValuesError, role_values as _role_values
 
 
 def role_values(names, given, defaults, unset='__netvirt_unset__'):
-    if isinstance(names, (str, bytes)) or not isinstance(names, Sequence):
-        raise AnsibleFilterError('role_values: the names must be a list, got %s' % type(names).__name__)
-    if isinstance(given, (str, bytes)) or not isinstance(given, Sequence):
-        raise AnsibleFilterError('role_values: given must be a list, got %s' % type(given).__name__)
-    if not isinstance(defaults, Mapping):
-        raise AnsibleFilterError('role_values: defaults must be a dict, got %s' % type(defaults).__name__)
-    if len(names) != len(given):
-        raise AnsibleFilterError('role_values: %d names but %d values given' % (len(names), len(given)))
-    values = {}
-    for name, value in zip(names, given):
-        if not (isinstance(value, str) and value == unset):
-            values[name] = value
-        elif name in defaults:
-            # Read here, not before: only the defaults of unset names are evaluated (ansible-core
-            # templates a variable's items when they are read). One that cannot be evaluated yet
-            # raises, or comes back undefined.
-            try:
-                value = defaults[name]
-            except (AnsibleUndefinedVariable, UndefinedError):
-                continue
-            if not isinstance(value, Undefined):
-                values[name] = value
-    return values
+    try:
+        return _role_values(names, given, defaults, unset)
+    except RoleValuesError as exc:
+        raise AnsibleFilterError(str(exc))
 
 
 class FilterModule(object):
