@@ -75,9 +75,13 @@ def vlan_id(value, what):
     return whole_number(value, what, 1, 4094)
 
 
-def tenant_mtu(underlay_mtu, encapsulation, underlay_ipv6=False):
+def known_encapsulation(encapsulation):
     if encapsulation not in ENCAP_OVERHEAD:
         raise MeshError("encapsulation '%s' is not one of %s" % (encapsulation, ', '.join(sorted(ENCAP_OVERHEAD))))
+
+
+def tenant_mtu(underlay_mtu, encapsulation, underlay_ipv6=False):
+    known_encapsulation(encapsulation)
     mtu = int(underlay_mtu) - ENCAP_OVERHEAD[encapsulation] - (IPV6_EXTRA if underlay_ipv6 else 0)
     if mtu < 576:
         raise MeshError('underlay MTU %s leaves a tenant MTU of %d with %s; raise the underlay MTU'
@@ -87,6 +91,7 @@ def tenant_mtu(underlay_mtu, encapsulation, underlay_ipv6=False):
 
 def normalise_networks(networks, encapsulation='gre'):
     """Validate tenant networks and give each a local VLAN (its position, unless set)."""
+    known_encapsulation(encapsulation)
     out, names, vnis, vlans = [], set(), set(), set()
     for index, net in enumerate(networks or []):
         name = net.get('name')
@@ -98,9 +103,9 @@ def normalise_networks(networks, encapsulation='gre'):
             vni = int(net.get('vni'))
         except (TypeError, ValueError):
             raise MeshError("tenant network '%s' needs a numeric vni" % name)
-        if not 1 <= vni <= KEY_MAX.get(encapsulation, 2 ** 24 - 1):
+        if not 1 <= vni <= KEY_MAX[encapsulation]:
             raise MeshError("tenant network '%s': vni %d is outside 1-%d for %s"
-                            % (name, vni, KEY_MAX.get(encapsulation), encapsulation))
+                            % (name, vni, KEY_MAX[encapsulation], encapsulation))
         if vni in vnis:
             raise MeshError("tenant network '%s': vni %d is used by another network" % (name, vni))
         vlan = vlan_id(net.get('vlan') or index + 1, "tenant network '%s': local vlan" % name)
@@ -262,9 +267,9 @@ def service_node_flows(networks, tunnels):
         for name in sorted(set(tun['networks']), key=lambda n: by_name[n]['vni']):
             ports = flood_receivers(name, tunnels, kind, exclude_port=tun['port'])
             actions = ','.join('output:%s' % p for p in ports) if ports else 'drop'
-            flows.append('table=0,priority=%d,in_port=%s,tun_id=0x%x actions=%s'
-                         % (FLOW_PRIORITY, tun['port'], by_name[name]['vni'], actions))
-    flows.append('table=0,priority=0 actions=drop')
+            flows.append('table=%d,priority=%d,in_port=%s,tun_id=0x%x actions=%s'
+                         % (TABLE_CLASSIFY, FLOW_PRIORITY, tun['port'], by_name[name]['vni'], actions))
+    flows.append('table=%d,priority=0 actions=drop' % TABLE_CLASSIFY)
     return flows
 
 

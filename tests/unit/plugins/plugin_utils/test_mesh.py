@@ -220,3 +220,15 @@ def test_flow_cookie_names_each_owner_and_refuses_others():
     assert [flow_cookie(o) for o in ('overlay', 'learned', 'gateway_l2')] == ['0x4e56', '0x4e57', '0x4e58']
     with pytest.raises(MeshError, match="'vxlan' is not one of gateway_l2, learned, overlay"):
         flow_cookie('vxlan')
+
+
+@pytest.mark.parametrize('encapsulation, highest', [('gre', 2 ** 32 - 1), ('vxlan', 2 ** 24 - 1), ('geneve', 2 ** 24 - 1)])
+def test_vni_limit_is_the_encapsulations_key_size(encapsulation, highest):
+    assert normalise_networks([{'name': 'blue', 'vni': highest}], encapsulation)[0]['vni'] == highest
+    with pytest.raises(MeshError, match='vni %d is outside 1-%d for %s' % (highest + 1, highest, encapsulation)):
+        normalise_networks([{'name': 'blue', 'vni': highest + 1}], encapsulation)
+
+
+def test_unknown_encapsulation_is_refused_by_name():
+    with pytest.raises(MeshError, match="encapsulation 'ipip' is not one of geneve, gre, stt, vxlan"):
+        normalise_networks([{'name': 'blue', 'vni': 1001}], 'ipip')
