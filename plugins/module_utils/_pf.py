@@ -20,7 +20,6 @@ candidate before anything is installed.
 
 from __future__ import annotations
 
-import plistlib
 import re
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._pf_check import (
@@ -563,105 +562,13 @@ def build(spec, anchor_path):
                     statements, warnings)
 
 
-# --------------------------------------------------------------------------- persistence
-
-def launchd_plist(label, program_arguments):
-    """The launchd item that loads the rule set at boot, as XML plist bytes."""
-    return plistlib.dumps({
-        'Label': label,
-        'ProgramArguments': [str(arg) for arg in program_arguments],
-        'RunAtLoad': True,
-    }, fmt=plistlib.FMT_XML, sort_keys=True)
-
-
-def set_rc_vars(text, values):
-    """Set rc.conf variables: replace the first assignment, drop later ones, append if absent."""
-    lines = text.split('\n') if text else []
-    if lines and lines[-1] == '':
-        lines.pop()
-    for var, value in values:
-        wanted = '%s="%s"' % (var, value)
-        pattern = re.compile(r'^\s*%s=' % re.escape(var))
-        seen = False
-        out = []
-        for line in lines:
-            if pattern.match(line):
-                if not seen:
-                    out.append(wanted)
-                    seen = True
-                continue
-            out.append(line)
-        if not seen:
-            out.append(wanted)
-        lines = out
-    return '\n'.join(lines) + '\n'
-
-
-def set_include(text, conf_path, target_path, anchor):
-    """Make pf.conf include ``target_path`` where it includes ``conf_path`` (append if absent)."""
-    lines = text.split('\n') if text else []
-    if lines and lines[-1] == '':
-        lines.pop()
-    pattern = re.compile(r'^\s*include\s+"%s"\s*$' % re.escape(conf_path))
-    found = False
-    for idx, line in enumerate(lines):
-        if pattern.match(line):
-            lines[idx] = 'include "%s"' % target_path
-            found = True
-    if not found:
-        lines += ['# netvirt.overlay.pf_rules: anchor "%s"' % anchor, 'include "%s"' % target_path]
-    return '\n'.join(lines) + '\n'
-
+# --------------------------------------------------------------------------- status and rollback
 
 def parse_pf_status(output):
     """'Enabled', 'Disabled' or None from the output of 'pfctl -s info'."""
     match = re.search(r'^Status:\s*(Enabled|Disabled)', output or '', re.MULTILINE)
     return match.group(1) if match else None
 
-
-def parse_token(output):
-    """The reference token 'pfctl -E' prints (macOS: 'Token : 1234567890'), or None."""
-    match = re.search(r'^Token\s*:\s*(\d+)\s*$', output or '', re.MULTILINE)
-    return match.group(1) if match else None
-
-
-# The launchd job that loads the rule set at boot on macOS (run as /bin/sh -c SCRIPT NAME
-# PFCTL LAUNCHCTL CONF TOKEN_FILE MAX_WAIT).  Apple's com.apple.pfctl job loads
-# /etc/pf.conf at boot too and launchd does not order the two jobs, so this one waits
-# (up to MAX_WAIT seconds) until Apple's job has run, which makes ours the last load.
-# With a TOKEN_FILE it enables pf with 'pfctl -E' and keeps the reference token there
-# (releasing the one it replaces), so another program's 'pfctl -X' cannot switch pf off
-# under the managed rules.
-BOOT_SCRIPT = r'''pfctl=$1 launchctl=$2 conf=$3 token=$4 wait=$5
-i=0
-while [ "$i" -lt "$wait" ]; do
-    out=$("$launchctl" print system/com.apple.pfctl 2>/dev/null) || break
-    case "$out" in
-        *"state = running"*|*"runs = 0"*) ;;
-        *) break ;;
-    esac
-    sleep 1
-    i=$((i + 1))
-done
-if [ -z "$token" ]; then
-    exec "$pfctl" -f "$conf"
-fi
-old=$(cat "$token" 2>/dev/null)
-out=$("$pfctl" -E -f "$conf" 2>&1)
-rc=$?
-printf '%s\n' "$out"
-value=$(printf '%s\n' "$out" | sed -n 's/^Token[[:space:]]*:[[:space:]]*\([0-9][0-9]*\).*/\1/p')
-if [ -n "$value" ]; then
-    umask 077
-    printf '%s\n' "$value" > "$token.new" && mv -f "$token.new" "$token"
-    # One reference per managed anchor: drop the one taken before (after a reboot it is
-    # already gone and -X just fails).
-    if [ -n "$old" ] && [ "$old" != "$value" ]; then
-        "$pfctl" -X "$old" >/dev/null 2>&1
-    fi
-fi
-exit "$rc"
-'''
 
 # The confirm-or-rollback watcher, written into the state directory and started detached
 # (its own session), so it outlives the module and the SSH connection that ran it.

@@ -10,19 +10,20 @@
 * FreeBSD: rc.conf's ``pf_enable`` and ``pf_rules`` point the rc script at the loader.
 * OpenBSD: pf loads /etc/pf.conf and nothing else, so that file includes the loader.
 
-``BACKENDS[platform](params)`` gives the backend; ``runner`` arguments are the ``_pf_rules.PfRules``
-that drives the module (its ``run``/``fail``/``result``).
+Each backend's persistence pieces (the launchd item and its boot script, the rc.conf variables,
+the pf.conf include) sit next to it. ``BACKENDS[platform](params)`` gives the backend; ``runner``
+arguments are the ``_pf_rules.PfRules`` that drives the module (its ``run``/``fail``/``result``).
 """
 
 from __future__ import annotations
 
 import os
+import plistlib
+import re
 
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._managed_file import ManagedFile, read_bytes
-from ansible_collections.netvirt.overlay.plugins.module_utils._pf import (
-    BOOT_SCRIPT, launchd_plist, parse_token, set_include, set_rc_vars)
 
 
 class Platform(object):
@@ -66,6 +67,60 @@ class Platform(object):
         if self.params['enable'] and runner.pf_status(pfctl) == 'Disabled':
             runner.run([pfctl, '-e'], check_rc=True)
             runner.result['enabled'] = True
+
+
+# The launchd job that loads the rule set at boot on macOS (run as /bin/sh -c SCRIPT NAME
+# PFCTL LAUNCHCTL CONF TOKEN_FILE MAX_WAIT).  Apple's com.apple.pfctl job loads
+# /etc/pf.conf at boot too and launchd does not order the two jobs, so this one waits
+# (up to MAX_WAIT seconds) until Apple's job has run, which makes ours the last load.
+# With a TOKEN_FILE it enables pf with 'pfctl -E' and keeps the reference token there
+# (releasing the one it replaces), so another program's 'pfctl -X' cannot switch pf off
+# under the managed rules.
+BOOT_SCRIPT = r'''pfctl=$1 launchctl=$2 conf=$3 token=$4 wait=$5
+i=0
+while [ "$i" -lt "$wait" ]; do
+    out=$("$launchctl" print system/com.apple.pfctl 2>/dev/null) || break
+    case "$out" in
+        *"state = running"*|*"runs = 0"*) ;;
+        *) break ;;
+    esac
+    sleep 1
+    i=$((i + 1))
+done
+if [ -z "$token" ]; then
+    exec "$pfctl" -f "$conf"
+fi
+old=$(cat "$token" 2>/dev/null)
+out=$("$pfctl" -E -f "$conf" 2>&1)
+rc=$?
+printf '%s\n' "$out"
+value=$(printf '%s\n' "$out" | sed -n 's/^Token[[:space:]]*:[[:space:]]*\([0-9][0-9]*\).*/\1/p')
+if [ -n "$value" ]; then
+    umask 077
+    printf '%s\n' "$value" > "$token.new" && mv -f "$token.new" "$token"
+    # One reference per managed anchor: drop the one taken before (after a reboot it is
+    # already gone and -X just fails).
+    if [ -n "$old" ] && [ "$old" != "$value" ]; then
+        "$pfctl" -X "$old" >/dev/null 2>&1
+    fi
+fi
+exit "$rc"
+'''
+
+
+def launchd_plist(label, program_arguments):
+    """The launchd item that loads the rule set at boot, as XML plist bytes."""
+    return plistlib.dumps({
+        'Label': label,
+        'ProgramArguments': [str(arg) for arg in program_arguments],
+        'RunAtLoad': True,
+    }, fmt=plistlib.FMT_XML, sort_keys=True)
+
+
+def parse_token(output):
+    """The reference token 'pfctl -E' prints (macOS: 'Token : 1234567890'), or None."""
+    match = re.search(r'^Token\s*:\s*(\d+)\s*$', output or '', re.MULTILINE)
+    return match.group(1) if match else None
 
 
 class MacOS(Platform):
@@ -123,6 +178,29 @@ class MacOS(Platform):
             runner.result['token_released'] = True
 
 
+def set_rc_vars(text, values):
+    """Set rc.conf variables: replace the first assignment, drop later ones, append if absent."""
+    lines = text.split('\n') if text else []
+    if lines and lines[-1] == '':
+        lines.pop()
+    for var, value in values:
+        wanted = '%s="%s"' % (var, value)
+        pattern = re.compile(r'^\s*%s=' % re.escape(var))
+        seen = False
+        out = []
+        for line in lines:
+            if pattern.match(line):
+                if not seen:
+                    out.append(wanted)
+                    seen = True
+                continue
+            out.append(line)
+        if not seen:
+            out.append(wanted)
+        lines = out
+    return '\n'.join(lines) + '\n'
+
+
 class FreeBSD(Platform):
 
     def _persistence(self, runner, pfctl, conf_path, owner):
@@ -132,6 +210,22 @@ class FreeBSD(Platform):
             ('pf_enable', 'YES' if p['enable'] else 'NO'), ('pf_rules', conf_path)])
         return ManagedFile('rc.conf', p['rc_conf_path'], to_bytes(text),
                            None if current is not None else owner, None if current is not None else 0o644)
+
+
+def set_include(text, conf_path, target_path, anchor):
+    """Make pf.conf include ``target_path`` where it includes ``conf_path`` (append if absent)."""
+    lines = text.split('\n') if text else []
+    if lines and lines[-1] == '':
+        lines.pop()
+    pattern = re.compile(r'^\s*include\s+"%s"\s*$' % re.escape(conf_path))
+    found = False
+    for idx, line in enumerate(lines):
+        if pattern.match(line):
+            lines[idx] = 'include "%s"' % target_path
+            found = True
+    if not found:
+        lines += ['# netvirt.overlay.pf_rules: anchor "%s"' % anchor, 'include "%s"' % target_path]
+    return '\n'.join(lines) + '\n'
 
 
 class OpenBSD(Platform):

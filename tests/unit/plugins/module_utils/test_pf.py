@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._pf import (
-    PfError, build, launchd_plist, parse_pf_status, parse_token, render_conf, set_include, set_rc_vars)
+from ansible_collections.netvirt.overlay.plugins.module_utils._pf import PfError, build, parse_pf_status, render_conf
 from ansible_collections.netvirt.overlay.plugins.module_utils._pf_check import (
     KEYWORDS, check_text, logical_lines, validate_text)
+from ansible_collections.netvirt.overlay.plugins.module_utils._pf_platforms import (
+    launchd_plist, parse_token, set_include, set_rc_vars)
 
 CORPUS = Path(__file__).resolve().parents[2] / 'plugins' / 'modules' / 'pf_corpus'
 GOOD = sorted((CORPUS / 'good').glob('*.conf'))

@@ -27,7 +27,7 @@ import pytest
 from ansible.release import __version__ as ANSIBLE_CORE_VERSION
 
 import ansible_collections.netvirt.overlay.plugins.modules.pf_rules as pf_rules_module
-from ansible_collections.netvirt.overlay.plugins.module_utils._pf import BOOT_SCRIPT
+from ansible_collections.netvirt.overlay.plugins.module_utils._pf_platforms import BOOT_SCRIPT
 
 DOUBLES = Path(__file__).resolve().parent / 'pf_doubles'
 CORPUS = Path(__file__).resolve().parent / 'pf_corpus'
