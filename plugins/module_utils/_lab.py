@@ -130,11 +130,22 @@ def host_pid(state_dir_path, name):
     return pid
 
 
-def enter(pid, argv, net_only=False):
-    """The command line that runs argv inside the lab host PID (all its namespaces, or only its
-    network namespace). The one way into a lab host: the lab module, the namespace connection
-    plugin (so the lab playbooks and the Molecule checks) and the tests go through it."""
-    return ['nsenter', '--target', str(pid)] + (['--net'] if net_only else NAMESPACES) + ['--'] + list(argv)
+def enter(pid, argv, net_only=False, all_namespaces=False):
+    """The command line that runs argv inside the namespaces of process PID: by default those of
+    a lab host (NAMESPACES); net_only, only its network namespace; all_namespaces, every
+    namespace the process has (nsenter --all: also the cgroup, time and user namespaces, which a
+    booted machine's systemd has of its own). The one builder of nsenter command lines: the lab
+    module, the machines (_machine.py), the namespace connection plugin (so the lab playbooks and
+    the Molecule checks), the tests and the benchmark go through it."""
+    if net_only and all_namespaces:
+        raise LabError('enter: net_only and all_namespaces exclude each other')
+    if all_namespaces:
+        namespaces = ['--all']
+    elif net_only:
+        namespaces = ['--net']
+    else:
+        namespaces = NAMESPACES
+    return ['nsenter', '--target', str(pid)] + namespaces + ['--'] + list(argv)
 
 
 def in_host(pid, argv, check=True, net_only=False):

@@ -22,11 +22,15 @@ import fcntl
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import time
 import uuid
+
+# The one builder of nsenter command lines (a machine is entered as a lab host is).
+from ansible_collections.netvirt.overlay.plugins.module_utils import _lab
 
 IMAGE_CACHE = '/var/cache/netvirt-overlay'
 # Writable layers: on disk (a machine's installed packages would fill a tmpfs), one per machine.
@@ -501,7 +505,7 @@ def start_machine(sdir, name, script_text):
 
 
 def system_state(init_pid):
-    proc = subprocess.run(['nsenter', '-t', str(init_pid), '-a', 'systemctl', 'is-system-running'],
+    proc = subprocess.run(_lab.enter(init_pid, ['systemctl', 'is-system-running'], all_namespaces=True),
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True, check=False)
     return proc.stdout.strip()
 
@@ -604,6 +608,13 @@ def ensure_keys(sdir, names):
     return keys
 
 
+def proxy_command(netns_pid, relay):
+    """The ssh_config ProxyCommand that relays a connection from inside the network namespace of
+    lab host netns_pid (ssh expands %h and %p, which shlex leaves unquoted)."""
+    argv = _lab.enter(netns_pid, ['/usr/bin/python3', relay, '%h', '%p'], net_only=True)
+    return ' '.join(shlex.quote(arg) for arg in argv)
+
+
 def write_ssh_client(sdir, machines):
     """known_hosts (each machine's host key under its address and name) and an ssh_config whose
     ProxyCommand reaches each address from inside its machine's network namespace.
@@ -621,7 +632,7 @@ def write_ssh_client(sdir, machines):
         known.append('%s,%s %s %s' % (address, name, kind, blob))
         config += ['Host %s %s' % (address, name),
                    '    HostName %s' % address,
-                   '    ProxyCommand nsenter --net=/proc/%d/ns/net /usr/bin/python3 %s %%h %%p' % (pid, relay)]
+                   '    ProxyCommand ' + proxy_command(pid, relay)]
     config += ['Host *',
                '    User %s' % ADMIN_USER,
                '    IdentityFile %s' % os.path.join(sshd, 'id_ed25519'),

@@ -76,3 +76,11 @@ def test_a_command_enters_every_namespace_of_the_host_or_only_its_network():
     assert _lab.enter(42, ['ip', 'link']) == ['nsenter', '--target', '42', '--mount', '--uts', '--ipc', '--net', '--pid',
                                               '--', 'ip', 'link']
     assert _lab.enter(42, ['ip', 'link'], net_only=True) == ['nsenter', '--target', '42', '--net', '--', 'ip', 'link']
+
+
+def test_a_booted_machine_is_entered_in_every_namespace_its_systemd_has():
+    # nsenter --all: also the cgroup (and any user or time) namespace of the machine's systemd.
+    assert _lab.enter(7, ['systemctl', 'is-system-running'], all_namespaces=True) == [
+        'nsenter', '--target', '7', '--all', '--', 'systemctl', 'is-system-running']
+    with pytest.raises(_lab.LabError, match='exclude each other'):
+        _lab.enter(7, ['true'], net_only=True, all_namespaces=True)

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 import subprocess
 
 import pytest
 
-from ansible_collections.netvirt.overlay.plugins.module_utils import _machine
+from ansible_collections.netvirt.overlay.plugins.module_utils import _lab, _machine
 
 
 def test_the_image_key_follows_every_input_and_not_the_order_of_packages():
@@ -158,9 +159,27 @@ def test_ssh_client_files_check_host_keys_and_enter_the_machines_namespace(tmp_p
     config = open(out['config']).read()
     assert 'StrictHostKeyChecking yes' in config and 'UserKnownHostsFile %s' % out['known_hosts'] in config
     assert 'GlobalKnownHostsFile /dev/null' in config
-    assert 'Host 198.18.0.11 hv1\n    HostName 198.18.0.11\n    ProxyCommand nsenter --net=/proc/101/ns/net' in config
+    relay = os.path.join(str(tmp_path), 'ssh', 'relay.py')
+    assert ('Host 198.18.0.11 hv1\n    HostName 198.18.0.11\n'
+            '    ProxyCommand nsenter --target 101 --net -- /usr/bin/python3 %s %%h %%p\n' % relay) in config
     # The catch-all block comes last: ssh takes the first value it finds for each option.
     assert config.index('Host *') > config.index('Host 198.18.0.11')
+
+
+def test_the_proxy_command_is_the_lab_entry_into_the_network_namespace_quoted_for_the_shell():
+    relay = "/run/netvirt-lab/it's here/ssh/relay.py"
+    entry = _lab.enter(101, ['/usr/bin/python3', relay, '%h', '%p'], net_only=True)
+    assert shlex.split(_machine.proxy_command(101, relay)) == entry
+
+
+def test_a_machine_is_asked_for_its_state_inside_every_namespace_of_its_systemd(monkeypatch):
+    # A stand-in for subprocess.run: no machine is booted by the unit tests (test_machine_lab.py boots them).
+    seen = []
+    monkeypatch.setattr(_machine.subprocess, 'run', lambda argv, **kw: seen.append(argv) or subprocess.CompletedProcess(
+        argv, 0, 'running\n', ''))
+    assert _machine.system_state(4242) == 'running'
+    assert seen == [_lab.enter(4242, ['systemctl', 'is-system-running'], all_namespaces=True)]
+    assert seen[0][:5] == ['nsenter', '--target', '4242', '--all', '--']
 
 
 def test_the_mirror_comes_from_the_machines_own_sources(tmp_path, monkeypatch):
