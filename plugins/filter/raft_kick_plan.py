@@ -60,8 +60,8 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-# "    1a2b (1a2b at ssl:198.18.0.23:6643) (self) ..." in the "Servers:" part of cluster/status.
-_SERVER = re.compile(r'^\s+([0-9a-f]{4}) \([0-9a-f]{4} at [a-z]+:(\[[^]]+\]|[^ :)]+):\d+\)', re.M)
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._ovn import cluster_servers
+
 _CLUSTER_ID = re.compile(r'^Cluster ID: \S+ \(([0-9a-f-]+)\)', re.M)
 _SERVER_ID = re.compile(r'^Server ID: ([0-9a-f]{4}) ', re.M)
 _NAME = re.compile(r'^Name: (\S+)', re.M)
@@ -69,7 +69,7 @@ _NAME = re.compile(r'^Name: (\S+)', re.M)
 
 def listed_servers(status):
     """[(short server ID, address)] of the servers a cluster/status lists."""
-    return [(sid, address.strip('[]')) for sid, address in _SERVER.findall(status or '')]
+    return [(server['sid'], server['address']) for server in cluster_servers(status or '')]
 
 
 def own_answer(controller, database):

@@ -2,7 +2,8 @@
 # Copyright (c) netvirt.overlay contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """OVN values the roles derive from the inventory: which controllers are members, the OVSDB
-remote string of a group of servers, and the name and files of a node's certificate.
+remote string of a group of servers and a server's listener, the name and files of a node's
+certificate; and what the roles read back from OVN: the servers a Raft cluster lists.
 
 Each is computed here once, so the controller, sb_relay, hypervisor and overlay roles agree.
 """
@@ -10,10 +11,15 @@ Each is computed here once, so the controller, sb_relay, hypervisor and overlay 
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import MeshError
 
 TRANSPORTS = ('ssl', 'tcp')
+
+# "    1a2b (1a2b at ssl:198.18.0.23:6643) (self) ..." in the "Servers:" part of cluster/status; an
+# IPv6 address is in brackets there.
+_SERVER = re.compile(r'^\s+([0-9a-f]{4}) \([0-9a-f]{4} at [a-z]+:(\[[^]]+\]|[^ :)]+):\d+\)', re.M)
 
 
 def _host(hostvars, name):
@@ -35,19 +41,21 @@ def ovn_members(hosts, hostvars):
     return out
 
 
-def _endpoint(transport, address, port, where):
+def _host_part(address, where):
+    """The address as OVSDB's remotes and listeners write it: an IPv6 address in brackets."""
     try:
         ip = ipaddress.ip_address(str(address))
     except ValueError:
         raise MeshError('%s: %r is not an IP address' % (where, address))
-    # OVSDB remotes put an IPv6 address in brackets (ssl:[2001:db8::1]:6642).
-    host = '[%s]' % ip if ip.version == 6 else str(ip)
-    return '%s:%s:%d' % (transport, host, port)
+    return '[%s]' % ip if ip.version == 6 else str(ip)
 
 
-def ovn_remote(hosts, hostvars, transport, port, address='controller_address'):
-    """'ssl:IP:PORT,ssl:IP:PORT' for the member hosts (see ovn_members) of a group, each at its
-    variable ``address``."""
+def _endpoint(transport, address, port, where):
+    # ssl:[2001:db8::1]:6642
+    return '%s:%s:%d' % (transport, _host_part(address, where), port)
+
+
+def _transport_and_port(transport, port):
     if transport not in TRANSPORTS:
         raise MeshError('transport %r: it must be ssl or tcp' % (transport,))
     try:
@@ -56,6 +64,13 @@ def ovn_remote(hosts, hostvars, transport, port, address='controller_address'):
         raise MeshError('port %r is not a number' % (port,))
     if not 1 <= port <= 65535:
         raise MeshError('port %d is outside 1-65535' % port)
+    return transport, port
+
+
+def ovn_remote(hosts, hostvars, transport, port, address='controller_address'):
+    """'ssl:IP:PORT,ssl:IP:PORT' for the member hosts (see ovn_members) of a group, each at its
+    variable ``address``."""
+    transport, port = _transport_and_port(transport, port)
     remotes = []
     for name in ovn_members(hosts, hostvars):
         value = _host(hostvars, name).get(address)
@@ -63,6 +78,21 @@ def ovn_remote(hosts, hostvars, transport, port, address='controller_address'):
             raise MeshError('%s has no %s, which the OVN remote of its group needs' % (name, address))
         remotes.append(_endpoint(transport, value, port, '%s: %s' % (name, address)))
     return ','.join(remotes)
+
+
+def ovn_listener(address, transport, port):
+    """The passive remote an OVSDB server listens on at one address: 'pssl:PORT:IP' (ptcp for tcp;
+    an IPv6 address in brackets, pssl:6642:[2001:db8::1])."""
+    transport, port = _transport_and_port(transport, port)
+    return 'p%s:%d:%s' % (transport, port, _host_part(address, 'listener address'))
+
+
+def cluster_servers(status):
+    """The servers an OVN Raft cluster lists in ``ovn-appctl cluster/status``: [{sid, address}] with
+    the short server ID and the address without brackets."""
+    if not isinstance(status, str):
+        raise MeshError('cluster_servers: the input is %r, not the output of ovn-appctl cluster/status' % (status,))
+    return [{'sid': sid, 'address': address.strip('[]')} for sid, address in _SERVER.findall(status)]
 
 
 def ovn_certificate(name, pki_dir, control_plane, system_id=None):

@@ -100,3 +100,44 @@ def test_bridge_ports_refused(ports, mtu, needle):
     with pytest.raises(AnsibleFilterError) as exc:
         FILTERS['ovn_bridge_ports'](ports, mtu)
     assert needle in str(exc.value)
+
+
+def test_listener_of_an_address():
+    assert FILTERS['ovn_listener']('198.18.0.21', 'ssl', 6641) == 'pssl:6641:198.18.0.21'
+    assert FILTERS['ovn_listener']('198.18.0.31', 'tcp', '6642') == 'ptcp:6642:198.18.0.31'
+    # OVSDB wants an IPv6 listener address in brackets, as in its remotes.
+    assert FILTERS['ovn_listener']('2001:db8::21', 'ssl', 6642) == 'pssl:6642:[2001:db8::21]'
+
+
+@pytest.mark.parametrize('args, message', [
+    (('ctl1.example', 'ssl', 6642), "'ctl1.example' is not an IP address"),
+    (('198.18.0.21', 'udp', 6642), "transport 'udp'"),
+    (('198.18.0.21', 'ssl', 0), 'port 0 is outside 1-65535'),
+])
+def test_listener_refuses(args, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        FILTERS['ovn_listener'](*args)
+
+
+STATUS = '''1a2b
+Name: OVN_Northbound
+Cluster ID: 6d0f (6d0f8c0e-9a43-4bd0-8a4c-2f43b8f0c6aa)
+Server ID: 1a2b (1a2b3c4d-1111-2222-3333-444444444444)
+Address: ssl:198.18.0.21:6643
+Status: cluster member
+Servers:
+    1a2b (1a2b at ssl:198.18.0.21:6643) (self) next_index=41 match_index=40
+    3c4d (3c4d at tcp:[2001:db8::22]:6643) next_index=41 match_index=40
+'''
+
+
+def test_cluster_servers_with_ipv6_addresses_unbracketed():
+    assert FILTERS['cluster_servers'](STATUS) == [{'sid': '1a2b', 'address': '198.18.0.21'},
+                                                  {'sid': '3c4d', 'address': '2001:db8::22'}]
+    # The server's own Address: line is not a listed server.
+    assert FILTERS['cluster_servers'](STATUS.split('Servers:')[0]) == []
+
+
+def test_cluster_servers_refuse_what_is_not_a_status():
+    with pytest.raises(AnsibleFilterError, match='not the output of ovn-appctl cluster/status'):
+        FILTERS['cluster_servers'](None)
