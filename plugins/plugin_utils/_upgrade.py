@@ -267,6 +267,58 @@ def upgrade_plan(hosts, procedure='auto'):
     return plan
 
 
+def ha_priority(ha_chassis, chassis):
+    """The highest priority ``chassis`` (a system-id) has in any HA chassis group, from
+    ``ovn-nbctl --format=csv --data=bare --no-headings --columns=chassis_name,priority list HA_Chassis``;
+    0 when it is in none (a priority that is not a number counts as 0)."""
+    if not isinstance(ha_chassis, str):
+        raise UpgradeError('ha_priority: the input is %r, not the CSV of ovn-nbctl list HA_Chassis' % (ha_chassis,))
+    priorities = [0]
+    for line in ha_chassis.splitlines():
+        if line.startswith('%s,' % chassis):
+            priorities.append(_whole(line.split(',')[-1]))
+    return max(priorities)
+
+
+def _whole(text):
+    # As Jinja's int filter reads a number: '10' and '10.0' give 10, anything else 0.
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return int(float(text))
+        except ValueError:
+            return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Versions the daemons and binaries answer
+
+
+def version_answer(stdout):
+    """The version in the answer to ``ovs-appctl -t DAEMON version`` or ``BINARY --version``: the last
+    word of its first line ('ovs-vswitchd (Open vSwitch) 3.5.0' gives '3.5.0'); '' when there is none
+    (the daemon does not run, the binary is not installed)."""
+    words = str(stdout or '').split('\n', 1)[0].split()
+    return words[-1] if words else ''
+
+
+def daemon_versions(registered):
+    """name -> version (see version_answer) of a registered loop of those questions: over daemons
+    (dicts with a name, such as the upgrade role's upgrade_daemons) or over binary names."""
+    results = registered.get('results') if isinstance(registered, dict) else registered
+    if not isinstance(results, list):
+        raise UpgradeError('daemon_versions: the input is not the result of a loop (it has no results)')
+    versions = {}
+    for result in results:
+        item = result.get('item') if isinstance(result, dict) else None
+        name = item.get('name') if isinstance(item, dict) else item
+        if not isinstance(name, str) or not name:
+            raise UpgradeError('daemon_versions: a result whose item %r is neither a name nor has one' % (item,))
+        versions[name] = version_answer(result.get('stdout'))
+    return versions
+
+
 # ---------------------------------------------------------------------------------------------
 # Health
 
