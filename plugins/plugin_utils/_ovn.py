@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """OVN values the roles derive from the inventory: which controllers are members, the OVSDB
 remote string of a group of servers and a server's listener, the name and files of a node's
-certificate; and what the roles read back from OVN: the servers a Raft cluster lists.
+certificate; and what the roles read back from OVN: the servers a Raft cluster lists, its health,
+and which of its servers to kick.
 
 Each is computed here once, so the controller, sb_relay, hypervisor and overlay roles agree.
 """
@@ -134,3 +135,81 @@ def ovn_bridge_ports(ports, mtu=None):
             raise MeshError('%s (%s): a VM port needs the tenant mtu' % (where, port['name']))
         out.append({'name': port['name'], 'mtu': int(mtu), 'interface_external_ids': {'iface-id': port['logical_port']}})
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# What a Raft cluster's cluster/status shows: its health, and which servers to kick.
+
+
+def cluster_problems(status, database, expected_servers):
+    """What is wrong with one server's ``cluster/status DB`` output: not a member, no leader known,
+    another number of servers than expected. Empty when healthy; fails when there is no output."""
+    if not status or not status.strip():
+        return ['%s: no cluster/status answer (the database server does not run)' % database]
+    problems = []
+    role = re.search(r'^Role: (\S+)', status, re.M)
+    member = re.search(r'^Status: (.+)$', status, re.M)
+    leader = re.search(r'^Leader: (\S+)', status, re.M)
+    servers = re.search(r'^Servers:\n((?:[ \t]+\S.*\n?)*)', status, re.M)
+    if not member or member.group(1).strip() != 'cluster member':
+        problems.append('%s: status %r, not "cluster member"' % (database, member.group(1).strip() if member else None))
+    if not role or role.group(1) not in ('leader', 'follower'):
+        problems.append('%s: role %r' % (database, role.group(1) if role else None))
+    if not leader or leader.group(1) == 'unknown':
+        problems.append('%s: no leader known' % database)
+    count = len([line for line in servers.group(1).splitlines() if line.strip()]) if servers else 0
+    if count != int(expected_servers):
+        problems.append('%s: %d servers in the cluster, %d expected' % (database, count, int(expected_servers)))
+    return problems
+
+
+_CLUSTER_ID = re.compile(r'^Cluster ID: \S+ \(([0-9a-f-]+)\)', re.M)
+_SERVER_ID = re.compile(r'^Server ID: ([0-9a-f]{4}) ', re.M)
+_NAME = re.compile(r'^Name: (\S+)', re.M)
+
+
+def listed_servers(status):
+    """[(short server ID, address)] of the servers a cluster/status lists."""
+    return [(server['sid'], server['address']) for server in cluster_servers(status or '')]
+
+
+def own_answer(controller, database):
+    """What a controller answered about its own server of ``database`` ('' when nothing)."""
+    registered = controller.get('controller_member_status') or {}
+    for result in registered.get('results') or []:
+        answer = result.get('stdout') or ''
+        found = _NAME.search(answer)
+        if found and found.group(1) == database:
+            return answer
+    return ''
+
+
+def raft_kick_plan(status, controllers):
+    """Which servers of the cluster a cluster/status shows to kick, and whether it is safe (the filter
+    raft_kick_plan documents the rules and the result)."""
+    if not isinstance(status, str) or not _CLUSTER_ID.search(status) or not _NAME.search(status):
+        raise MeshError('raft_kick_plan: the input is not the output of ovn-appctl cluster/status')
+    if not isinstance(controllers, list) or not all(hasattr(c, 'get') and c.get('controller_address') for c in controllers):
+        raise MeshError('raft_kick_plan: controllers must be the variables of each controller, '
+                        'each with controller_address')
+    cluster_id = _CLUSTER_ID.search(status).group(1)
+    database = _NAME.search(status).group(1)
+    listed = listed_servers(status)
+    known = set(str(c.get('controller_address')) for c in controllers)
+    # The server ID of each controller that answers as a member of this very cluster.
+    own = {}
+    for controller in controllers:
+        answer = own_answer(controller, database)
+        found = _SERVER_ID.search(answer)
+        if found and 'Status: cluster member' in answer and cluster_id in answer:
+            own[str(controller.get('controller_address'))] = found.group(1)
+    kick = []
+    for sid, address in listed:
+        if address not in known:
+            kick.append({'sid': sid, 'address': address, 'reason': 'not in the inventory'})
+        elif address in own and own[address] != sid:
+            kick.append({'sid': sid, 'address': address,
+                         'reason': 'replaced by server %s at the same address' % own[address]})
+    return {'cluster_id': cluster_id, 'listed': len(listed), 'agreeing': len(own),
+            'safe': len(own) > len(listed) // 2, 'kick': kick,
+            'unknown': [address for _sid, address in listed if address not in known]}

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The rolling upgrade of Open vSwitch and OVN (playbooks/upgrade.yml, role netvirt.overlay.upgrade):
 which procedure OVN's upgrade documentation asks for between two versions, the order of the
-machines, the target versions the package manager offers, and what the health checks read.
+machines, the target versions the package manager offers, and what the health checks read of a
+chassis' tunnels (an OVN cluster's health is read in _ovn.py).
 
 OVN's rules (Documentation/intro/install/ovn-upgrades.rst): a *rolling* upgrade (every
 ovn-controller first, then the databases and ovn-northd) is supported from a long-term-support
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
+
+from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import TUNNEL_TYPES
 
 # Kinds of machines, in the order their batch is upgraded within the chassis phase: a service node
 # or a standby gateway first, the hypervisors (whose VMs see the loss) last.
@@ -321,31 +324,6 @@ def daemon_versions(registered):
 
 # ---------------------------------------------------------------------------------------------
 # Health
-
-
-def cluster_problems(status, database, expected_servers):
-    """What is wrong with one server's ``cluster/status DB`` output: not a member, no leader known,
-    another number of servers than expected. Empty when healthy; fails when there is no output."""
-    if not status or not status.strip():
-        return ['%s: no cluster/status answer (the database server does not run)' % database]
-    problems = []
-    role = re.search(r'^Role: (\S+)', status, re.M)
-    member = re.search(r'^Status: (.+)$', status, re.M)
-    leader = re.search(r'^Leader: (\S+)', status, re.M)
-    servers = re.search(r'^Servers:\n((?:[ \t]+\S.*\n?)*)', status, re.M)
-    if not member or member.group(1).strip() != 'cluster member':
-        problems.append('%s: status %r, not "cluster member"' % (database, member.group(1).strip() if member else None))
-    if not role or role.group(1) not in ('leader', 'follower'):
-        problems.append('%s: role %r' % (database, role.group(1) if role else None))
-    if not leader or leader.group(1) == 'unknown':
-        problems.append('%s: no leader known' % database)
-    count = len([line for line in servers.group(1).splitlines() if line.strip()]) if servers else 0
-    if count != int(expected_servers):
-        problems.append('%s: %d servers in the cluster, %d expected' % (database, count, int(expected_servers)))
-    return problems
-
-
-TUNNEL_TYPES = ('geneve', 'vxlan', 'gre', 'stt')
 
 
 def tunnel_problems(bridges, min_tunnels=0):

@@ -141,3 +141,41 @@ def test_cluster_servers_with_ipv6_addresses_unbracketed():
 def test_cluster_servers_refuse_what_is_not_a_status():
     with pytest.raises(AnsibleFilterError, match='not the output of ovn-appctl cluster/status'):
         FILTERS['cluster_servers'](None)
+
+
+# cluster/status of a follower of a three-server cluster, in the layout ovsdb-server 3.1 prints (written for
+# the test; the drill, tests/integration/test_machine_lab_upgrade.py, reads real ones).
+CLUSTER_STATUS = """3b1f
+Name: OVN_Southbound
+Cluster ID: 5f6e (5f6e1c0e-9b6f-4d8c-a0f4-1c2d3e4f5a6b)
+Server ID: 3b1f (3b1f0d5e-6a7b-4c8d-9e0f-1a2b3c4d5e6f)
+Address: ssl:198.18.0.22:6644
+Status: cluster member
+Role: follower
+Term: 3
+Leader: 8c2a
+Vote: 8c2a
+
+Last Election started 1234 ms ago, reason: timeout
+Election timer: 1000
+Log: [2, 40]
+Entries not yet committed: 0
+Entries not yet applied: 0
+Connections: ->0000 ->8c2a <-8c2a <-d4e5
+Disconnections: 0
+Servers:
+    3b1f (3b1f at ssl:198.18.0.22:6644) (self)
+    8c2a (8c2a at ssl:198.18.0.21:6644)
+    d4e5 (d4e5 at ssl:198.18.0.23:6644)
+"""
+
+
+def test_a_healthy_member_has_no_problems_and_each_fault_is_named():
+    assert FILTERS['cluster_problems'](CLUSTER_STATUS, 'OVN_Southbound', 3) == []
+    assert FILTERS['cluster_problems'](CLUSTER_STATUS, 'OVN_Southbound', 4) == ['OVN_Southbound: 3 servers in the cluster, 4 expected']
+    joining = CLUSTER_STATUS.replace('Status: cluster member', 'Status: joining cluster').replace('Leader: 8c2a', 'Leader: unknown')
+    assert FILTERS['cluster_problems'](joining, 'OVN_Southbound', 3) == [
+        "OVN_Southbound: status 'joining cluster', not \"cluster member\"", 'OVN_Southbound: no leader known']
+    # No answer is a failure, not an empty list.
+    assert FILTERS['cluster_problems']('', 'OVN_Northbound', 3) == [
+        'OVN_Northbound: no cluster/status answer (the database server does not run)']
