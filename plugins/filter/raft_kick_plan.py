@@ -56,60 +56,11 @@ _value:
   type: dict
 '''
 
-import re
+from ansible_collections.netvirt.overlay.plugins.plugin_utils import _ovn
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import as_filter_errors
 
-from ansible.errors import AnsibleFilterError
-
-# "    1a2b (1a2b at ssl:198.18.0.23:6643) (self) ..." in the "Servers:" part of cluster/status.
-_SERVER = re.compile(r'^\s+([0-9a-f]{4}) \([0-9a-f]{4} at [a-z]+:(\[[^]]+\]|[^ :)]+):\d+\)', re.M)
-_CLUSTER_ID = re.compile(r'^Cluster ID: \S+ \(([0-9a-f-]+)\)', re.M)
-_SERVER_ID = re.compile(r'^Server ID: ([0-9a-f]{4}) ', re.M)
-_NAME = re.compile(r'^Name: (\S+)', re.M)
-
-
-def listed_servers(status):
-    """[(short server ID, address)] of the servers a cluster/status lists."""
-    return [(sid, address.strip('[]')) for sid, address in _SERVER.findall(status or '')]
-
-
-def own_answer(controller, database):
-    """What a controller answered about its own server of ``database`` ('' when nothing)."""
-    registered = controller.get('controller_member_status') or {}
-    for result in registered.get('results') or []:
-        answer = result.get('stdout') or ''
-        found = _NAME.search(answer)
-        if found and found.group(1) == database:
-            return answer
-    return ''
-
-
-def raft_kick_plan(status, controllers):
-    if not isinstance(status, str) or not _CLUSTER_ID.search(status) or not _NAME.search(status):
-        raise AnsibleFilterError('raft_kick_plan: the input is not the output of ovn-appctl cluster/status')
-    if not isinstance(controllers, list) or not all(hasattr(c, 'get') and c.get('controller_address') for c in controllers):
-        raise AnsibleFilterError('raft_kick_plan: controllers must be the variables of each controller, '
-                                 'each with controller_address')
-    cluster_id = _CLUSTER_ID.search(status).group(1)
-    database = _NAME.search(status).group(1)
-    listed = listed_servers(status)
-    known = set(str(c.get('controller_address')) for c in controllers)
-    # The server ID of each controller that answers as a member of this very cluster.
-    own = {}
-    for controller in controllers:
-        answer = own_answer(controller, database)
-        found = _SERVER_ID.search(answer)
-        if found and 'Status: cluster member' in answer and cluster_id in answer:
-            own[str(controller.get('controller_address'))] = found.group(1)
-    kick = []
-    for sid, address in listed:
-        if address not in known:
-            kick.append({'sid': sid, 'address': address, 'reason': 'not in the inventory'})
-        elif address in own and own[address] != sid:
-            kick.append({'sid': sid, 'address': address,
-                         'reason': 'replaced by server %s at the same address' % own[address]})
-    return {'cluster_id': cluster_id, 'listed': len(listed), 'agreeing': len(own),
-            'safe': len(own) > len(listed) // 2, 'kick': kick,
-            'unknown': [address for _sid, address in listed if address not in known]}
+# The logic is in plugins/plugin_utils/_ovn.py, next to the other readers of cluster/status.
+raft_kick_plan = as_filter_errors(_ovn.raft_kick_plan)
 
 
 class FilterModule(object):

@@ -2,7 +2,9 @@
 # Copyright (c) netvirt.overlay contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """OVN values the roles derive from the inventory: which controllers are members, the OVSDB
-remote string of a group of servers, and the name and files of a node's certificate.
+remote string of a group of servers and a server's listener, the name and files of a node's
+certificate; and what the roles read back from OVN: the servers a Raft cluster lists, its health,
+and which of its servers to kick.
 
 Each is computed here once, so the controller, sb_relay, hypervisor and overlay roles agree.
 """
@@ -10,10 +12,15 @@ Each is computed here once, so the controller, sb_relay, hypervisor and overlay 
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import MeshError
 
 TRANSPORTS = ('ssl', 'tcp')
+
+# "    1a2b (1a2b at ssl:198.18.0.23:6643) (self) ..." in the "Servers:" part of cluster/status; an
+# IPv6 address is in brackets there.
+_SERVER = re.compile(r'^\s+([0-9a-f]{4}) \([0-9a-f]{4} at [a-z]+:(\[[^]]+\]|[^ :)]+):\d+\)', re.M)
 
 
 def _host(hostvars, name):
@@ -35,19 +42,21 @@ def ovn_members(hosts, hostvars):
     return out
 
 
-def _endpoint(transport, address, port, where):
+def _host_part(address, where):
+    """The address as OVSDB's remotes and listeners write it: an IPv6 address in brackets."""
     try:
         ip = ipaddress.ip_address(str(address))
     except ValueError:
         raise MeshError('%s: %r is not an IP address' % (where, address))
-    # OVSDB remotes put an IPv6 address in brackets (ssl:[2001:db8::1]:6642).
-    host = '[%s]' % ip if ip.version == 6 else str(ip)
-    return '%s:%s:%d' % (transport, host, port)
+    return '[%s]' % ip if ip.version == 6 else str(ip)
 
 
-def ovn_remote(hosts, hostvars, transport, port, address='controller_address'):
-    """'ssl:IP:PORT,ssl:IP:PORT' for the member hosts (see ovn_members) of a group, each at its
-    variable ``address``."""
+def _endpoint(transport, address, port, where):
+    # ssl:[2001:db8::1]:6642
+    return '%s:%s:%d' % (transport, _host_part(address, where), port)
+
+
+def _transport_and_port(transport, port):
     if transport not in TRANSPORTS:
         raise MeshError('transport %r: it must be ssl or tcp' % (transport,))
     try:
@@ -56,6 +65,13 @@ def ovn_remote(hosts, hostvars, transport, port, address='controller_address'):
         raise MeshError('port %r is not a number' % (port,))
     if not 1 <= port <= 65535:
         raise MeshError('port %d is outside 1-65535' % port)
+    return transport, port
+
+
+def ovn_remote(hosts, hostvars, transport, port, address='controller_address'):
+    """'ssl:IP:PORT,ssl:IP:PORT' for the member hosts (see ovn_members) of a group, each at its
+    variable ``address``."""
+    transport, port = _transport_and_port(transport, port)
     remotes = []
     for name in ovn_members(hosts, hostvars):
         value = _host(hostvars, name).get(address)
@@ -63,6 +79,21 @@ def ovn_remote(hosts, hostvars, transport, port, address='controller_address'):
             raise MeshError('%s has no %s, which the OVN remote of its group needs' % (name, address))
         remotes.append(_endpoint(transport, value, port, '%s: %s' % (name, address)))
     return ','.join(remotes)
+
+
+def ovn_listener(address, transport, port):
+    """The passive remote an OVSDB server listens on at one address: 'pssl:PORT:IP' (ptcp for tcp;
+    an IPv6 address in brackets, pssl:6642:[2001:db8::1])."""
+    transport, port = _transport_and_port(transport, port)
+    return 'p%s:%d:%s' % (transport, port, _host_part(address, 'listener address'))
+
+
+def cluster_servers(status):
+    """The servers an OVN Raft cluster lists in ``ovn-appctl cluster/status``: [{sid, address}] with
+    the short server ID and the address without brackets."""
+    if not isinstance(status, str):
+        raise MeshError('cluster_servers: the input is %r, not the output of ovn-appctl cluster/status' % (status,))
+    return [{'sid': sid, 'address': address.strip('[]')} for sid, address in _SERVER.findall(status)]
 
 
 def ovn_certificate(name, pki_dir, control_plane, system_id=None):
@@ -104,3 +135,81 @@ def ovn_bridge_ports(ports, mtu=None):
             raise MeshError('%s (%s): a VM port needs the tenant mtu' % (where, port['name']))
         out.append({'name': port['name'], 'mtu': int(mtu), 'interface_external_ids': {'iface-id': port['logical_port']}})
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# What a Raft cluster's cluster/status shows: its health, and which servers to kick.
+
+
+def cluster_problems(status, database, expected_servers):
+    """What is wrong with one server's ``cluster/status DB`` output: not a member, no leader known,
+    another number of servers than expected. Empty when healthy; fails when there is no output."""
+    if not status or not status.strip():
+        return ['%s: no cluster/status answer (the database server does not run)' % database]
+    problems = []
+    role = re.search(r'^Role: (\S+)', status, re.M)
+    member = re.search(r'^Status: (.+)$', status, re.M)
+    leader = re.search(r'^Leader: (\S+)', status, re.M)
+    servers = re.search(r'^Servers:\n((?:[ \t]+\S.*\n?)*)', status, re.M)
+    if not member or member.group(1).strip() != 'cluster member':
+        problems.append('%s: status %r, not "cluster member"' % (database, member.group(1).strip() if member else None))
+    if not role or role.group(1) not in ('leader', 'follower'):
+        problems.append('%s: role %r' % (database, role.group(1) if role else None))
+    if not leader or leader.group(1) == 'unknown':
+        problems.append('%s: no leader known' % database)
+    count = len([line for line in servers.group(1).splitlines() if line.strip()]) if servers else 0
+    if count != int(expected_servers):
+        problems.append('%s: %d servers in the cluster, %d expected' % (database, count, int(expected_servers)))
+    return problems
+
+
+_CLUSTER_ID = re.compile(r'^Cluster ID: \S+ \(([0-9a-f-]+)\)', re.M)
+_SERVER_ID = re.compile(r'^Server ID: ([0-9a-f]{4}) ', re.M)
+_NAME = re.compile(r'^Name: (\S+)', re.M)
+
+
+def listed_servers(status):
+    """[(short server ID, address)] of the servers a cluster/status lists."""
+    return [(server['sid'], server['address']) for server in cluster_servers(status or '')]
+
+
+def own_answer(controller, database):
+    """What a controller answered about its own server of ``database`` ('' when nothing)."""
+    registered = controller.get('controller_member_status') or {}
+    for result in registered.get('results') or []:
+        answer = result.get('stdout') or ''
+        found = _NAME.search(answer)
+        if found and found.group(1) == database:
+            return answer
+    return ''
+
+
+def raft_kick_plan(status, controllers):
+    """Which servers of the cluster a cluster/status shows to kick, and whether it is safe (the filter
+    raft_kick_plan documents the rules and the result)."""
+    if not isinstance(status, str) or not _CLUSTER_ID.search(status) or not _NAME.search(status):
+        raise MeshError('raft_kick_plan: the input is not the output of ovn-appctl cluster/status')
+    if not isinstance(controllers, list) or not all(hasattr(c, 'get') and c.get('controller_address') for c in controllers):
+        raise MeshError('raft_kick_plan: controllers must be the variables of each controller, '
+                        'each with controller_address')
+    cluster_id = _CLUSTER_ID.search(status).group(1)
+    database = _NAME.search(status).group(1)
+    listed = listed_servers(status)
+    known = set(str(c.get('controller_address')) for c in controllers)
+    # The server ID of each controller that answers as a member of this very cluster.
+    own = {}
+    for controller in controllers:
+        answer = own_answer(controller, database)
+        found = _SERVER_ID.search(answer)
+        if found and 'Status: cluster member' in answer and cluster_id in answer:
+            own[str(controller.get('controller_address'))] = found.group(1)
+    kick = []
+    for sid, address in listed:
+        if address not in known:
+            kick.append({'sid': sid, 'address': address, 'reason': 'not in the inventory'})
+        elif address in own and own[address] != sid:
+            kick.append({'sid': sid, 'address': address,
+                         'reason': 'replaced by server %s at the same address' % own[address]})
+    return {'cluster_id': cluster_id, 'listed': len(listed), 'agreeing': len(own),
+            'safe': len(own) > len(listed) // 2, 'kick': kick,
+            'unknown': [address for _sid, address in listed if address not in known]}

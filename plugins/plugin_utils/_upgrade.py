@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The rolling upgrade of Open vSwitch and OVN (playbooks/upgrade.yml, role netvirt.overlay.upgrade):
 which procedure OVN's upgrade documentation asks for between two versions, the order of the
-machines, the target versions the package manager offers, and what the health checks read.
+machines, the target versions the package manager offers, and what the health checks read of a
+chassis' tunnels (an OVN cluster's health is read in _ovn.py).
 
 OVN's rules (Documentation/intro/install/ovn-upgrades.rst): a *rolling* upgrade (every
 ovn-controller first, then the databases and ovn-northd) is supported from a long-term-support
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
+
+from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import TUNNEL_TYPES
 
 # Kinds of machines, in the order their batch is upgraded within the chassis phase: a service node
 # or a standby gateway first, the hypervisors (whose VMs see the loss) last.
@@ -267,33 +270,60 @@ def upgrade_plan(hosts, procedure='auto'):
     return plan
 
 
+def ha_priority(ha_chassis, chassis):
+    """The highest priority ``chassis`` (a system-id) has in any HA chassis group, from
+    ``ovn-nbctl --format=csv --data=bare --no-headings --columns=chassis_name,priority list HA_Chassis``;
+    0 when it is in none (a priority that is not a number counts as 0)."""
+    if not isinstance(ha_chassis, str):
+        raise UpgradeError('ha_priority: the input is %r, not the CSV of ovn-nbctl list HA_Chassis' % (ha_chassis,))
+    priorities = [0]
+    for line in ha_chassis.splitlines():
+        if line.startswith('%s,' % chassis):
+            priorities.append(_whole(line.split(',')[-1]))
+    return max(priorities)
+
+
+def _whole(text):
+    # As Jinja's int filter reads a number: '10' and '10.0' give 10, anything else 0.
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return int(float(text))
+        except ValueError:
+            return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Versions the daemons and binaries answer
+
+
+def version_answer(stdout):
+    """The version in the answer to ``ovs-appctl -t DAEMON version`` or ``BINARY --version``: the last
+    word of its first line ('ovs-vswitchd (Open vSwitch) 3.5.0' gives '3.5.0'); '' when there is none
+    (the daemon does not run, the binary is not installed)."""
+    words = str(stdout or '').split('\n', 1)[0].split()
+    return words[-1] if words else ''
+
+
+def daemon_versions(registered):
+    """name -> version (see version_answer) of a registered loop of those questions: over daemons
+    (dicts with a name, such as the upgrade role's upgrade_daemons) or over binary names."""
+    results = registered.get('results') if isinstance(registered, dict) else registered
+    if not isinstance(results, list):
+        raise UpgradeError('daemon_versions: the input is not the result of a loop (it has no results)')
+    versions = {}
+    for result in results:
+        item = result.get('item') if isinstance(result, dict) else None
+        name = item.get('name') if isinstance(item, dict) else item
+        if not isinstance(name, str) or not name:
+            raise UpgradeError('daemon_versions: a result whose item %r is neither a name nor has one' % (item,))
+        versions[name] = version_answer(result.get('stdout'))
+    return versions
+
+
 # ---------------------------------------------------------------------------------------------
 # Health
-
-
-def cluster_problems(status, database, expected_servers):
-    """What is wrong with one server's ``cluster/status DB`` output: not a member, no leader known,
-    another number of servers than expected. Empty when healthy; fails when there is no output."""
-    if not status or not status.strip():
-        return ['%s: no cluster/status answer (the database server does not run)' % database]
-    problems = []
-    role = re.search(r'^Role: (\S+)', status, re.M)
-    member = re.search(r'^Status: (.+)$', status, re.M)
-    leader = re.search(r'^Leader: (\S+)', status, re.M)
-    servers = re.search(r'^Servers:\n((?:[ \t]+\S.*\n?)*)', status, re.M)
-    if not member or member.group(1).strip() != 'cluster member':
-        problems.append('%s: status %r, not "cluster member"' % (database, member.group(1).strip() if member else None))
-    if not role or role.group(1) not in ('leader', 'follower'):
-        problems.append('%s: role %r' % (database, role.group(1) if role else None))
-    if not leader or leader.group(1) == 'unknown':
-        problems.append('%s: no leader known' % database)
-    count = len([line for line in servers.group(1).splitlines() if line.strip()]) if servers else 0
-    if count != int(expected_servers):
-        problems.append('%s: %d servers in the cluster, %d expected' % (database, count, int(expected_servers)))
-    return problems
-
-
-TUNNEL_TYPES = ('geneve', 'vxlan', 'gre', 'stt')
 
 
 def tunnel_problems(bridges, min_tunnels=0):

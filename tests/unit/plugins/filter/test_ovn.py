@@ -100,3 +100,82 @@ def test_bridge_ports_refused(ports, mtu, needle):
     with pytest.raises(AnsibleFilterError) as exc:
         FILTERS['ovn_bridge_ports'](ports, mtu)
     assert needle in str(exc.value)
+
+
+def test_listener_of_an_address():
+    assert FILTERS['ovn_listener']('198.18.0.21', 'ssl', 6641) == 'pssl:6641:198.18.0.21'
+    assert FILTERS['ovn_listener']('198.18.0.31', 'tcp', '6642') == 'ptcp:6642:198.18.0.31'
+    # OVSDB wants an IPv6 listener address in brackets, as in its remotes.
+    assert FILTERS['ovn_listener']('2001:db8::21', 'ssl', 6642) == 'pssl:6642:[2001:db8::21]'
+
+
+@pytest.mark.parametrize('args, message', [
+    (('ctl1.example', 'ssl', 6642), "'ctl1.example' is not an IP address"),
+    (('198.18.0.21', 'udp', 6642), "transport 'udp'"),
+    (('198.18.0.21', 'ssl', 0), 'port 0 is outside 1-65535'),
+])
+def test_listener_refuses(args, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        FILTERS['ovn_listener'](*args)
+
+
+STATUS = '''1a2b
+Name: OVN_Northbound
+Cluster ID: 6d0f (6d0f8c0e-9a43-4bd0-8a4c-2f43b8f0c6aa)
+Server ID: 1a2b (1a2b3c4d-1111-2222-3333-444444444444)
+Address: ssl:198.18.0.21:6643
+Status: cluster member
+Servers:
+    1a2b (1a2b at ssl:198.18.0.21:6643) (self) next_index=41 match_index=40
+    3c4d (3c4d at tcp:[2001:db8::22]:6643) next_index=41 match_index=40
+'''
+
+
+def test_cluster_servers_with_ipv6_addresses_unbracketed():
+    assert FILTERS['cluster_servers'](STATUS) == [{'sid': '1a2b', 'address': '198.18.0.21'},
+                                                  {'sid': '3c4d', 'address': '2001:db8::22'}]
+    # The server's own Address: line is not a listed server.
+    assert FILTERS['cluster_servers'](STATUS.split('Servers:')[0]) == []
+
+
+def test_cluster_servers_refuse_what_is_not_a_status():
+    with pytest.raises(AnsibleFilterError, match='not the output of ovn-appctl cluster/status'):
+        FILTERS['cluster_servers'](None)
+
+
+# cluster/status of a follower of a three-server cluster, in the layout ovsdb-server 3.1 prints (written for
+# the test; the drill, tests/integration/test_machine_lab_upgrade.py, reads real ones).
+CLUSTER_STATUS = """3b1f
+Name: OVN_Southbound
+Cluster ID: 5f6e (5f6e1c0e-9b6f-4d8c-a0f4-1c2d3e4f5a6b)
+Server ID: 3b1f (3b1f0d5e-6a7b-4c8d-9e0f-1a2b3c4d5e6f)
+Address: ssl:198.18.0.22:6644
+Status: cluster member
+Role: follower
+Term: 3
+Leader: 8c2a
+Vote: 8c2a
+
+Last Election started 1234 ms ago, reason: timeout
+Election timer: 1000
+Log: [2, 40]
+Entries not yet committed: 0
+Entries not yet applied: 0
+Connections: ->0000 ->8c2a <-8c2a <-d4e5
+Disconnections: 0
+Servers:
+    3b1f (3b1f at ssl:198.18.0.22:6644) (self)
+    8c2a (8c2a at ssl:198.18.0.21:6644)
+    d4e5 (d4e5 at ssl:198.18.0.23:6644)
+"""
+
+
+def test_a_healthy_member_has_no_problems_and_each_fault_is_named():
+    assert FILTERS['cluster_problems'](CLUSTER_STATUS, 'OVN_Southbound', 3) == []
+    assert FILTERS['cluster_problems'](CLUSTER_STATUS, 'OVN_Southbound', 4) == ['OVN_Southbound: 3 servers in the cluster, 4 expected']
+    joining = CLUSTER_STATUS.replace('Status: cluster member', 'Status: joining cluster').replace('Leader: 8c2a', 'Leader: unknown')
+    assert FILTERS['cluster_problems'](joining, 'OVN_Southbound', 3) == [
+        "OVN_Southbound: status 'joining cluster', not \"cluster member\"", 'OVN_Southbound: no leader known']
+    # No answer is a failure, not an empty list.
+    assert FILTERS['cluster_problems']('', 'OVN_Northbound', 3) == [
+        'OVN_Northbound: no cluster/status answer (the database server does not run)']

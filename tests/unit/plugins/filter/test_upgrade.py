@@ -194,44 +194,6 @@ def test_the_static_mesh_upgrades_open_vswitch_service_nodes_then_gateways_then_
     assert plan['chassis_before'] == ['sn1', 'gw1', 'hv1'] and plan['controllers'] == []
 
 
-# cluster/status of a follower of a three-server cluster, in the layout ovsdb-server 3.1 prints (written for
-# the test; the drill, tests/integration/test_machine_lab_upgrade.py, reads real ones).
-CLUSTER_STATUS = """3b1f
-Name: OVN_Southbound
-Cluster ID: 5f6e (5f6e1c0e-9b6f-4d8c-a0f4-1c2d3e4f5a6b)
-Server ID: 3b1f (3b1f0d5e-6a7b-4c8d-9e0f-1a2b3c4d5e6f)
-Address: ssl:198.18.0.22:6644
-Status: cluster member
-Role: follower
-Term: 3
-Leader: 8c2a
-Vote: 8c2a
-
-Last Election started 1234 ms ago, reason: timeout
-Election timer: 1000
-Log: [2, 40]
-Entries not yet committed: 0
-Entries not yet applied: 0
-Connections: ->0000 ->8c2a <-8c2a <-d4e5
-Disconnections: 0
-Servers:
-    3b1f (3b1f at ssl:198.18.0.22:6644) (self)
-    8c2a (8c2a at ssl:198.18.0.21:6644)
-    d4e5 (d4e5 at ssl:198.18.0.23:6644)
-"""
-
-
-def test_a_healthy_member_has_no_problems_and_each_fault_is_named():
-    assert FILTERS['cluster_problems'](CLUSTER_STATUS, 'OVN_Southbound', 3) == []
-    assert FILTERS['cluster_problems'](CLUSTER_STATUS, 'OVN_Southbound', 4) == ['OVN_Southbound: 3 servers in the cluster, 4 expected']
-    joining = CLUSTER_STATUS.replace('Status: cluster member', 'Status: joining cluster').replace('Leader: 8c2a', 'Leader: unknown')
-    assert FILTERS['cluster_problems'](joining, 'OVN_Southbound', 3) == [
-        "OVN_Southbound: status 'joining cluster', not \"cluster member\"", 'OVN_Southbound: no leader known']
-    # No answer is a failure, not an empty list.
-    assert FILTERS['cluster_problems']('', 'OVN_Northbound', 3) == [
-        'OVN_Northbound: no cluster/status answer (the database server does not run)']
-
-
 def test_tunnel_problems_count_tunnels_and_read_bfd_only_where_it_is_enabled():
     bridges = {'br-int': {'interfaces': {
         'ovn-hv2-0': {'type': 'geneve', 'link_state': 'up', 'error': None, 'bfd': {}, 'bfd_status': {}},
@@ -247,3 +209,55 @@ def test_tunnel_problems_count_tunnels_and_read_bfd_only_where_it_is_enabled():
     bridges['br-int']['interfaces']['ovn-gw1-0']['bfd_status'] = {}
     assert 'ovn-gw1-0: BFD not reported' in FILTERS['tunnel_problems'](bridges, 0)
     assert FILTERS['tunnel_problems']({}, 1) == ['0 tunnels, at least 1 expected']
+
+
+HA_CHASSIS = 'gw1,20\ngw2,10\ngw1,5\ngw10,30\ngw3,high\n'
+
+
+@pytest.mark.parametrize('chassis, priority', [
+    ('gw1', 20),   # the highest of its groups
+    ('gw2', 10),
+    ('gw10', 30),  # gw1 is not a prefix match of gw10
+    ('gw3', 0),    # a priority that is not a number counts as 0
+    ('hv1', 0),    # in no group
+])
+def test_ha_priority_is_the_highest_of_the_chassis(chassis, priority):
+    assert FILTERS['ha_priority'](HA_CHASSIS, chassis) == priority
+
+
+def test_ha_priority_without_ovn_is_0_and_needs_text():
+    assert FILTERS['ha_priority']('', 'gw1') == 0
+    with pytest.raises(AnsibleFilterError, match='not the CSV of ovn-nbctl list HA_Chassis'):
+        FILTERS['ha_priority'](None, 'gw1')
+
+
+@pytest.mark.parametrize('stdout, version', [
+    ('ovs-vswitchd (Open vSwitch) 3.5.0\nDPDK 24.11.1\n', '3.5.0'),
+    ('ovn-controller 25.03.0\nOpen vSwitch Library 3.5.0\nOpenFlow versions 0x6:0x6\n', '25.03.0'),
+    ('', ''),
+    ('\nsecond line 1.0\n', ''),
+    (None, ''),
+])
+def test_version_answer_is_the_last_word_of_the_first_line(stdout, version):
+    assert FILTERS['version_answer'](stdout) == version
+
+
+def test_daemon_versions_of_a_loop_over_daemons_or_binaries():
+    daemons = {'results': [
+        {'item': {'name': 'ovs-vswitchd', 'ctl': 'ovs-vswitchd'}, 'rc': 0, 'stdout': 'ovs-vswitchd (Open vSwitch) 3.5.0'},
+        # A daemon that does not run: the question fails, the version is empty.
+        {'item': {'name': 'ovn-controller', 'ctl': 'ovn-controller'}, 'rc': 1, 'stdout': '', 'failed': False}]}
+    assert FILTERS['daemon_versions'](daemons) == {'ovs-vswitchd': '3.5.0', 'ovn-controller': ''}
+    binaries = {'results': [{'item': 'ovsdb-server', 'rc': 0, 'stdout': 'ovsdb-server (Open vSwitch) 3.1.0\n'},
+                            {'item': 'ovn-northd', 'rc': 2, 'msg': '[Errno 2] No such file or directory'}]}
+    assert FILTERS['daemon_versions'](binaries) == {'ovsdb-server': '3.1.0', 'ovn-northd': ''}
+    assert FILTERS['daemon_versions']({'results': []}) == {}
+
+
+@pytest.mark.parametrize('registered, message', [
+    ({'stdout': 'x'}, 'not the result of a loop'),
+    ({'results': [{'item': {'ctl': 'x'}, 'stdout': ''}]}, 'neither a name nor has one'),
+])
+def test_daemon_versions_refuses(registered, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        FILTERS['daemon_versions'](registered)
