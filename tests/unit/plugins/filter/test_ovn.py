@@ -135,7 +135,7 @@ def test_cluster_servers_with_ipv6_addresses_unbracketed():
     assert FILTERS['cluster_servers'](STATUS) == [{'sid': '1a2b', 'address': '198.18.0.21'},
                                                   {'sid': '3c4d', 'address': '2001:db8::22'}]
     # The server's own Address: line is not a listed server.
-    assert FILTERS['cluster_servers'](STATUS.split('Servers:')[0]) == []
+    assert FILTERS['cluster_servers'](STATUS.split('Servers:', maxsplit=1)[0]) == []
 
 
 def test_cluster_servers_refuse_what_is_not_a_status():
