@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from ansible_collections.netvirt.overlay.playbooks.lab.filter_plugins.verification_table import verification_table
+from ansible_collections.netvirt.overlay.plugins.filter.verification_table import verification_table
 from ansible_collections.netvirt.overlay.plugins.module_utils import _lab
 
 HERE = os.path.dirname(os.path.abspath(__file__))

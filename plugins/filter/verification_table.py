@@ -23,7 +23,7 @@ options:
 EXAMPLES = r'''
 - name: Print the table
   ansible.builtin.debug:
-    msg: "{{ rows | verification_table }}"
+    msg: "{{ rows | netvirt.overlay.verification_table }}"
 '''
 
 RETURN = r'''

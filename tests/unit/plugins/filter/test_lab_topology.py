@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 from __future__ import annotations
 
-from ansible_collections.netvirt.overlay.playbooks.lab.filter_plugins.lab_topology import lab_topology
+from ansible_collections.netvirt.overlay.plugins.filter.lab_topology import lab_topology
 
 
 def test_only_lab_hosts_and_host_entries_from_the_management_network():

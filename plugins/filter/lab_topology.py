@@ -40,7 +40,7 @@ EXAMPLES = r'''
     hosts_entries: "{{ topology.hosts_entries }}"
     networks: "{{ lab_networks }}"
   vars:
-    topology: "{{ hostvars | lab_topology(groups['all']) }}"
+    topology: "{{ hostvars | netvirt.overlay.lab_topology(groups['all']) }}"
 '''
 
 RETURN = r'''

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.netvirt.overlay.playbooks.lab.filter_plugins.service_rows import service_rows
+from ansible_collections.netvirt.overlay.plugins.filter.service_rows import service_rows
 
 SERVICE_NODES = ['sn1', 'sn2']
 BUM_VIA_SN = {'count': '50', 'mode': 'service_node', 'to_service_nodes': '52', 'direct': '0', 'wire': '52',

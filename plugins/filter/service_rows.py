@@ -11,7 +11,7 @@ version_added: 0.1.0
 author: netvirt.overlay developers (@netvirt)
 description:
   - Turns the figures that C(playbooks/lab/verify_services.yml) measured into rows for
-    the verification_table filter. Each row fails when its measurement is missing
+    P(netvirt.overlay.verification_table#filter). Each row fails when its measurement is missing
     or empty (no frames counted, no pings sent, no direction tried), so a check cannot pass
     without having seen what it claims.
   - Failover rows prove the failover happened (the backup service node's flood bucket carried
@@ -42,7 +42,7 @@ options:
 EXAMPLES = r'''
 - name: Rows for the report
   ansible.builtin.set_fact:
-    rows: "{{ {'bum': verify_bum | default(None)} | service_rows(groups['service_nodes']) }}"
+    rows: "{{ {'bum': verify_bum | default(None)} | netvirt.overlay.service_rows(groups['service_nodes']) }}"
 '''
 
 RETURN = r'''
