@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 name: role_values
 short_description: The values a role will see, from the inventory's values and the role's defaults
-version_added: 0.5.0
+version_added: 0.2.0
 author: netvirt.overlay developers (@netvirt)
 description:
   - Pairs each of a role's variable names with the value the inventory gives it, and falls back to

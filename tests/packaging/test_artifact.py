@@ -28,7 +28,7 @@ BIN = os.path.dirname(sys.executable)
 # development or lab material and belongs in galaxy.yml's build_ignore.
 TOP_LEVEL = {'CHANGELOG.md', 'COPYING', 'FILES.json', 'MANIFEST.json', 'README.md', 'bindep.txt', 'changelogs',
              'docs', 'meta', 'playbooks', 'plugins', 'requirements.txt', 'roles'}
-PLAYBOOKS = {'playbooks/site.yml'}
+PLAYBOOKS = {'playbooks/site.yml', 'playbooks/upgrade.yml'}  # what users run on real hosts
 CHANGELOG_FILES = {'changelogs/changelog.yaml', 'changelogs/config.yaml'}
 
 # A minimal IaC repository, as docs/using.md describes it.
@@ -127,7 +127,7 @@ def test_install_from_git_leaves_out_development_material(tmp_path):
          'git+file://' + ROOT], cwd=str(tmp_path))
     installed = tmp_path / 'c' / 'ansible_collections' / 'netvirt' / 'overlay'
     assert {p.name for p in installed.iterdir()} == TOP_LEVEL
-    assert sorted(p.name for p in (installed / 'playbooks').iterdir()) == ['site.yml']
+    assert sorted(p.name for p in (installed / 'playbooks').iterdir()) == sorted(os.path.basename(p) for p in PLAYBOOKS)
 
 
 def test_galaxy_importer_accepts_the_artifact(tarball):
