@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""The rolling upgrade drill (issue 15, item 4) on the OVN machine lab: booted Debian 12 machines
+"""The rolling upgrade drill on the OVN machine lab: booted Debian 12 machines
 (inventories/lab_ovn with netvirt_lab_machines) deployed with Open vSwitch 3.1 and OVN 23.03 from
 Debian 12, then upgraded machine by machine to Debian 13's Open vSwitch 3.5 and OVN 25.03 by the
 collection's playbooks/upgrade.yml. The lab mounts a repository of the Debian 13 packages (and what
