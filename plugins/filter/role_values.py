@@ -56,16 +56,10 @@ _value:
   type: dict
 '''
 
-from ansible.errors import AnsibleFilterError
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import as_filter_errors
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._roles import role_values as _role_values
 
-from ansible_collections.netvirt.overlay.plugins.plugin_utils._roles import RoleValuesError, role_values as _role_values
-
-
-def role_values(names, given, defaults, unset='__netvirt_unset__'):
-    try:
-        return _role_values(names, given, defaults, unset)
-    except RoleValuesError as exc:
-        raise AnsibleFilterError(str(exc))
+role_values = as_filter_errors(_role_values)
 
 
 class FilterModule(object):

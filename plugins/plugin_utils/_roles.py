@@ -15,7 +15,7 @@ from jinja2.exceptions import UndefinedError
 
 
 class RoleValuesError(Exception):
-    """The filter's input is not what it takes; the filter plugin reports it as AnsibleFilterError."""
+    """The filter's input is not what it takes; _filter_errors reports it as AnsibleFilterError."""
 
 
 def role_values(names, given, defaults, unset='__netvirt_unset__'):
