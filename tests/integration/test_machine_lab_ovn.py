@@ -123,7 +123,8 @@ def sb_column(table, column, condition):
 def router_chassis():
     """The chassis that holds the router's gateway port (its chassisredirect port)."""
     bound = sb_column('Port_Binding', 'chassis', 'type=chassisredirect')
-    return [name for uuid in bound for name in sb_column('Chassis', 'name', '_uuid=%s' % uuid)]
+    return [name for uuid in bound
+            for name in ssh('ctl1', 'sudo ovn-sbctl --no-leader-only --bare --columns=name list Chassis %s' % uuid).stdout.split()]
 
 
 def test_reboot_of_a_hypervisor_and_the_active_gateway_keeps_the_chassis(machine_lab):
