@@ -5,7 +5,7 @@
 
 A machine runs with ``systemd-nspawn -b`` inside the network namespace of a lab host (see
 _lab.py), so it gets exactly the interfaces the lab wired and the root namespace stays untouched.
-Every machine boots the same read-only image (debootstrap, built once and cached under
+Every machine boots the same read-only image (mmdebstrap, built once and cached under
 IMAGE_CACHE, keyed by what went into it) with a writable layer of its own (overlayfs) that
 survives reboots, as a disk does. The packages the roles install come from a local Debian
 repository built with the image (downloaded once) and bind-mounted read-only into every
@@ -39,7 +39,7 @@ MARKER = '/etc/netvirt-lab-machine'
 REPO_MOUNT = '/srv/netvirt-lab-repo'
 ADMIN_USER = 'ansible'
 # Bump when the recipe below changes, so that a new image is built.
-RECIPE = 4
+RECIPE = 5
 
 # What a minimal Debian server of the lab has before Ansible touches it: systemd, sshd, sudo for
 # become, Python for modules, python3-apt for the package module, ifupdown (Debian's network
@@ -142,13 +142,13 @@ def ensure_image(release='bookworm', mirror=None, image_packages=None, repo_pack
         shutil.rmtree(work, ignore_errors=True)
         rootfs, repo = os.path.join(work, 'rootfs'), os.path.join(work, 'repo')
         os.makedirs(os.path.join(repo, 'partial'))
-        # dpkg without an fsync per file, as Debian's container images have it: the machines'
-        # disks are files of this host, which a machine's crash or reboot does not lose. Written
-        # before debootstrap, so that its own dpkg runs (most of the build) read it too.
-        os.makedirs(os.path.join(rootfs, 'etc', 'dpkg', 'dpkg.cfg.d'))
-        with open(os.path.join(rootfs, 'etc', 'dpkg', 'dpkg.cfg.d', 'netvirt-lab-unsafe-io'), 'w') as handle:
-            handle.write('force-unsafe-io\n')
-        _run(['debootstrap', '--variant=minbase', '--include=' + ','.join(image_packages),
+        # mmdebstrap: apt resolves and dpkg installs the whole set in a few calls (debootstrap took
+        # twice its time here, 84 s against 48 s, most of it in dpkg). dpkg without an fsync per
+        # file, as Debian's container images have it: the machines' disks are files of this host,
+        # which a machine's crash or reboot does not lose; written first, so the build reads it too.
+        unsafe_io = os.path.join('etc', 'dpkg', 'dpkg.cfg.d', 'netvirt-lab-unsafe-io')
+        _run(['mmdebstrap', '--quiet', '--variant=minbase', '--include=' + ','.join(image_packages),
+              '--setup-hook=mkdir -p "$1/etc/dpkg/dpkg.cfg.d" && echo force-unsafe-io > "$1/%s"' % unsafe_io,
               release, rootfs, mirror])
         # Download what the roles will install (and what that depends on) into the repository.
         _nspawn_build(rootfs, 'apt-get update -qq\n'

@@ -57,7 +57,7 @@ options:
       machine:
         description:
           - Boot a Debian machine in this host's network namespace (systemd as PID 1, journald,
-            sshd), with C(systemd-nspawn), from an image built once with C(debootstrap) and cached
+            sshd), with C(systemd-nspawn), from an image built once with C(mmdebstrap) and cached
             under C(/var/cache/netvirt-overlay), and a writable layer of its own under
             C(/var/lib/netvirt-lab/LAB/NAME) that survives reboots. C(systemctl reboot) inside
             reboots it.
