@@ -11,12 +11,16 @@ MTU) before anything is changed; the plan is a list of ip commands.
 from __future__ import annotations
 
 import json
+import socket
 import time
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, checked_or_fail, integer, ip_interface, unique
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError, check_ifname
 
 IPV6_MIN_MTU = 1280
+# ARP announcements (RFC 5227): how many, how far apart.
+ANNOUNCE_COUNT = 3
+ANNOUNCE_INTERVAL = 0.2
 
 
 def read_interface(module, name):
@@ -31,12 +35,43 @@ def read_interface(module, name):
                        if a.get('scope') == 'global')
     return {'addresses': addresses, 'mtu': link.get('mtu'), 'up': 'UP' in link.get('flags', []),
             # 0 or absent: the driver sets no limit of its own.
-            'mtu_range': (link.get('min_mtu') or 0, link.get('max_mtu') or 0)}
+            'mtu_range': (link.get('min_mtu') or 0, link.get('max_mtu') or 0), 'mac': link.get('address')}
 
 
 def public(state):
     """The interface as returned to the user."""
-    return dict((k, v) for k, v in state.items() if k != 'mtu_range') if state else state
+    return dict((k, v) for k, v in state.items() if k not in ('mtu_range', 'mac')) if state else state
+
+
+def arp_announcement(mac, address):
+    """An ARP announcement (RFC 5227, a gratuitous ARP request: sender and target address both
+    ``address``) from ``mac``, as an Ethernet broadcast frame."""
+    hw = bytes.fromhex(mac.replace(':', ''))
+    ip = socket.inet_aton(address)
+    # Ethernet (1), IPv4 (0x0800), address lengths 6 and 4, request (1).
+    arp = bytes.fromhex('0001080006040001') + hw + ip + bytes(6) + ip
+    return b'\xff' * 6 + hw + b'\x08\x06' + arp
+
+
+def announce(name, mac, addresses, count=ANNOUNCE_COUNT, interval=ANNOUNCE_INTERVAL):
+    """Broadcast ARP announcements of the IPv4 ``addresses`` on interface ``name``. Neighbours
+    that hold another MAC address for one of them (a host replaced behind the same address, an
+    internal port made again) take the new one; Open vSwitch's userspace datapath keeps a tunnel
+    endpoint's MAC address in a cache of its own that would not ask again until the entry ages
+    out (15 minutes), and until then sends that endpoint's tunnel traffic to the old address."""
+    frames = [arp_announcement(mac, addr.split('/')[0]) for addr in addresses if ':' not in addr]
+    if not frames:
+        return
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    try:
+        sock.bind((name, 0))
+        for round_ in range(count):
+            if round_:
+                time.sleep(interval)
+            for frame in frames:
+                sock.send(frame)
+    finally:
+        sock.close()
 
 
 def check_request(p):
@@ -131,7 +166,18 @@ def run(module):
                                  changed=bool(done), commands=done, interface=public(read_interface(module, p['interface'])))
             done.append(' '.join(cmd))
         after = read_interface(module, p['interface'])
-    result = dict(changed=bool(commands), commands=[' '.join(c) for c in commands], interface=public(after))
+    # Announced once, when the address is added, so that a re-run sends nothing.
+    announced = [addr for addr in addresses if ':' not in addr and addr not in current['addresses']] \
+        if p['announce'] and after['up'] else []
+    if announced and not module.check_mode:
+        try:
+            announce(p['interface'], after['mac'], announced)
+        except (OSError, ValueError, AttributeError) as exc:
+            module.warn('%s: the ARP announcement of %s was not sent (%s); neighbours that knew another MAC '
+                        'address for it keep it until their entry ages out' % (p['interface'], ', '.join(announced), exc))
+            announced = []
+    result = dict(changed=bool(commands), commands=[' '.join(c) for c in commands], interface=public(after),
+                  announced=announced)
     if module._diff:
         result['diff'] = dict(before=public(current), after=public(after))
     module.exit_json(**result)

@@ -58,6 +58,18 @@ options:
     description: Seconds to wait for the interface to exist, 0-3600.
     type: int
     default: 10
+  announce:
+    description:
+      - When an IPv4 address is added and the interface is up, broadcast three ARP announcements of
+        it (gratuitous ARP, RFC 5227), 0.2 s apart, so that neighbours which hold another MAC address
+        for it take the new one.
+      - Set it on a tunnel endpoint. Open vSwitch's userspace datapath keeps each remote endpoint's MAC
+        address in a cache of its own and asks again only once the entry ages out (15 minutes). A
+        host replaced behind the same address would get no tunnel traffic from its peers until then.
+      - Not sent in check mode, nor when the address was already there.
+    type: bool
+    default: false
+    version_added: 0.2.0
 requirements:
   - iproute2 with JSON output (C(ip -j)), as on every current distribution.
 '''
@@ -81,6 +93,13 @@ commands:
   type: list
   elements: str
   sample: ["ip address add 198.18.1.11/24 dev tep0", "ip link set dev tep0 up"]
+announced:
+  description: The IPv4 addresses announced with ARP (O(announce)); in check mode, those that would be.
+  returned: always
+  type: list
+  elements: str
+  sample: ["198.18.1.11/24"]
+  version_added: 0.2.0
 interface:
   description: Addresses, MTU and link state after the run (predicted in check mode).
   returned: always
@@ -99,6 +118,7 @@ ARGUMENT_SPEC = dict(
     mtu=dict(type='int'),
     link=dict(type='str', default='up', choices=['up', 'down', 'unchanged']),
     wait_timeout=dict(type='int', default=10),
+    announce=dict(type='bool', default=False),
 )
 
 

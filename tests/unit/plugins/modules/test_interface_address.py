@@ -5,6 +5,10 @@ half-way reports what was already done. The module's ip commands are replaced by
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -239,3 +243,72 @@ def test_ipv6_kept_and_wanted_is_named_once():
     with pytest.raises(InputError) as exc:
         ia.check_against('eth2', current(['2001:db8::1/64']), ['2001:db8::1/64'], False, 1200)
     assert str(exc.value).count('2001:db8::1/64') == 1
+
+
+# --- ARP announcements (announce) ------------------------------------------------------------------
+
+def test_arp_announcement_frame():
+    frame = ia.arp_announcement('02:00:00:00:01:0b', '198.18.1.11')
+    assert frame[:6] == b'\xff' * 6 and frame[6:12] == bytes.fromhex('02000000010b') and frame[12:14] == b'\x08\x06'
+    arp = frame[14:]
+    assert arp[:8] == bytes.fromhex('0001080006040001')  # Ethernet, IPv4, request
+    assert arp[8:14] == bytes.fromhex('02000000010b')
+    assert arp[14:18] == arp[24:28] == bytes([198, 18, 1, 11])  # sender address = target address
+    assert arp[18:24] == bytes(6)
+
+
+def test_announced_once_when_added_ipv4_only_and_never_in_check_mode(monkeypatch, capsys):
+    sent = []
+    monkeypatch.setattr(ia, 'announce', lambda name, mac, addresses: sent.append((name, list(addresses))))
+    args = dict(interface='tep0', addresses=['198.18.1.11/24', '2001:db8::b/64'], announce=True)
+    host = FakeHost()
+    rc, out = run_module(monkeypatch, capsys, host, dict(args, _ansible_check_mode=True))
+    assert rc == 0 and out['changed'] and out['announced'] == ['198.18.1.11/24'] and sent == []
+    rc, out = run_module(monkeypatch, capsys, host, args)
+    assert rc == 0 and out['announced'] == ['198.18.1.11/24'] and sent == [('tep0', ['198.18.1.11/24'])]
+    rc, out = run_module(monkeypatch, capsys, host, args)  # already there: nothing to tell
+    assert rc == 0 and not out['changed'] and out['announced'] == [] and len(sent) == 1
+    rc, out = run_module(monkeypatch, capsys, FakeHost(), dict(args, announce=False))
+    assert out['announced'] == [] and len(sent) == 1
+
+
+def test_an_announcement_that_cannot_be_sent_is_a_warning(monkeypatch, capsys):
+    def refuse(name, mac, addresses):
+        raise OSError(1, 'Operation not permitted')
+    monkeypatch.setattr(ia, 'announce', refuse)
+    # Where a warning ends up depends on whether the test process loaded Ansible's controller side.
+    warned = []
+    monkeypatch.setattr(AnsibleModule, 'warn', lambda self, msg, *a, **kw: warned.append(msg))
+    rc, out = run_module(monkeypatch, capsys, FakeHost(), dict(interface='tep0', addresses=['198.18.1.11/24'], announce=True))
+    assert rc == 0 and out['changed'] and out['announced'] == []
+    assert len(warned) == 1 and '198.18.1.11/24' in warned[0] and 'not sent' in warned[0], warned
+
+
+CAPTURE = r'''
+import socket, subprocess, sys, time
+sys.path[:0] = sys.argv[1:]
+from ansible_collections.netvirt.overlay.plugins.module_utils._interface_address import announce
+subprocess.run(['ip', 'link', 'add', 'a0', 'address', '02:00:00:00:01:0b', 'type', 'veth', 'peer', 'name', 'b0'], check=True)
+for dev in ('a0', 'b0'):
+    subprocess.run(['ip', 'link', 'set', dev, 'up'], check=True)
+cap = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+cap.bind(('b0', 0))
+cap.settimeout(2)
+started = time.monotonic()
+announce('a0', '02:00:00:00:01:0b', ['198.18.1.11/24', '2001:db8::b/64'], count=3, interval=0.1)
+took = time.monotonic() - started
+frames = [cap.recv(100)[:42].hex() for _ in range(3)]
+print(took, ' '.join(frames))
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which('unshare'), reason='needs root and unshare (a network namespace of its own)')
+def test_announce_sends_the_announcements_on_the_wire():
+    """A veth pair in a network namespace of the test's own (the machine's interfaces are not
+    touched): three announcements of the IPv4 address reach the other end, 0.1 s apart."""
+    paths = [p for p in sys.path if p]
+    done = subprocess.run(['unshare', '--net', sys.executable, '-c', CAPTURE] + paths, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    took, *frames = done.stdout.split()
+    assert 0.2 <= float(took) < 2
+    assert frames == [ia.arp_announcement('02:00:00:00:01:0b', '198.18.1.11').hex()] * 3
