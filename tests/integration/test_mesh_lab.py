@@ -1,5 +1,15 @@
 # -*- coding: utf-8 -*-
-"""The embedded lab's main job (static mesh): deploy, verify, re-run clean, per encapsulation.
+"""The embedded lab's main job (static mesh): deploy, verify, re-run clean, per encapsulation; then
+the day-2 drill of shrinking and growing it.
+
+`site.yml --check --diff` tells the truth from the first run: on the fresh lab (no host has Open
+vSwitch running, nor any bridge, namespace or file of the roles) and on a pending change of
+encapsulation (every tunnel port is replaced, the flows and flood groups name ports that do not
+exist yet), the check run goes to the end, changes nothing on any lab host
+(tests/integration/playbooks/files/host_state.py: the Open_vSwitch database, flows and groups of
+every bridge, links and addresses, network namespaces and their nftables rules, running daemons,
+the files the roles write), and the real run that follows changes exactly the tasks, host by
+host, that check mode reported.
 
 Runs against inventories/lab itself (the inventory users run), in a lab of its own name.
 """
@@ -10,12 +20,15 @@ import copy
 import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 
 import pytest
 import yaml
 
-from conftest import CREATE, DEPLOY, DESTROY, ROOT, VERIFY, Playbook, changed_hosts, created_lab, in_lab_host, lab_command, results
+from conftest import (CREATE, DEPLOY, DESTROY, ROOT, SITE, VERIFY, Playbook, changed_hosts, changed_tasks, created_lab, host_states,
+                      in_lab_host, lab_command, lab_pid, results, start_ping, stop_ping, state_differences)
 
 LAB = os.path.join(ROOT, 'inventories', 'lab')
 # The rows playbooks/lab/verify.yml must print for inventories/lab: 4 VMs (each pinging the other 3), throughput,
@@ -41,6 +54,50 @@ def mesh_lab():
         yield pb, ev
 
 
+# Every host of the lab: those site.yml manages, and the VMs and outside hosts it must leave alone.
+ALL_HOSTS = ('hv1', 'hv2', 'hv3', 'sn1', 'sn2', 'gw1', 'gw2', 'phys1', 'ext1', 'vm1', 'vm2', 'vm3', 'vm4')
+MANAGED = {'hv1', 'hv2', 'hv3', 'sn1', 'sn2', 'gw1', 'gw2'}
+# Where the roles write files on lab hosts (gateway_config_dir and gateway_run_dir of the lab).
+FILE_DIRS = ('/run/netvirt-gateway',)
+# What check mode must foresee on hv1: on the fresh lab, and on a change of encapsulation.
+FRESH_TASKS = ('netvirt.overlay.ovs : Start Open vSwitch for the userspace datapath (no kernel module)',
+               'netvirt.overlay.hypervisor : Tunnel endpoint address',
+               'netvirt.overlay.hypervisor : ' + SWITCH_TASK,
+               'netvirt.overlay.hypervisor : Overlay flows on the tunnel bridge')
+SWITCHED_TASKS = ('netvirt.overlay.hypervisor : ' + SWITCH_TASK,
+                  'netvirt.overlay.hypervisor : Overlay flows on the tunnel bridge',
+                  'netvirt.overlay.hypervisor : Forget the MAC addresses learned through tunnels that were removed or replaced')
+
+
+def settled_state(state_dir, timeout=60):
+    """The lab's state once it stops changing on its own: right after a deployment keepalived is
+    still electing, and the active gateway's notify script adds br-l2's flows and brings links up."""
+    deadline = time.monotonic() + timeout
+    last = host_states(state_dir, ALL_HOSTS, FILE_DIRS)
+    while True:
+        time.sleep(3)
+        now = host_states(state_dir, ALL_HOSTS, FILE_DIRS)
+        if not state_differences(last, now):
+            return now
+        assert time.monotonic() < deadline, 'the lab keeps changing on its own: %s' % state_differences(last, now)
+        last = now
+
+
+def check_then_real(pb, extra_vars, label):
+    """site.yml --check --diff, then site.yml: the check changed nothing on any lab host and
+    foresaw exactly the tasks the real run changed. Returns them, {(host, task)}."""
+    state_dir = extra_vars['netvirt_lab_state_dir']
+    before = settled_state(state_dir)
+    check = pb.run(SITE, check=True, diff=True, extra_vars=extra_vars)
+    changed = state_differences(before, host_states(state_dir, ALL_HOSTS, FILE_DIRS))
+    assert not changed, '%s: check mode changed %s' % (label, changed)
+    real = pb.run(SITE, extra_vars=extra_vars)
+    predicted, done = changed_tasks(check), changed_tasks(real)
+    assert predicted == done, ('%s: check mode and the real run disagree\nonly predicted: %s\nonly done: %s'
+                               % (label, sorted(predicted - done), sorted(done - predicted)))
+    return predicted
+
+
 def test_main_job_for_each_encapsulation(mesh_lab):
     pb, ev = mesh_lab
     # One lab, switched from one encapsulation to the next as a user would: every tunnel port is
@@ -48,7 +105,19 @@ def test_main_job_for_each_encapsulation(mesh_lab):
     # GRE (the default) comes last: the next test starts from the lab as it leaves it.
     for encapsulation in ('vxlan', 'geneve', 'gre'):
         evx = dict(ev, overlay_encapsulation=encapsulation)
-        pb.run(DEPLOY, extra_vars=evx)
+        if encapsulation == 'vxlan':  # the fresh lab
+            predicted = check_then_real(pb, evx, 'fresh lab')
+            assert set(host for host, _task in predicted) == MANAGED, sorted(predicted)
+            expected = FRESH_TASKS
+            pb.run(DEPLOY, extra_vars=evx)  # the lab's own hosts (VMs, outside hosts) too
+        elif encapsulation == 'geneve':  # a pending change of encapsulation
+            predicted = check_then_real(pb, evx, 'VXLAN to Geneve')
+            expected = SWITCHED_TASKS
+        else:
+            predicted, expected = (), ()
+            pb.run(DEPLOY, extra_vars=evx)
+        for task in expected:
+            assert ('hv1', task) in predicted, (encapsulation, task, sorted(predicted))
         second = pb.run(DEPLOY, extra_vars=evx)
         assert changed_hosts(second) == {}, 'second site.yml run with %s changed something' % encapsulation
         if encapsulation == 'gre':  # the same tasks for every encapsulation; once is enough
@@ -83,21 +152,87 @@ def tunnel_remotes(host, state_dir):
     return sorted(re.findall(r'remote_ip="?([0-9.]+)', out))
 
 
-def test_removing_a_host_removes_its_tunnels_everywhere(mesh_lab, tmp_path):
+# The drill's hosts: a hypervisor (with its VM), a service node and the standby gateway leave
+# (the operator's order: out of the inventory, site.yml, then switched off), then fresh machines
+# of those names join; the pairs measured cross none of them.
+TEP = {'hv3': '198.18.1.13', 'sn2': '198.18.1.22', 'gw1': '198.18.1.31', 'gw2': '198.18.1.32'}
+ROUTER_VIP = '198.18.64.1'
+# vm1 (hv1) -> vm2 (hv2) east-west on blue; vm3 (hv2, red) -> ext1 north-south through the active gateway.
+PAIRS = (('vm1', '198.18.100.2'), ('vm3', '198.18.64.100'))
+INTERVAL = 0.05
+
+
+def measured_run(pb, ev, state_dir):
+    """site.yml (lab/deploy.yml) under pings of the pairs that stay; (its result, {pair: (sent, lost)})."""
+    for host, target in PAIRS:  # ARP and the first tunnel packet resolved before measuring
+        in_lab_host(state_dir, host, ['ping', '-c', '3', '-i', '0.2', '-W', '1', target], check=False)
+    pings = dict(((host, target), start_ping(state_dir, host, target, INTERVAL)) for host, target in PAIRS)
+    time.sleep(1)
+    try:
+        data = pb.run(DEPLOY, extra_vars=ev)
+    finally:
+        time.sleep(1)
+        counts = {}
+        for pair, ping in pings.items():
+            sent, received, _seqs = stop_ping(ping)
+            counts[pair] = (sent, sent - received)
+    return data, counts
+
+
+def test_shrink_then_grow_the_mesh_loses_no_ping(mesh_lab, tmp_path):
+    """Day 2: a hypervisor (with its VM), a service node and the standby gateway leave the
+    inventory and site.yml runs; then fresh machines of the same names join and site.yml runs
+    again. Neither run loses a ping between the VMs that stay (east-west and north-south); the
+    leavers' tunnels are gone from every host that stays, the newcomers' are back everywhere and
+    the new VM reaches the old ones; a re-run after each changes nothing."""
     pb, ev = mesh_lab
+    state = ev['netvirt_lab_state_dir']
     # The lab as the test before left it (deployed, GRE); deploy it when this test runs alone.
-    if '198.18.1.13' not in tunnel_remotes('hv1', ev['netvirt_lab_state_dir']):
+    if '198.18.1.13' not in tunnel_remotes('hv1', state):
         pb.run(DEPLOY, extra_vars=ev)
-    assert '198.18.1.13' in tunnel_remotes('hv1', ev['netvirt_lab_state_dir'])
-    smaller = Playbook(reduced_inventory(tmp_path, ['hv3', 'vm4']))
-    data = smaller.run(DEPLOY, extra_vars=ev)
+    active = [gw for gw in ('gw1', 'gw2') if ' %s/' % ROUTER_VIP in in_lab_host(
+        state, gw, ['ip', 'netns', 'exec', 'nvr-red', 'ip', '-4', '-o', 'address', 'show', 'dev', 'ext0'], check=False).stdout]
+    assert len(active) == 1, 'the router is not on exactly one gateway: %s' % active
+    leaving = ('hv3', 'sn2', 'gw2' if active == ['gw1'] else 'gw1')
+    leaving_addresses = [TEP[host] for host in leaving]
+    staying = [host for host in ('hv1', 'hv2', 'sn1', 'sn2', 'gw1', 'gw2') if host not in leaving]
+    before = dict((host, tunnel_remotes(host, state)) for host in staying)
+    for host, remotes in before.items():  # else the shrink's check below would prove nothing
+        assert set(leaving_addresses) & set(remotes), (host, remotes)
+
+    smaller = Playbook(reduced_inventory(tmp_path, list(leaving) + ['vm4']))
+    data, shrink = measured_run(smaller, ev, state)
+    for host in staying:
+        remotes = tunnel_remotes(host, state)
+        assert remotes == [r for r in before[host] if r not in leaving_addresses], (host, before[host], remotes)
     switch = results(data, SWITCH_TASK)
     for host in ('hv1', 'hv2'):
         mesh = switch[host]['tunnels'][0]
-        remotes = sorted(t['remote_ip'] for t in mesh['tunnels'].values())
-        assert '198.18.1.13' not in remotes, (host, remotes)
         assert {'op': 'del_port', 'bridge': 'br-tun', 'port': 'gre-c612010d'} in mesh['changes'], (host, mesh['changes'])
-    assert changed_hosts(smaller.run(DEPLOY, extra_vars=ev)) == {}
+    assert changed_hosts(smaller.run(DEPLOY, extra_vars=ev)) == {}, 're-run after the shrink changed something'
+
+    # The leavers are switched off; fresh machines of the same names (empty file systems) join.
+    for host in leaving:
+        os.kill(lab_pid(state, host), signal.SIGKILL)
+    pb.run(CREATE, extra_vars=ev)
+    assert in_lab_host(state, 'hv3', ['sh', '-c', 'pgrep -c ovs-vswitchd || true']).stdout.strip() == '0'
+    _data, grow = measured_run(pb, ev, state)
+    for host in staying:
+        assert tunnel_remotes(host, state) == before[host], host
+    # The new VM reaches the old ones: vm3 on red (hv2) and, through the gateway, the external host.
+    for target in ('198.18.100.3', '198.18.64.100'):
+        in_lab_host(state, 'vm4', ['ping', '-c', '3', '-i', '0.2', '-W', '1', target], check=False)  # warm-up
+        reply = in_lab_host(state, 'vm4', ['ping', '-c', '5', '-i', '0.2', '-W', '1', target], check=False)
+        assert reply.returncode == 0, 'vm4 cannot reach %s:\n%s' % (target, reply.stdout)
+    assert changed_hosts(pb.run(DEPLOY, extra_vars=ev)) == {}, 're-run after the grow changed something'
+
+    print('\nshrink and grow drill (%s with vm4, %s and the standby gateway %s leave, then fresh machines join):' % leaving)
+    for label, counts in (('shrink', shrink), ('grow', grow)):
+        print('  %s: %s' % (label, '; '.join('%s -> %s lost %d of %d' % (pair[0], pair[1], lost, sent)
+                                             for pair, (sent, lost) in counts.items())))
+    for label, counts in (('shrink', shrink), ('grow', grow)):
+        for pair, (sent, lost) in counts.items():
+            assert sent > 0 and lost == 0, '%s: %s -> %s lost %d of %d pings' % (label, pair[0], pair[1], lost, sent)
 
 
 def four_hypervisor_inventory(tmp_path):

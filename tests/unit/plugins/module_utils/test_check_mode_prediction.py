@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """What check mode predicts from when the tasks before it did not run: no OVSDB server yet, a bridge
 or a system port's device still to be created, flows that name tunnel ports still to be created.
-(tests/integration/test_check_mode.py runs it all on the mesh lab.)"""
+(tests/integration/test_mesh_lab.py's main job runs it all on the mesh lab.)"""
 
 from __future__ import annotations
 
