@@ -32,6 +32,8 @@ SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
 LAB_PLAYBOOKS = os.path.join(ROOT, 'playbooks', 'lab')
 CREATE = os.path.join(LAB_PLAYBOOKS, 'create.yml')
 DEPLOY = os.path.join(LAB_PLAYBOOKS, 'deploy.yml')
+# deploy.yml's second half: the settings of the lab's own hosts (VMs, outside hosts).
+HOST_NETWORKS = os.path.join(LAB_PLAYBOOKS, 'host_networks.yml')
 DESTROY = os.path.join(LAB_PLAYBOOKS, 'destroy.yml')
 VERIFY = os.path.join(LAB_PLAYBOOKS, 'verify.yml')
 VERIFY_OVN = os.path.join(LAB_PLAYBOOKS, 'verify_ovn.yml')
@@ -216,6 +218,7 @@ class Playbook(object):
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
                    ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, 'callback_plugins'),
                    ANSIBLE_CALLBACKS_ENABLED='results_file', NVO_RESULTS_FILE=results_path, **(env or {}))
+        start = time.monotonic()
         proc = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               universal_newlines=True, check=False)
         self.last_output = proc.stdout
@@ -227,6 +230,7 @@ class Playbook(object):
                                  % (proc.returncode, proc.stdout[-4000:]))
         finally:
             os.unlink(results_path)
+        print(run_time(playbook, argv, data, time.monotonic() - start))
         if expect_rc is not None and proc.returncode != expect_rc:
             raise AssertionError('ansible-playbook rc %d (expected %d): %s\n%s'
                                  % (proc.returncode, expect_rc, failures(data), proc.stdout[-4000:]))
@@ -268,6 +272,17 @@ class Playbook(object):
 
     def destroy(self, extra_vars=None, expect_rc=0):
         self.run(DESTROY, extra_vars=extra_vars, expect_rc=expect_rc)
+
+
+def run_time(playbook, argv, data, seconds, slowest=3):
+    """One line on where a playbook run's time went: the run, then its slowest tasks (-rP prints
+    it for passing tests; the CI budget is tight on 2 cores)."""
+    tasks = [task['task'] for play in data['plays'] for task in play['tasks']]
+    ends = [task['started'] for task in tasks[1:]] + [data.get('ended', time.time())]
+    spent = sorted(((end - task['started'], task['name']) for task, end in zip(tasks, ends)), reverse=True)
+    options = ' '.join(arg for arg in argv if arg in ('--check', '--diff'))
+    return '%s%s: %.1f s (%s)' % (os.path.basename(playbook), ' ' + options if options else '', seconds,
+                                  ', '.join('%s %.1f s' % (name, took) for took, name in spent[:slowest]))
 
 
 def table_rows(data):

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-"""The embedded lab's main job (static mesh): deploy, verify, re-run clean, per encapsulation; then
-the day-2 drill of shrinking and growing it.
+"""The embedded lab's main job (static mesh): deploy and verify per encapsulation, re-run clean;
+then the day-2 drill of shrinking and growing it.
 
 `site.yml --check --diff` tells the truth from the first run: on the fresh lab (no host has Open
 vSwitch running, nor any bridge, namespace or file of the roles) and on a pending change of
@@ -27,7 +27,7 @@ import time
 import pytest
 import yaml
 
-from conftest import (CREATE, DEPLOY, DESTROY, ROOT, SITE, VERIFY, Playbook, changed_hosts, changed_tasks, created_lab, host_states,
+from conftest import (CREATE, DEPLOY, DESTROY, HOST_NETWORKS, ROOT, SITE, VERIFY, Playbook, changed_hosts, changed_tasks, created_lab, host_states,
                       in_lab_host, lab_command, lab_pid, results, start_ping, stop_ping, state_differences)
 
 LAB = os.path.join(ROOT, 'inventories', 'lab')
@@ -85,7 +85,7 @@ def settled_state(state_dir, timeout=60):
 
 def check_then_real(pb, extra_vars, label):
     """site.yml --check --diff, then site.yml: the check changed nothing on any lab host and
-    foresaw exactly the tasks the real run changed. Returns them, {(host, task)}."""
+    foresaw exactly the tasks the real run changed. Returns them, {(host, task)}, and the real run."""
     state_dir = extra_vars['netvirt_lab_state_dir']
     before = settled_state(state_dir)
     check = pb.run(SITE, check=True, diff=True, extra_vars=extra_vars)
@@ -95,38 +95,42 @@ def check_then_real(pb, extra_vars, label):
     predicted, done = changed_tasks(check), changed_tasks(real)
     assert predicted == done, ('%s: check mode and the real run disagree\nonly predicted: %s\nonly done: %s'
                                % (label, sorted(predicted - done), sorted(done - predicted)))
-    return predicted
+    return predicted, real
 
 
 def test_main_job_for_each_encapsulation(mesh_lab):
     pb, ev = mesh_lab
     # One lab, switched from one encapsulation to the next as a user would: every tunnel port is
     # replaced in place, so this also proves that nothing learned through the old ports survives.
-    # GRE (the default) comes last: the next test starts from the lab as it leaves it.
+    # GRE (the default) comes last: the next test starts from the lab as it leaves it. Check mode
+    # is compared with the real run on the fresh lab (VXLAN) and on the change VXLAN -> Geneve; a
+    # second run must change nothing on VXLAN and GRE (that Geneve's tunnel ports re-run clean is
+    # shown in test_ovs_modules.py: the same tasks, another port type).
     for encapsulation in ('vxlan', 'geneve', 'gre'):
         evx = dict(ev, overlay_encapsulation=encapsulation)
         if encapsulation == 'vxlan':  # the fresh lab
-            predicted = check_then_real(pb, evx, 'fresh lab')
+            predicted, last = check_then_real(pb, evx, 'fresh lab')
             assert set(host for host, _task in predicted) == MANAGED, sorted(predicted)
             expected = FRESH_TASKS
-            pb.run(DEPLOY, extra_vars=evx)  # the lab's own hosts (VMs, outside hosts) too
+            pb.run(HOST_NETWORKS, extra_vars=evx)  # the lab's own hosts (VMs, outside hosts), as deploy.yml does
         elif encapsulation == 'geneve':  # a pending change of encapsulation
-            predicted = check_then_real(pb, evx, 'VXLAN to Geneve')
+            predicted, last = check_then_real(pb, evx, 'VXLAN to Geneve')
             expected = SWITCHED_TASKS
         else:
             predicted, expected = (), ()
-            pb.run(DEPLOY, extra_vars=evx)
+            last = pb.run(DEPLOY, extra_vars=evx)
         for task in expected:
             assert ('hv1', task) in predicted, (encapsulation, task, sorted(predicted))
-        second = pb.run(DEPLOY, extra_vars=evx)
-        assert changed_hosts(second) == {}, 'second site.yml run with %s changed something' % encapsulation
+        if encapsulation != 'geneve':
+            last = pb.run(DEPLOY, extra_vars=evx)
+            assert changed_hosts(last) == {}, 'second site.yml run with %s changed something' % encapsulation
         if encapsulation == 'gre':  # the same tasks for every encapsulation; once is enough
             check = pb.run(DEPLOY, extra_vars=evx, check=True)
             assert changed_hosts(check) == {}, 'check mode on a converged lab predicted changes'
         table = pb.verify(VERIFY, evx, encapsulation, MESH_TABLE)
         assert 'FAIL' not in table
         assert '(%s, best of' % encapsulation in table
-        switch = results(second, SWITCH_TASK)
+        switch = results(last, SWITCH_TASK)
         prefix = {'gre': 'gre-', 'vxlan': 'vxlan-', 'geneve': 'geneve-'}[encapsulation]
         for host, res in switch.items():
             mesh = res['tunnels'][0]['tunnels']  # the first tunnel group: the mesh

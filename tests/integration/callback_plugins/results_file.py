@@ -10,7 +10,8 @@ name: results_file
 type: aggregate
 short_description: Write task results to a JSON file (integration tests and benchmarks only)
 description:
-  - Writes plays, tasks (name and action), per-host results and stats to the file in NVO_RESULTS_FILE.
+  - Writes plays, tasks (name, action and when each started), per-host results and stats to the file in
+    NVO_RESULTS_FILE.
     A result of a task delegated to another host carries that host as C(_delegated_to).
 requirements:
   - enabled through ANSIBLE_CALLBACKS_ENABLED
@@ -18,6 +19,7 @@ requirements:
 
 import json
 import os
+import time
 
 from ansible.plugins.callback import CallbackBase
 
@@ -38,7 +40,9 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_task_start(self, task, is_conditional):
         if not self.plays:
             self.plays.append({'play': {'name': ''}, 'tasks': []})
-        self.plays[-1]['tasks'].append({'task': {'name': task.get_name(), 'action': task.action}, 'hosts': {}})
+        started = time.time()
+        self.plays[-1]['tasks'].append({'task': {'name': task.get_name(), 'action': task.action, 'started': started},
+                                        'hosts': {}})
 
     v2_playbook_on_handler_task_start = v2_playbook_on_task_start
 
@@ -67,4 +71,4 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_stats(self, stats):
         summary = dict((h, stats.summarize(h)) for h in sorted(stats.processed))
         with open(os.environ['NVO_RESULTS_FILE'], 'w') as handle:
-            json.dump({'plays': self.plays, 'stats': summary}, handle, default=str)
+            json.dump({'plays': self.plays, 'stats': summary, 'ended': time.time()}, handle, default=str)
