@@ -183,6 +183,25 @@ def eventually(predicate, timeout=20, step=0.5):
     return False
 
 
+def router_address_command(router_name):
+    """argv listing a mesh gateway router's external IPv4 addresses: in its namespace (nvr-<name>),
+    on ext0, where the active gateway (the VRRP master) holds the router's external_vip."""
+    return ['ip', 'netns', 'exec', 'nvr-' + router_name, 'ip', '-4', '-o', 'address', 'show', 'dev', 'ext0']
+
+
+def shows_address(output, address):
+    """Whether `ip -o address` output has this address (any prefix length)."""
+    return re.search(r' %s/' % re.escape(address), output) is not None
+
+
+def router_holders(state_dir, gateways, router):
+    """The gateways (namespace lab hosts) whose router namespace holds router['external_vip']: one,
+    unless a failover is under way or VRRP split."""
+    return [gw for gw in gateways
+            if shows_address(in_lab_host(state_dir, gw, router_address_command(router['name']), check=False).stdout,
+                             router['external_vip'])]
+
+
 def wait_for(what, condition, timeout, step=0.2):
     """(condition()'s first true value, seconds it took); fails saying what did not happen after timeout."""
     start = time.monotonic()

@@ -12,12 +12,13 @@ import time
 import pytest
 
 from conftest import (CREATE, DEPLOY, HERE, PROBE, changed_hosts, created_lab, deployed_lab, eventually, in_lab_host, lab_pid,
-                      results, start_in_lab_host)
+                      results, router_holders, start_in_lab_host)
 
 INVENTORY = 'gateways.yml'
 STATE = '/run/netvirt-lab/it-gw'
 VIP, FIP, EXT, PHYS = '198.18.64.1', '198.18.64.10', '198.18.64.100', '198.18.100.50'
 MAX_GW_OUTAGE = 5.0
+ROUTER = {'name': 'red', 'external_vip': VIP}  # the router of tests/integration/inventories/gateways.yml
 
 
 def pid(host):
@@ -38,11 +39,8 @@ def pings(host, target, count=3):
 
 
 def active_router():
-    for gw in ('gw1', 'gw2'):
-        out = inside(gw, 'ip', 'netns', 'exec', 'nvr-red', 'ip', '-4', '-o', 'address', 'show', 'dev', 'ext0', check=False)
-        if ' %s/' % VIP in out.stdout:
-            return gw
-    return None
+    holders = router_holders(STATE, ('gw1', 'gw2'), ROUTER)
+    return holders[0] if holders else None
 
 
 PORTS = iter(range(8081, 8181))

@@ -28,7 +28,8 @@ import pytest
 import yaml
 
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import flow_cookie
-from conftest import DEPLOY, ROOT, SITE, VERIFY, changed_hosts, changed_tasks, created_lab, failures
+from conftest import (DEPLOY, ROOT, SITE, VERIFY, changed_hosts, changed_tasks, created_lab, failures, router_address_command,
+                      shows_address)
 from machine_drills import (Pinger, destroy_leaving_nothing, detailed_differences, longest_gap, machine_states, outage, wait_booted,
                             wait_for_traffic)
 import machine_drills
@@ -143,8 +144,8 @@ GATEWAYS = ('gw1', 'gw2')
 
 def holds_router(gateway):
     """Whether the gateway's router namespace has the router's external address (the VRRP master)."""
-    out = ssh(gateway, 'sudo ip netns exec nvr-%s ip -4 -o address show dev ext0' % ROUTER['name'], check=False, timeout=10)
-    return re.search(r' %s/' % re.escape(ROUTER['external_vip']), out.stdout) is not None
+    out = ssh(gateway, 'sudo ' + ' '.join(router_address_command(ROUTER['name'])), check=False, timeout=10)
+    return shows_address(out.stdout, ROUTER['external_vip'])
 
 
 def router_holders():

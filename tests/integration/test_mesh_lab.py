@@ -17,6 +17,7 @@ Runs against inventories/lab itself (the inventory users run), in a lab of its o
 from __future__ import annotations
 
 import copy
+import ipaddress
 import os
 import re
 import shutil
@@ -28,7 +29,7 @@ import pytest
 import yaml
 
 from conftest import (CREATE, DEPLOY, DESTROY, HOST_NETWORKS, ROOT, SITE, VERIFY, Playbook, changed_hosts, changed_tasks, created_lab, host_states,
-                      in_lab_host, lab_command, lab_pid, results, start_ping, stop_ping, state_differences)
+                      in_lab_host, lab_command, lab_pid, results, router_holders, start_ping, stop_ping, state_differences)
 
 LAB = os.path.join(ROOT, 'inventories', 'lab')
 # The rows playbooks/lab/verify.yml must print for inventories/lab: 4 VMs (each pinging the other 3), throughput,
@@ -159,8 +160,12 @@ def tunnel_remotes(host, state_dir):
 # The drill's hosts: a hypervisor (with its VM), a service node and the standby gateway leave
 # (the operator's order: out of the inventory, site.yml, then switched off), then fresh machines
 # of those names join; the pairs measured cross none of them.
-TEP = {'hv3': '198.18.1.13', 'sn2': '198.18.1.22', 'gw1': '198.18.1.31', 'gw2': '198.18.1.32'}
-ROUTER_VIP = '198.18.64.1'
+with open(os.path.join(LAB, 'hosts.yml')) as _handle:
+    _GROUPS = yaml.safe_load(_handle)['all']['children']
+TEP = dict((host, values['overlay_tep_address'].split('/')[0])
+           for group in ('hypervisors', 'service_nodes', 'gateways') for host, values in _GROUPS[group]['hosts'].items())
+with open(os.path.join(LAB, 'group_vars', 'gateways.yml')) as _handle:
+    ROUTER = yaml.safe_load(_handle)['gateway_routers'][0]
 # vm1 (hv1) -> vm2 (hv2) east-west on blue; vm3 (hv2, red) -> ext1 north-south through the active gateway.
 PAIRS = (('vm1', '198.18.100.2'), ('vm3', '198.18.64.100'))
 INTERVAL = 0.05
@@ -192,10 +197,9 @@ def test_shrink_then_grow_the_mesh_loses_no_ping(mesh_lab, tmp_path):
     pb, ev = mesh_lab
     state = ev['netvirt_lab_state_dir']
     # The lab as the test before left it (deployed, GRE); deploy it when this test runs alone.
-    if '198.18.1.13' not in tunnel_remotes('hv1', state):
+    if TEP['hv3'] not in tunnel_remotes('hv1', state):
         pb.run(DEPLOY, extra_vars=ev)
-    active = [gw for gw in ('gw1', 'gw2') if ' %s/' % ROUTER_VIP in in_lab_host(
-        state, gw, ['ip', 'netns', 'exec', 'nvr-red', 'ip', '-4', '-o', 'address', 'show', 'dev', 'ext0'], check=False).stdout]
+    active = router_holders(state, ('gw1', 'gw2'), ROUTER)
     assert len(active) == 1, 'the router is not on exactly one gateway: %s' % active
     leaving = ('hv3', 'sn2', 'gw2' if active == ['gw1'] else 'gw1')
     leaving_addresses = [TEP[host] for host in leaving]
@@ -212,7 +216,8 @@ def test_shrink_then_grow_the_mesh_loses_no_ping(mesh_lab, tmp_path):
     switch = results(data, SWITCH_TASK)
     for host in ('hv1', 'hv2'):
         mesh = switch[host]['tunnels'][0]
-        assert {'op': 'del_port', 'bridge': 'br-tun', 'port': 'gre-c612010d'} in mesh['changes'], (host, mesh['changes'])
+        gone = 'gre-%08x' % int(ipaddress.ip_address(TEP['hv3']))  # ovs_tunnels' port name: gre-<address in hex>
+        assert {'op': 'del_port', 'bridge': 'br-tun', 'port': gone} in mesh['changes'], (host, mesh['changes'])
     assert changed_hosts(smaller.run(DEPLOY, extra_vars=ev)) == {}, 're-run after the shrink changed something'
 
     # The leavers are switched off; fresh machines of the same names (empty file systems) join.
