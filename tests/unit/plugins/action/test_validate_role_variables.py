@@ -1,0 +1,102 @@
+# -*- coding: utf-8 -*-
+"""validate_role_variables, run by ansible-playbook as site.yml's preflight runs it: roles made up
+here (argument spec and defaults), variables from an inventory. Under every ansible-core version the
+collection supports (tools/version_matrix.sh runs these tests too), since each templates differently."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+
+SPEC = '''---
+argument_specs:
+  main:
+    options:
+      demo_mtu: {type: int, default: 1500}
+      demo_mode: {type: str, choices: [fast, safe], default: safe}
+      demo_packages: {type: list, elements: str}
+      demo_secret: {type: str, no_log: true}
+      demo_port: {type: int}
+'''
+
+DEFAULTS = '''---
+demo_mtu: 1500
+demo_mode: safe
+# Needs facts the preflight has not gathered: the role evaluates it when it runs.
+demo_packages: "{{ ansible_facts['os_family'] | lower }}"
+# Derived from the inventory: checked like the inventory's own values.
+demo_port: "{{ demo_base_port | default(4000) }}"
+demo_internal: "{{ undefined_thing }}"
+'''
+
+
+def run(tmp_path, host_vars, roles=('demo',)):
+    """(exit code, output, the task's result) of the check on one host with these variables."""
+    role = tmp_path / 'roles' / 'demo'
+    (role / 'meta').mkdir(parents=True, exist_ok=True)
+    (role / 'defaults').mkdir(exist_ok=True)
+    (role / 'meta' / 'argument_specs.yml').write_text(SPEC)
+    (role / 'defaults' / 'main.yml').write_text(DEFAULTS)
+    (tmp_path / 'inventory.yml').write_text(json.dumps({'all': {'hosts': {'host1': dict(host_vars, ansible_connection='local')}}}))
+    out = tmp_path / 'result.json'
+    (tmp_path / 'playbook.yml').write_text(textwrap.dedent('''\
+        - name: Check
+          hosts: host1
+          gather_facts: false
+          tasks:
+            - name: Check the variables of the roles
+              netvirt.overlay.validate_role_variables:
+                roles: {roles}
+                roles_path: {path}
+              register: checked
+              ignore_errors: true
+            - name: Keep the result
+              ansible.builtin.copy:
+                content: "{{{{ checked | to_json }}}}"
+                dest: {out}
+                mode: "0600"
+        ''').format(roles=json.dumps(list(roles)), path=tmp_path / 'roles', out=out))
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'))
+    proc = subprocess.run(['ansible-playbook', '-i', str(tmp_path / 'inventory.yml'), str(tmp_path / 'playbook.yml')],
+                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                          check=False)
+    assert os.path.exists(out), proc.stdout
+    return proc.returncode, proc.stdout, json.loads(out.read_text())
+
+
+def test_the_values_the_role_will_see_pass(tmp_path):
+    rc, output, result = run(tmp_path, {'demo_mtu': '9000', 'demo_secret': 's3cret-value', 'demo_base_port': 4789})
+    assert rc == 0 and not result.get('failed'), output
+    # The inventory's values, else the defaults; a default that needs facts is left to the role.
+    values = result['values']['demo']
+    assert sorted(values) == ['demo_mode', 'demo_mtu', 'demo_port'], result
+    # Templated values are strings before ansible-core 2.19 (the validator converts them).
+    assert (values['demo_mtu'], values['demo_mode'], str(values['demo_port'])) == ('9000', 'safe', '4789'), result
+    assert 's3cret-value' not in output and 's3cret-value' not in json.dumps(result)
+
+
+@pytest.mark.parametrize('host_vars, named', [
+    ({'demo_mtu': 'big'}, "argument 'demo_mtu' is of type"),
+    ({'demo_mode': 'reckless'}, "demo_mode must be one of: fast, safe"),
+    # A default computed from the inventory is checked as well.
+    ({'demo_base_port': 'http'}, "argument 'demo_port' is of type"),
+])
+def test_a_bad_value_is_refused_naming_the_role_and_the_variable(tmp_path, host_vars, named):
+    rc, output, result = run(tmp_path, host_vars)
+    assert rc == 0, output  # ignore_errors: the playbook goes on to keep the result
+    assert result.get('failed') is True, result
+    assert result['msg'].startswith('The variables of role demo are not valid: '), result['msg']
+    assert named in result['msg'], result['msg']
+    assert list(result['argument_errors']) == ['demo']
+
+
+def test_a_role_without_an_argument_spec_is_an_error(tmp_path):
+    rc, output, result = run(tmp_path, {}, roles=('demo', 'nosuchrole'))
+    assert result.get('failed') is True, output
+    assert 'role nosuchrole has no argument spec' in result['msg'], result['msg']
