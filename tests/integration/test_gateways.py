@@ -180,6 +180,13 @@ def test_bad_gateway_input_stops_before_any_change(lab):
     data = lab.run(DEPLOY, extra_vars={'gateway_routers': [router]}, expect_rc=2)
     assert changed_hosts(data) == {}
     assert 'floating address 198.18.65.10 is outside the external network 198.18.64.0/24' in lab.last_output
+    # Draining every gateway would leave no router and no L2 gateway: refused, as is a state that does not exist.
+    data = lab.run(DEPLOY, extra_vars={'gateway_state': 'drained'}, expect_rc=2)
+    assert changed_hosts(data) == {}
+    assert 'every gateway (gw1, gw2) would be drained' in lab.last_output
+    data = lab.run(DEPLOY, extra_vars={'gateway_state': 'off'}, expect_rc=2)
+    assert changed_hosts(data) == {}
+    assert 'gateway_state' in lab.last_output and 'active, drained' in lab.last_output
 
 
 # What a deployment writes in a lab host: OVS and OVN state, and the gateway's files under /run.
