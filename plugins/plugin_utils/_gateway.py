@@ -14,6 +14,7 @@ network: one leg on br-int, one (a macvlan) on the external network, nftables fo
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 
@@ -132,8 +133,21 @@ def router_plan(routers, networks, host):
             'floating': floating, 'vrrp_id': vrid,
             # VRRP goes to the other gateways' external addresses only (keepalived unicast_peer).
             'vrrp_src': str(mine), 'vrrp_peers': sorted(others),
+            'external_mac': external_mac(host, name),
         })
     return out
+
+
+def external_mac(host, router):
+    """The MAC of a router's external leg (its macvlan) on a gateway: the same at every boot.
+
+    A macvlan made at boot gets a random MAC. The other gateway's neighbour entry then still points
+    at the old one after a quick reboot, its VRRP adverts go nowhere, and the rebooted gateway,
+    hearing none, takes the router back (nopreempt or not). Derived from the host and router names:
+    locally administered, unicast, different for every gateway and router.
+    """
+    digest = hashlib.sha256(('%s %s' % (host, router)).encode('utf-8')).hexdigest()
+    return ':'.join(['02'] + [digest[i:i + 2] for i in range(0, 10, 2)])
 
 
 def gateway_plan(networks, host, l2_networks=None, l2_interface='eth2', routers=None, l2_vrrp_id=None):

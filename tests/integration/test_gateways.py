@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._gateway import external_mac
 from conftest import (CREATE, DEPLOY, HERE, PROBE, changed_hosts, created_lab, deployed_lab, eventually, in_lab_host, lab_pid,
                       results, router_holders, start_in_lab_host)
 
@@ -64,6 +65,13 @@ def lab():
 
 def test_deploy_reruns_clean(lab):
     assert changed_hosts(lab.run(DEPLOY)) == {}
+
+
+def test_router_external_legs_have_their_fixed_mac(lab):
+    # The same MAC after every boot, so that the other gateway's VRRP adverts still reach it.
+    for gw in ('gw1', 'gw2'):
+        mac = inside(gw, 'ip', 'netns', 'exec', 'nvr-red', 'cat', '/sys/class/net/ext0/address').stdout.strip()
+        assert mac == external_mac(gw, 'red'), (gw, mac)
 
 
 def test_l2_gateway_joins_the_vlan_and_the_tenant_network(lab):

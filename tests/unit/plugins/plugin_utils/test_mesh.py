@@ -179,6 +179,18 @@ def test_gateway_plan():
     assert plan['ports'] == [{'name': 'nvr-red', 'network': 'red'}]
 
 
+def test_router_external_mac_is_fixed_unicast_and_differs_per_gateway_and_router():
+    macs = [gateway_plan(NETS, gw, routers=[dict(ROUTER, name=name, vrrp_id=vrid)])['routers'][0]['external_mac']
+            for gw in ('gw1', 'gw2') for name, vrid in (('red', 52), ('green', 53))]
+    # the same inputs give the same MAC (it must survive a reboot), every gateway and router its own
+    assert macs[0] == gateway_plan(NETS, 'gw1', routers=[ROUTER])['routers'][0]['external_mac']
+    assert len(set(macs)) == 4
+    for mac in macs:
+        assert re.match(r'^([0-9a-f]{2}:){5}[0-9a-f]{2}$', mac), mac
+        # locally administered (bit 1 set), unicast (bit 0 clear)
+        assert int(mac[:2], 16) & 3 == 2, mac
+
+
 @pytest.mark.parametrize('vlan', [0, 4095, 'x'])
 def test_gateway_vlan_outside_range_is_an_error(vlan):
     with pytest.raises(MeshError, match='vlan'):
