@@ -197,6 +197,16 @@ def test_bad_gateway_input_stops_before_any_change(lab):
     assert 'gateway_state' in lab.last_output and 'active, drained' in lab.last_output
 
 
+def test_a_hypervisor_of_the_mesh_cannot_be_set_absent(lab):
+    # hypervisor_state is OVN's: a mesh hypervisor leaves by leaving the inventory.
+    data = lab.run(DEPLOY, extra_vars={'hypervisor_state': 'absent'}, expect_rc=2)
+    assert changed_hosts(data) == {}
+    assert 'a hypervisor leaves by leaving the inventory' in lab.last_output
+    data = lab.run(DEPLOY, extra_vars={'hypervisor_state': 'gone'}, expect_rc=2)
+    assert changed_hosts(data) == {}
+    assert 'hypervisor_state' in lab.last_output and 'present, absent' in lab.last_output
+
+
 # What a deployment writes in a lab host: OVS and OVN state, and the gateway's files under /run.
 WRITTEN = 'find /etc/openvswitch /var/lib/openvswitch /etc/ovn /var/lib/ovn /run -type f | sort; pgrep -l -x "ovsdb-server|ovs-vswitchd|keepalived"'
 

@@ -68,12 +68,12 @@ def active_gateway(via):
     return None
 
 
-def edited_inventory(tmp_path, edit):
-    """A copy of inventories/lab_ovn whose hosts.yml ``edit(hosts)`` changed, as a user would: its Playbook."""
+def edited_inventory(tmp_path, edit, group='controllers'):
+    """A copy of inventories/lab_ovn whose hosts.yml ``edit(hosts of group)`` changed, as a user would: its Playbook."""
     inventory = tmp_path / 'lab_ovn'
     shutil.copytree(INVENTORY, inventory)
     hosts = yaml.safe_load((inventory / 'hosts.yml').read_text())
-    edit(hosts['all']['children']['controllers']['hosts'])
+    edit(hosts['all']['children'][group]['hosts'])
     (inventory / 'hosts.yml').write_text(yaml.safe_dump(hosts))
     return Playbook(str(inventory))
 
@@ -607,6 +607,56 @@ def test_a_dead_hypervisor_replaced_by_a_fresh_machine(deployed):
           % (replaced_in, vm1_in, sent - received, sent))
     assert sent > 0 and received == sent, 'the other hypervisors\' VMs lost %d of %d pings' % (sent - received, sent)
     assert changed_hosts(deployed.run(DEPLOY, extra_vars=EXTRA)) == {}
+
+
+def tunnel_remotes(host):
+    """The remote_ip of every tunnel port ovn-controller made on a chassis."""
+    out = sh(host, ['ovs-vsctl', '--bare', '--columns=options', 'list', 'Interface']).stdout
+    return sorted(set(re.findall(r'remote_ip="?([0-9.]+)', out)))
+
+
+def test_a_hypervisor_leaves_the_fleet_and_joins_again(deployed, tmp_path):
+    """hypervisor_state: absent on hv3: its chassis row, every other chassis's tunnel to it, its
+    ovn-controller, key and certificate are gone (the PKI keeps the certificate under retired/); a
+    re-run changes nothing. present brings it back as a new chassis. The VMs of the other
+    hypervisors lose nothing meanwhile."""
+    leaving = edited_inventory(tmp_path, lambda hosts: hosts['hv3'].update(hypervisor_state='absent'), group='hypervisors')
+    hv3_tep = '198.18.1.13'
+    others = ('hv1', 'hv2', 'gw1', 'gw2')
+    assert 'hv3' in chassis_names('ctl1')
+    assert all(hv3_tep in tunnel_remotes(host) for host in others), dict((h, tunnel_remotes(h)) for h in others)
+    sh('vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.18.100.2'], check=False)
+    ping = start_ping(STATE, 'vm1', '198.18.100.2', 0.2)
+    time.sleep(1)
+    start = time.monotonic()
+    leaving.run(DEPLOY, extra_vars=EXTRA)
+    left_in = time.monotonic() - start
+    assert 'hv3' not in chassis_names('ctl1')
+    _gone, gone_in = wait_for('every other chassis dropped its tunnel to hv3', lambda: all(
+        hv3_tep not in tunnel_remotes(host) for host in others), 20)
+    assert sh('hv3', ['ovn-appctl', '-t', 'ovn-controller', 'version'], check=False).returncode != 0, 'ovn-controller runs'
+    assert sh('hv3', ['ls', '/etc/ovn/ovn-privkey.pem', '/etc/ovn/ovn-cert.pem'], check=False).stdout == '', \
+        'hv3 kept its key or certificate'
+    pki = pki_files(STATE + '.pki')
+    assert 'nodes/chassis/hv3-cert.pem' not in pki and 'nodes/chassis/hv3-privkey.pem' not in pki, sorted(pki)
+    assert [f for f in pki if re.match(r'nodes/retired/hv3-left-\d{8}T\d{6}Z-cert\.pem$', f)], sorted(pki)
+    assert changed_hosts(leaving.run(DEPLOY, extra_vars=EXTRA)) == {}, 'a re-run after hv3 left changed something'
+    sent, received, _seqs = stop_ping(ping)
+    left = (sent - received, sent)
+
+    ping = start_ping(STATE, 'vm1', '198.18.100.2', 0.2)
+    start = time.monotonic()
+    deployed.run(DEPLOY, extra_vars=EXTRA)
+    joined_in = time.monotonic() - start
+    wait_for('vm3 (on hv3) reaches vm4 again', lambda: sh(
+        'vm3', ['ping', '-c', '1', '-W', '1', '198.18.101.4'], check=False).returncode == 0, 60)
+    sent, received, _seqs = stop_ping(ping)
+    assert chassis_names('ctl1').count('hv3') == 1
+    print('\nhypervisor leave/join drill: hv3 left (run %.0f s; every other chassis without a tunnel to it %.1f s after), '
+          'joined again (run %.0f s); vm1 -> vm2 lost %d of %d pings while it left, %d of %d while it joined'
+          % (left_in, gone_in, joined_in, left[0], left[1], sent - received, sent))
+    assert left[1] > 0 and left[0] == 0, 'vm1 -> vm2 lost %d of %d pings while hv3 left' % left
+    assert sent > 0 and received == sent, 'vm1 -> vm2 lost %d of %d pings while hv3 joined again' % (sent - received, sent)
 
 
 def test_vxlan_encapsulation(deployed):
