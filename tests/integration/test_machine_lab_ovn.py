@@ -11,7 +11,8 @@ the gateway that holds the router: each must come back as the same chassis (the 
 set the system-id from /etc/openvswitch/system-id.conf at every start; before the ovs role wrote it,
 a rebooted chassis came back under a random name that OVN's RBAC refused, with no flows), its VM's
 traffic flows again and the verification table passes. Last, removing the lab leaves no process,
-directory or cgroup of its machines. One lab serves every test. (The mesh's hypervisors, gateways
+directory or cgroup of its machines. Before that, hv3 leaves the fleet (hypervisor_state: absent),
+stays out after a reboot and joins again. One lab serves every test. (The mesh's hypervisors, gateways
 and service nodes are drilled on the mesh machine lab, test_machine_lab.py.)
 """
 
@@ -19,11 +20,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 
 import pytest
+import yaml
 
-from conftest import DEPLOY, OVN_TABLE, ROOT, VERIFY_OVN as VERIFY, changed_hosts, created_lab
+from conftest import DEPLOY, OVN_TABLE, ROOT, VERIFY_OVN as VERIFY, Playbook, changed_hosts, created_lab
 from machine_drills import Pinger, destroy_leaving_nothing, longest_gap, outage, wait_booted, wait_for_traffic
 import machine_drills
 
@@ -167,6 +170,43 @@ def test_reboot_of_a_hypervisor_and_the_active_gateway_keeps_the_chassis(machine
     assert chassis_after == chassis_before, 'the chassis changed: %s -> %s' % (chassis_before, chassis_after)
     # vm1 has no network while hv1 is down: a reboot that cost it nothing did not happen.
     assert figures[0][2] > 0, 'vm1 kept its traffic through the reboot of hv1: %s' % (figures[0],)
+
+
+def test_a_hypervisor_leaves_for_good_and_stays_gone_after_a_reboot(machine_lab, tmp_path):
+    """hypervisor_state: absent on hv3 under systemd: ovn-host stopped and disabled, its chassis and
+    key gone, a re-run changes nothing, and after a reboot it stays out of the fleet; present brings
+    it back. vm1 -> vm2 (other hypervisors) loses nothing throughout."""
+    pb, _first = machine_lab
+    inventory = tmp_path / 'lab_ovn'
+    shutil.copytree(LAB, inventory)
+    hosts = yaml.safe_load((inventory / 'hosts.yml').read_text())
+    hosts['all']['children']['hypervisors']['hosts']['hv3']['hypervisor_state'] = 'absent'
+    (inventory / 'hosts.yml').write_text(yaml.safe_dump(hosts))
+    leaving = Playbook(str(inventory))
+    assert 'hv3' in sb_column('Chassis', 'name', 'name=hv3')
+    pinger = Pinger(STATE, 'vm1', '198.18.100.2')
+    leaving.run(DEPLOY, extra_vars=EV)
+
+    def left():
+        assert sb_column('Chassis', 'name', 'name=hv3') == [], 'hv3 is still a chassis'
+        out = ssh('hv3', 'systemctl is-enabled ovn-host; systemctl is-active ovn-controller;'
+                         ' ls /etc/ovn/ovn-privkey.pem /etc/ovn/ovn-cert.pem', check=False).stdout.split()
+        assert out == ['disabled', 'inactive'], out
+    left()
+    assert changed_hosts(leaving.run(DEPLOY, extra_vars=EV)) == {}, 'a re-run after hv3 left changed something'
+    started = time.monotonic()
+    ssh('hv3', 'sudo systemctl reboot', check=False, timeout=10)
+    booted = wait_booted(STATE, 'hv3', started)
+    time.sleep(5)  # time enough for an ovn-controller started at boot to register
+    left()
+    pb.run(DEPLOY, extra_vars=EV)
+    back = wait_for_traffic(STATE, 'vm3', '198.18.101.4', time.monotonic())
+    sent, received, _stamps = pinger.stop()
+    assert sb_column('Chassis', 'name', 'name=hv3') == ['hv3']
+    print('\nOVN machine drill: hv3 left the fleet (ovn-host disabled, chassis and key gone), stayed out after a reboot '
+          '(booted in %.1f s), joined again (vm3 traffic %.1f s after the run); vm1 -> vm2 lost %d of %d'
+          % (booted, back, sent - received, sent))
+    assert sent > 0 and received == sent, 'vm1 -> vm2 lost %d of %d pings' % (sent - received, sent)
 
 
 def test_removing_the_lab_leaves_no_machine_behind(machine_lab):
