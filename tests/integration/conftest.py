@@ -13,12 +13,14 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
 import time
 
 import pytest
+import yaml
 
 from ansible_collections.netvirt.overlay.plugins.filter.verification_table import verification_table
 from ansible_collections.netvirt.overlay.plugins.module_utils import _lab
@@ -211,6 +213,20 @@ def wait_for(what, condition, timeout, step=0.2):
             return value, time.monotonic() - start
         time.sleep(step)
     raise AssertionError('%s did not happen within %ss' % (what, timeout))
+
+
+def edited_inventory(source, path, drop_hosts=(), host_vars=None):
+    """A copy of the inventory directory source at path (a pathlib.Path), as a user would edit it:
+    without some hosts, and with some host variables set (only hosts.yml changes). Returns path."""
+    shutil.copytree(source, path)
+    hosts = yaml.safe_load((path / 'hosts.yml').read_text())
+    for group in hosts['all']['children'].values():
+        for name, values in (group.get('hosts') or {}).items():
+            values.update((host_vars or {}).get(name, {}))
+        for name in drop_hosts:
+            (group.get('hosts') or {}).pop(name, None)
+    (path / 'hosts.yml').write_text(yaml.safe_dump(hosts))
+    return str(path)
 
 
 class Playbook(object):

@@ -8,8 +8,9 @@ changes nothing (packages, units, files, OVSDB, flows, links compared before and
 real run that follows changes exactly the tasks it predicted.
 
 Then the drills of a real host, with no Ansible run in between: reboot a hypervisor, the active
-gateway (the one of the higher VRRP priority: the standby takes the router over and keeps it) and a service node one at a time (time from reboot to
-its VMs' traffic and the loss other pairs saw are printed), and a crash of ovs-vswitchd (SIGSEGV;
+gateway (the one of the higher VRRP priority: the standby takes the router over and keeps it) and
+a service node one at a time (time from reboot to its VMs' traffic and the loss other pairs saw
+are printed), and a crash of ovs-vswitchd (SIGSEGV;
 systemd restarts it, the OpenFlow state is installed again: flows and VM traffic back within 5 s);
 afterwards the verification table passes. Last,
 removing the lab leaves no process, directory or cgroup of its machines. (The controller's reboot

@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 
 import pytest
-import yaml
 
-from conftest import DEPLOY, OVN_TABLE, ROOT, VERIFY_OVN as VERIFY, Playbook, changed_hosts, created_lab
+from conftest import DEPLOY, OVN_TABLE, ROOT, VERIFY_OVN as VERIFY, Playbook, changed_hosts, created_lab, edited_inventory
 from machine_drills import Pinger, destroy_leaving_nothing, longest_gap, outage, wait_booted, wait_for_traffic
 import machine_drills
 
@@ -177,12 +175,7 @@ def test_a_hypervisor_leaves_for_good_and_stays_gone_after_a_reboot(machine_lab,
     key gone, a re-run changes nothing, and after a reboot it stays out of the fleet; present brings
     it back. vm1 -> vm2 (other hypervisors) loses nothing throughout."""
     pb, _first = machine_lab
-    inventory = tmp_path / 'lab_ovn'
-    shutil.copytree(LAB, inventory)
-    hosts = yaml.safe_load((inventory / 'hosts.yml').read_text())
-    hosts['all']['children']['hypervisors']['hosts']['hv3']['hypervisor_state'] = 'absent'
-    (inventory / 'hosts.yml').write_text(yaml.safe_dump(hosts))
-    leaving = Playbook(str(inventory))
+    leaving = Playbook(edited_inventory(LAB, tmp_path / 'lab_ovn', host_vars={'hv3': {'hypervisor_state': 'absent'}}))
     assert 'hv3' in sb_column('Chassis', 'name', 'name=hv3')
     pinger = Pinger(STATE, 'vm1', '198.18.100.2')
     leaving.run(DEPLOY, extra_vars=EV)

@@ -28,8 +28,8 @@ import time
 import pytest
 import yaml
 
-from conftest import (CREATE, DEPLOY, DESTROY, HOST_NETWORKS, ROOT, SITE, VERIFY, Playbook, changed_hosts, changed_tasks, created_lab, host_states,
-                      in_lab_host, lab_command, lab_pid, results, router_holders, start_ping, stop_ping, state_differences)
+from conftest import (CREATE, DEPLOY, DESTROY, HOST_NETWORKS, ROOT, SITE, VERIFY, Playbook, changed_hosts, changed_tasks, created_lab, edited_inventory,
+                      host_states, in_lab_host, lab_command, lab_pid, results, router_holders, start_ping, stop_ping, state_differences)
 
 LAB = os.path.join(ROOT, 'inventories', 'lab')
 # The rows playbooks/lab/verify.yml must print for inventories/lab: 4 VMs (each pinging the other 3), throughput,
@@ -138,20 +138,6 @@ def test_main_job_for_each_encapsulation(mesh_lab):
             assert mesh and all(name.startswith(prefix) for name in mesh), (host, mesh)
 
 
-def edited_inventory(path, drop_hosts=(), host_vars=None):
-    """A copy of inventories/lab at path, as a user would edit it: without some hosts, and with some
-    host variables set. A gateway that leaves stays in the routers' external_addresses (see the README)."""
-    shutil.copytree(LAB, path)
-    hosts = yaml.safe_load((path / 'hosts.yml').read_text())
-    for group in hosts['all']['children'].values():
-        for name, values in (group.get('hosts') or {}).items():
-            values.update((host_vars or {}).get(name, {}))
-        for name in drop_hosts:
-            (group.get('hosts') or {}).pop(name, None)
-    (path / 'hosts.yml').write_text(yaml.safe_dump(hosts))
-    return str(path)
-
-
 def tunnel_remotes(host, state_dir):
     """The remote_ip of every tunnel interface of a lab host, read in the host."""
     out = in_lab_host(state_dir, host, ['ovs-vsctl', '--bare', '--columns=options', 'list', 'Interface'],
@@ -213,11 +199,11 @@ def test_shrink_then_grow_the_mesh_loses_no_ping(mesh_lab, tmp_path):
     for host, remotes in before.items():  # else the shrink's check below would prove nothing
         assert set(leaving_addresses) & set(remotes), (host, remotes)
 
-    drain = Playbook(edited_inventory(tmp_path / 'drain', host_vars={gateway: {'gateway_state': 'drained'}}))
+    drain = Playbook(edited_inventory(LAB, tmp_path / 'drain', host_vars={gateway: {'gateway_state': 'drained'}}))
     _data, drained = measured_run(drain, ev, state, limit=gateway)
     assert router_holders(state, ('gw1', 'gw2'), ROUTER) == [standby], 'the drain did not move router red to %s' % standby
 
-    smaller = Playbook(edited_inventory(tmp_path / 'smaller', drop_hosts=list(leaving) + ['vm4']))
+    smaller = Playbook(edited_inventory(LAB, tmp_path / 'smaller', drop_hosts=list(leaving) + ['vm4']))
     data, shrink = measured_run(smaller, ev, state)
     for host in staying:
         remotes = tunnel_remotes(host, state)

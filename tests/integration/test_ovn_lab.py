@@ -21,15 +21,13 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import time
 
 import pytest
-import yaml
 
 from conftest import (CREATE, DEPLOY, OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_SSL, OVN_TABLE, ROOT, Playbook, changed_hosts,
-                      changed_tasks, host_states, in_lab_host, lab_fixtures, lab_pid, ping_result, results,
+                      changed_tasks, edited_inventory, host_states, in_lab_host, lab_fixtures, lab_pid, ping_result, results,
                       start_ping, state_differences, stop_ping, wait_for)
 from conftest import VERIFY_OVN as VERIFY
 
@@ -66,16 +64,6 @@ def active_gateway(via):
         if 'cr-lr0-public' in block:
             return re.match(r'Chassis "?([\w-]+)', block.strip()).group(1)
     return None
-
-
-def edited_inventory(tmp_path, edit, group='controllers'):
-    """A copy of inventories/lab_ovn whose hosts.yml ``edit(hosts of group)`` changed, as a user would: its Playbook."""
-    inventory = tmp_path / 'lab_ovn'
-    shutil.copytree(INVENTORY, inventory)
-    hosts = yaml.safe_load((inventory / 'hosts.yml').read_text())
-    edit(hosts['all']['children'][group]['hosts'])
-    (inventory / 'hosts.yml').write_text(yaml.safe_dump(hosts))
-    return Playbook(str(inventory))
 
 
 ovn_lab, deployed = lab_fixtures('ovn_lab', INVENTORY, EXTRA, ('ctl1', '/var/lib/ovn/ovnnb_db.db'))
@@ -476,7 +464,7 @@ def test_vswitchd_restart(deployed):
 def test_an_inventory_that_lost_most_controllers_kicks_nobody(deployed, tmp_path):
     """ctl2 and ctl3 missing from the inventory (both alive): the first member would kick them and
     leave a cluster of one. The role refuses, naming them; both clusters keep three members."""
-    shrunk = edited_inventory(tmp_path, lambda controllers: [controllers.pop(name) for name in ('ctl2', 'ctl3')])
+    shrunk = Playbook(edited_inventory(INVENTORY, tmp_path / 'lab_ovn', drop_hosts=('ctl2', 'ctl3')))
     shrunk.run(DEPLOY, extra_vars=EXTRA, limit='controllers', expect_rc=2)
     refused = re.search(r'refusing to kick ([0-9., ]+) \(not in the inventory\)', shrunk.last_output)
     assert refused and sorted(refused.group(1).split(', ')) == ['198.18.0.22', '198.18.0.23'], shrunk.last_output[-3000:]
@@ -487,7 +475,7 @@ def test_an_inventory_that_lost_most_controllers_kicks_nobody(deployed, tmp_path
 def test_a_controller_whose_server_does_not_run_is_not_forgotten(deployed, tmp_path):
     """controller_state: absent on ctl3 while its northbound server is stopped: it cannot leave, so
     the role fails and keeps its database file, and the cluster still counts it."""
-    leaving = edited_inventory(tmp_path, lambda controllers: controllers['ctl3'].update(controller_state='absent'))
+    leaving = Playbook(edited_inventory(INVENTORY, tmp_path / 'lab_ovn', host_vars={'ctl3': {'controller_state': 'absent'}}))
     sh('ctl3', ['/usr/share/ovn/scripts/ovn-ctl', 'stop_nb_ovsdb'])
     try:
         leaving.run(DEPLOY, extra_vars=EXTRA, limit='ctl3', expect_rc=2)
@@ -502,7 +490,7 @@ def test_a_controller_whose_server_does_not_run_is_not_forgotten(deployed, tmp_p
 def test_controller_leaves_and_joins_again(deployed, tmp_path):
     """controller_state: absent takes a member out of both clusters cleanly; present brings it back.
     The data path loses nothing meanwhile (a ping between the VMs of two hypervisors runs through both)."""
-    leaving = edited_inventory(tmp_path, lambda controllers: controllers['ctl3'].update(controller_state='absent'))
+    leaving = Playbook(edited_inventory(INVENTORY, tmp_path / 'lab_ovn', host_vars={'ctl3': {'controller_state': 'absent'}}))
     everyone = sorted(OVN_CONTROLLERS.values())
     assert servers('ctl1', 'Northbound') == everyone
 
@@ -620,7 +608,7 @@ def test_a_hypervisor_leaves_the_fleet_and_joins_again(deployed, tmp_path):
     ovn-controller, key and certificate are gone (the PKI keeps the certificate under retired/); a
     re-run changes nothing. present brings it back as a new chassis. The VMs of the other
     hypervisors lose nothing meanwhile."""
-    leaving = edited_inventory(tmp_path, lambda hosts: hosts['hv3'].update(hypervisor_state='absent'), group='hypervisors')
+    leaving = Playbook(edited_inventory(INVENTORY, tmp_path / 'lab_ovn', host_vars={'hv3': {'hypervisor_state': 'absent'}}))
     hv3_tep = '198.18.1.13'
     others = ('hv1', 'hv2', 'gw1', 'gw2')
     assert 'hv3' in chassis_names('ctl1')
