@@ -44,6 +44,11 @@ def active_router():
     return holders[0] if holders else None
 
 
+def l2_forwarding():
+    """The gateways whose br-l2 holds the flow that lets it forward."""
+    return [gw for gw in ('gw1', 'gw2') if 'cookie=0x4e58' in inside(gw, 'ovs-ofctl', 'dump-flows', 'br-l2').stdout]
+
+
 PORTS = iter(range(8081, 8181))
 
 
@@ -78,8 +83,25 @@ def test_l2_gateway_joins_the_vlan_and_the_tenant_network(lab):
     assert eventually(lambda: pings('phys1', '198.18.100.1'))
     assert pings('vm1', PHYS)
     # exactly one gateway bridges: br-l2 forwards only on the VRRP master
-    forwarding = [gw for gw in ('gw1', 'gw2') if 'cookie=0x4e58' in inside(gw, 'ovs-ofctl', 'dump-flows', 'br-l2').stdout]
-    assert len(forwarding) == 1, forwarding
+    assert len(l2_forwarding()) == 1, l2_forwarding()
+
+
+def test_l2_notify_calls_out_of_order_follow_the_election(lab):
+    """keepalived starts its notify scripts without waiting for the last one, so an "up" can finish
+    after the "down" that followed it (CI saw a backup bridging after both gateways started
+    together). The script sets the flow from the marker address the election left, whatever it is
+    called with: here both calls on both gateways at once, ten times, and a stale "up" on the backup."""
+    notify = '/run/netvirt-gateway/etc/l2-notify.sh'  # gateway_config_dir of the lab inventory
+    master = [gw for gw in ('gw1', 'gw2')
+              if inside(gw, 'ip', '-o', 'address', 'show', 'dev', 'lo', 'to', '169.254.100.1/32').stdout.strip()]
+    assert l2_forwarding() == master and len(master) == 1, (l2_forwarding(), master)
+    backup = 'gw2' if master == ['gw1'] else 'gw1'
+    script = 'for i in $(seq 10); do %s up & %s down & wait; done' % (notify, notify)
+    for gw in ('gw1', 'gw2'):
+        inside(gw, 'sh', '-c', script)
+    inside(backup, notify, 'up')
+    assert l2_forwarding() == master
+    assert eventually(lambda: pings('phys1', '198.18.100.1'))
 
 
 def test_l3_gateway_snat_and_floating_address(lab):
