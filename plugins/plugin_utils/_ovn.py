@@ -137,6 +137,36 @@ def ovn_bridge_ports(ports, mtu=None):
     return out
 
 
+def _lists(members, chassis):
+    return chassis in [member.get('name') for member in members or []]
+
+
+def ovn_gateway_uses(topology, chassis):
+    """Where the logical topology (overlay_ovn_topology) still binds gateway work to a chassis: the
+    HA chassis groups and router ports (gateway_chassis) that list it, a gateway router pinned to it
+    (options chassis) and an l2gateway switch port on it, each named. A gateway chassis leaves the
+    fleet only when this is empty: OVN would otherwise keep that work on a chassis that is gone."""
+    if topology is None:
+        return []
+    if not isinstance(topology, dict):
+        raise MeshError('overlay_ovn_topology must be a mapping, not %r' % (topology,))
+    uses = []
+    for group in topology.get('ha_chassis_groups') or []:
+        if _lists(group.get('chassis'), chassis):
+            uses.append('ha_chassis_groups %s' % group.get('name'))
+    for router in topology.get('routers') or []:
+        if (router.get('options') or {}).get('chassis') == chassis:
+            uses.append('routers %s (options chassis)' % router.get('name'))
+        for port in router.get('ports') or []:
+            if _lists(port.get('gateway_chassis'), chassis):
+                uses.append('routers %s port %s (gateway_chassis)' % (router.get('name'), port.get('name')))
+    for switch in topology.get('switches') or []:
+        for port in switch.get('ports') or []:
+            if port.get('l2gateway_chassis') == chassis:
+                uses.append('switches %s port %s (l2gateway_chassis)' % (switch.get('name'), port.get('name')))
+    return uses
+
+
 # ---------------------------------------------------------------------------------------------
 # What a Raft cluster's cluster/status shows: its health, and which servers to kick.
 

@@ -215,11 +215,14 @@ def wait_for(what, condition, timeout, step=0.2):
     raise AssertionError('%s did not happen within %ss' % (what, timeout))
 
 
-def edited_inventory(source, path, drop_hosts=(), host_vars=None):
+def edited_inventory(source, path, drop_hosts=(), host_vars=None, add_hosts=None):
     """A copy of the inventory directory source at path (a pathlib.Path), as a user would edit it:
-    without some hosts, and with some host variables set (only hosts.yml changes). Returns path."""
+    without some hosts, with some host variables set, and with new hosts ({group: {host: vars}});
+    only hosts.yml changes. Returns path."""
     shutil.copytree(source, path)
     hosts = yaml.safe_load((path / 'hosts.yml').read_text())
+    for group, new_hosts in (add_hosts or {}).items():
+        hosts['all']['children'][group]['hosts'].update(new_hosts)
     for group in hosts['all']['children'].values():
         for name, values in (group.get('hosts') or {}).items():
             values.update((host_vars or {}).get(name, {}))

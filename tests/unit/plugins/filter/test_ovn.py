@@ -102,6 +102,37 @@ def test_bridge_ports_refused(ports, mtu, needle):
     assert needle in str(exc.value)
 
 
+TOPOLOGY = {
+    'ha_chassis_groups': [{'name': 'edge', 'chassis': [{'name': 'gw1', 'priority': 20}, {'name': 'gw2', 'priority': 10}]},
+                          {'name': 'west', 'chassis': [{'name': 'gw3', 'priority': 5}]}],
+    'routers': [{'name': 'lr0', 'ports': [{'name': 'lr0-blue'},
+                                          {'name': 'lr0-ext', 'gateway_chassis': [{'name': 'gw2', 'priority': 1}]}]},
+                {'name': 'gr1', 'options': {'chassis': 'gw4'}}],
+    'switches': [{'name': 'dmz', 'ports': [{'name': 'dmz-l2', 'type': 'l2gateway', 'l2gateway_chassis': 'gw3'}]}],
+}
+
+
+@pytest.mark.parametrize('chassis, uses', [
+    ('gw2', ['ha_chassis_groups edge', 'routers lr0 port lr0-ext (gateway_chassis)']),
+    ('gw3', ['ha_chassis_groups west', 'switches dmz port dmz-l2 (l2gateway_chassis)']),
+    ('gw4', ['routers gr1 (options chassis)']),
+    ('gw5', []),
+])
+def test_gateway_uses_name_every_group_and_port_that_lists_the_chassis(chassis, uses):
+    assert FILTERS['ovn_gateway_uses'](TOPOLOGY, chassis) == uses
+
+
+def test_gateway_uses_of_no_topology_and_of_one_without_gateways():
+    assert FILTERS['ovn_gateway_uses'](None, 'gw1') == []
+    assert FILTERS['ovn_gateway_uses']({'switches': [{'name': 'blue'}]}, 'gw1') == []
+
+
+def test_gateway_uses_refuse_what_is_not_a_topology():
+    with pytest.raises(AnsibleFilterError) as exc:
+        FILTERS['ovn_gateway_uses'](['edge'], 'gw1')
+    assert 'overlay_ovn_topology must be a mapping' in str(exc.value)
+
+
 def test_listener_of_an_address():
     assert FILTERS['ovn_listener']('198.18.0.21', 'ssl', 6641) == 'pssl:6641:198.18.0.21'
     assert FILTERS['ovn_listener']('198.18.0.31', 'tcp', '6642') == 'ptcp:6642:198.18.0.31'
