@@ -90,6 +90,7 @@ class Pinger(Ping):
     def stop(self):
         """(sent, received, reply timestamps), as Ping.stop judges them; fails when there are fewer
         than two replies (no silence between replies can be measured)."""
+        self.stopped_at = time.time()  # outage(): a silence that lasts until the stop is one too
         sent, received, _seqs, stamps = super().stop()
         assert len(stamps) >= 2, 'ping %s: fewer than two replies, no gap can be measured' % self.label
         return sent, received, stamps
@@ -100,12 +101,16 @@ def longest_gap(stamps):
     return max((later - earlier, later) for earlier, later in zip(stamps, stamps[1:]))
 
 
-def outage(stamps, since):
+def outage(stamps, since, until):
     """Silences of more than half a second between replies that end after the wall-clock time
     ``since``: (seconds from since until replies came again after the first of them, 0.0 when
-    there was none; how many there were; their total length)."""
+    there was none; how many there were; their total length). A silence from the last reply to
+    ``until``, when the ping stopped, fails: the traffic did not come back (only gaps between two
+    replies were counted before, and a drill whose traffic never returned read "never stopped")."""
     after = [stamp for stamp in stamps if stamp >= since - 1]
     assert len(after) >= 2, 'no replies around %.1f: the outage cannot be measured' % since
+    assert until - after[-1] <= 0.5, 'no reply in the last %.1f s before the ping stopped: the traffic did not come back' % (
+        until - after[-1])
     silences = [(later - earlier, later) for earlier, later in zip(after, after[1:]) if later - earlier > 0.5]
     if not silences:
         return 0.0, 0, 0.0

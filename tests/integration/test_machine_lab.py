@@ -204,7 +204,7 @@ def test_reboot_drills_need_no_ansible(machine_lab):
         wait_for_traffic(STATE, vm, target_ip, started)  # flowing again, to stop the pingers
         time.sleep(1)
         _sent, _received, own_stamps = own.stop()
-        back, silences, silent = outage(own_stamps, started_wall)
+        back, silences, silent = outage(own_stamps, started_wall, own.stopped_at)
         sent, received, other_stamps = other.stop()
         other_gap = longest_gap(other_stamps)[0]
         figures.append((machine, booted, back, silences, silent, own.label, other.label, sent - received, sent, other_gap))
@@ -252,7 +252,7 @@ def test_ovs_vswitchd_crash_restarts_with_its_flows(machine_lab):
     back = wait_for_traffic(STATE, 'vm2', VM_ADDRESS['vm1'], time.monotonic() - (time.time() - killed), timeout=30)
     time.sleep(1)
     sent, received, stamps = pinger.stop()
-    traffic_back, _silences, gap = outage(stamps, killed)
+    traffic_back, _silences, gap = outage(stamps, killed, pinger.stopped_at)
     unit = ssh('hv2', 'systemctl show -p NRestarts --value ovs-vswitchd; systemctl is-active netvirt-openflow').stdout.split()
     print('\novs-vswitchd SIGSEGV on hv2: restarted by systemd (pid %s -> %s, NRestarts %s, netvirt-openflow %s); '
           'br-tun mesh flows %d -> %d, all back %.2f s after the kill; vm2 -> vm1 traffic again after %.2f s '

@@ -147,7 +147,7 @@ def test_reboot_of_a_hypervisor_and_the_active_gateway_keeps_the_chassis(machine
         wait_for_traffic(STATE, vm, target, started)
         time.sleep(1)
         _sent, _received, own_stamps = own.stop()
-        back, silences, silent = outage(own_stamps, started_wall)
+        back, silences, silent = outage(own_stamps, started_wall, own.stopped_at)
         sent, received, other_stamps = other.stop()
         name = ssh(machine, 'sudo ovs-vsctl get Open_vSwitch . external_ids:system-id').stdout.strip().strip('"')
         figures.append((machine, booted, back, silences, silent, own.label, other.label, sent - received, sent,

@@ -1,0 +1,36 @@
+# -*- coding: utf-8 -*-
+"""The outage a machine drill reports from a ping's reply timestamps (machine_drills.outage): no lab
+needed. A drill whose traffic never came back must fail, not read "never stopped"."""
+
+from __future__ import annotations
+
+import pytest
+
+from machine_drills import outage
+
+KILL = 100.0
+
+
+def replies(start, end, step=0.02):
+    return [round(start + i * step, 3) for i in range(int(round((end - start) / step)) + 1)]
+
+
+def test_no_silence_reads_never_stopped():
+    assert outage(replies(98.0, 103.0), KILL, 103.0) == (0.0, 0, 0.0)
+
+
+def test_a_silence_after_the_drill_began_is_measured_from_it():
+    back, count, length = outage(replies(98.0, 100.2) + replies(101.5, 104.0), KILL, 104.0)
+    assert count == 1 and back == pytest.approx(1.5) and length == pytest.approx(1.3)
+
+
+def test_a_silence_until_the_ping_stopped_fails():
+    # Replies until just after the kill, none in the 2.5 s before the ping stopped: an outage that
+    # lasts to the end has no reply that ends it, and is still an outage.
+    with pytest.raises(AssertionError, match='the traffic did not come back'):
+        outage(replies(98.0, 100.5), KILL, 103.0)
+
+
+def test_no_replies_around_the_drill_cannot_be_measured():
+    with pytest.raises(AssertionError, match='the outage cannot be measured'):
+        outage(replies(90.0, 95.0), KILL, 103.0)
