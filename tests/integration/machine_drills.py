@@ -102,16 +102,22 @@ def longest_gap(stamps):
 
 
 def outage(stamps, since, until):
-    """Silences of more than half a second between replies that end after the wall-clock time
-    ``since``: (seconds from since until replies came again after the first of them, 0.0 when
-    there was none; how many there were; their total length). A silence from the last reply to
-    ``until``, when the ping stopped, fails: the traffic did not come back (only gaps between two
-    replies were counted before, and a drill whose traffic never returned read "never stopped")."""
-    after = [stamp for stamp in stamps if stamp >= since - 1]
-    assert len(after) >= 2, 'no replies around %.1f: the outage cannot be measured' % since
-    assert until - after[-1] <= 0.5, 'no reply in the last %.1f s before the ping stopped: the traffic did not come back' % (
-        until - after[-1])
-    silences = [(later - earlier, later) for earlier, later in zip(after, after[1:]) if later - earlier > 0.5]
+    """Silences of more than half a second between replies, from the last reply before the
+    wall-clock time ``since`` on: (seconds from since until replies came again after the first of
+    them, 0.0 when there was none; how many there were; their total length).
+    Fails when the traffic was not flowing when the drill began (no reply in the half second
+    before since: a silence that began earlier has no start to measure from, and counting from the
+    first reply after since read an outage as "never stopped"), and when it did not come back
+    (no reply in the half second before ``until``, when the ping stopped)."""
+    before = [stamp for stamp in stamps if stamp < since]
+    after = [stamp for stamp in stamps if stamp >= since]
+    assert before and since - before[-1] <= 0.5, (
+        'no reply in the 0.5 s before the drill began (last one %s): the traffic was not flowing, the outage cannot be '
+        'measured' % ('%.1f s before' % (since - before[-1]) if before else 'never'))
+    assert after and until - after[-1] <= 0.5, 'no reply in the last %.1f s before the ping stopped: the traffic did not come back' % (
+        until - (after[-1] if after else since))
+    points = before[-1:] + after
+    silences = [(later - earlier, later) for earlier, later in zip(points, points[1:]) if later - earlier > 0.5]
     if not silences:
         return 0.0, 0, 0.0
     return silences[0][1] - since, len(silences), sum(length for length, _end in silences)

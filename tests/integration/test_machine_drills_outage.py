@@ -31,6 +31,13 @@ def test_a_silence_until_the_ping_stopped_fails():
         outage(replies(98.0, 100.5), KILL, 103.0)
 
 
+def test_traffic_that_was_not_flowing_when_the_drill_began_fails():
+    # Silent from 97.0, before the kill, until 102.5: counting from the first reply after the kill
+    # read this as "never stopped" (seen on the machine lab's L2 gateway drill).
+    with pytest.raises(AssertionError, match='the traffic was not flowing'):
+        outage(replies(95.0, 97.0) + replies(102.5, 103.5), KILL, 103.5)
+
+
 def test_no_replies_around_the_drill_cannot_be_measured():
-    with pytest.raises(AssertionError, match='the outage cannot be measured'):
+    with pytest.raises(AssertionError, match='the traffic was not flowing'):
         outage(replies(90.0, 95.0), KILL, 103.0)
