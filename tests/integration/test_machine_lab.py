@@ -7,12 +7,15 @@ First, before any real run, site.yml --check --diff on the fresh machines: it go
 changes nothing (packages, units, files, OVSDB, flows, links compared before and after), and the
 real run that follows changes exactly the tasks it predicted.
 
-Then the drills of a real host, with no Ansible run in between: reboot a hypervisor, the active
-gateway (the one of the higher VRRP priority: the standby takes the router over and keeps it) and
-a service node one at a time (time from reboot to its VMs' traffic and the loss other pairs saw
-are printed), and a crash of ovs-vswitchd (SIGSEGV;
-systemd restarts it, the OpenFlow state is installed again: flows and VM traffic back within 5 s);
-afterwards the verification table passes. Last,
+Then the drills of a real host, with no Ansible run in between: a crash of ovs-vswitchd (SIGSEGV;
+systemd restarts it) on the active L2 gateway (its br-l2 flow is set again from the VRRP election,
+the VLAN reaches the overlay again within 5 s); reboot a hypervisor, the active gateway (the one of
+the higher VRRP priority: the standby takes the router and the L2 gateway over and keeps them; the
+routed and the bridged path are measured) and a service node one at a time (time from reboot to its
+VMs' traffic and the loss other pairs saw are printed); a crash of ovs-vswitchd on a hypervisor (the
+OpenFlow state is installed again: flows and VM traffic back within 5 s); afterwards the
+verification table passes. Then a move of the L2 gateway, a known issue (expected to fail until the
+MACs are relearned at once: the bridged path stays cut until traffic or ageing moves them). Last,
 removing the lab leaves no process, directory or cgroup of its machines. (The controller's reboot
 is drilled on the OVN machine lab, test_machine_lab_ovn.py.) One lab serves every test of the
 module.
@@ -30,7 +33,7 @@ import yaml
 
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import flow_cookie
 from conftest import (DEPLOY, ROOT, SITE, VERIFY, changed_hosts, changed_tasks, created_lab, failures, router_address_command,
-                      shows_address)
+                      shows_address, wait_for)
 from machine_drills import (Pinger, destroy_leaving_nothing, detailed_differences, longest_gap, machine_states, outage, wait_booted,
                             wait_for_traffic)
 import machine_drills
@@ -40,7 +43,11 @@ pytestmark = machine_drills.requires_machine_lab
 LAB = os.path.join(ROOT, 'inventories', 'lab')
 NAME = 'it-machines'
 STATE = '/run/netvirt-lab/' + NAME
-EV = {'netvirt_lab_name': NAME, 'netvirt_lab_state_dir': STATE, 'netvirt_lab_machines': True}
+# The L2 gateway election on the management NIC rather than on tep0 (the role's default), which
+# belongs to ovs-vswitchd: a crash of ovs-vswitchd then does not move the L2 gateway, whose move
+# costs the physical switch's and the hypervisors' MAC relearning (docs/service-nodes-and-gateways.md).
+EV = {'netvirt_lab_name': NAME, 'netvirt_lab_state_dir': STATE, 'netvirt_lab_machines': True,
+      'gateway_l2_vrrp_interface': 'eth0'}
 MESH_TABLE = {'ping ': 12, 'TCP overlay': 1, 'TCP underlay': 1, 'overlay / underlay throughput': 1, 'BUM: ': 1,
               'service-node failover': 1, 'L2 gateway': 1, 'L3 gateway': 1, 'floating ': 1, 'gateway failover': 1}
 MACHINES = ('hv1', 'hv2', 'hv3', 'sn1', 'sn2', 'gw1', 'gw2')
@@ -168,6 +175,67 @@ def wait_for_holder(gateway, started, timeout=30):
     raise AssertionError('%s did not take over router %s within %d s' % (gateway, ROUTER['name'], timeout))
 
 
+# Seconds the reboot drill waits for phys1 -> vm1 through the L2 gateway to flow again.
+L2_PATIENCE = 60
+L2_MARKER = '169.254.100.1/32'  # gateway_l2_vrrp_marker (the role's default): the L2 VRRP master holds it on lo
+
+
+def l2_gateway_state():
+    """{gateway: (holds the L2 marker, number of forwarding flows on br-l2)}."""
+    command = 'ip -o address show dev lo to %s; sudo ovs-ofctl dump-flows br-l2 | grep -c cookie=%s' % (
+        L2_MARKER, flow_cookie('gateway_l2'))
+    state = {}
+    for gw in GATEWAYS:
+        lines = ssh(gw, command, check=False, timeout=10).stdout.strip().splitlines()
+        state[gw] = (len(lines) > 1, int(lines[-1]) if lines and lines[-1].isdigit() else -1)
+    return state
+
+
+def test_ovs_vswitchd_crash_on_the_active_l2_gateway_keeps_it_bridging(machine_lab):
+    """br-l2's forwarding flow is keepalived's, not in the OpenFlow state netvirt-openflow replays.
+    A crash of ovs-vswitchd on the active L2 gateway does not move the election (it runs on eth0
+    here, see EV), so nothing would call the notify script: netvirt-l2-gateway.service sets the flow
+    again from the election at every start of ovs-vswitchd. The same gateway holds the marker and
+    alone forwards, and phys1 on VLAN 100 reaches vm1 on blue again, within 5 s."""
+    _pb, _runs = machine_lab
+    before = l2_gateway_state()
+    active = [gw for gw, (holds, _flows) in before.items() if holds]
+    assert len(active) == 1 and before[active[0]][1] == 1 and sum(f for _h, f in before.values()) == 1, before
+    pinger = Pinger(STATE, 'phys1', VM_ADDRESS['vm1'])
+    time.sleep(1)
+    script = ('old=$(cat /run/openvswitch/ovs-vswitchd.pid); killed=$(date +%s.%N); kill -SEGV "$old"; '
+              'for i in $(seq 600); do new=$(cat /run/openvswitch/ovs-vswitchd.pid 2>/dev/null); '
+              '  if [ -n "$new" ] && [ "$new" != "$old" ]; then break; fi; sleep 0.05; done; '
+              'echo "$old $new $killed"')
+    out = ssh(active[0], "sudo sh -c '%s'" % script).stdout.split()
+    old_pid, new_pid, killed = out[0], out[1], float(out[2])
+    started = time.monotonic() - (time.time() - killed)
+
+    def settled():
+        state = l2_gateway_state()
+        holders = [gw for gw, (holds, _flows) in state.items() if holds]
+        return len(holders) == 1 and all(flows == (1 if holds else 0) for holds, flows in state.values()) and state
+
+    after, _seconds = wait_for('exactly the L2 marker holder forwards', settled, 30)
+    settled_in = time.monotonic() - started
+    back = wait_for_traffic(STATE, 'phys1', VM_ADDRESS['vm1'], started, timeout=30)
+    time.sleep(1)
+    sent, received, stamps = pinger.stop()
+    traffic_back, _silences, gap = outage(stamps, killed, pinger.stopped_at)
+    unit = ssh(active[0], 'systemctl is-active netvirt-l2-gateway').stdout.strip()
+    holder = [gw for gw, (holds, _flows) in after.items() if holds][0]
+    print('\novs-vswitchd SIGSEGV on %s, the active L2 gateway: restarted (pid %s -> %s, netvirt-l2-gateway %s); '
+          '%s holds the L2 election afterwards and only it forwards, %.2f s after the kill; phys1 -> vm1 traffic again '
+          'after %.2f s (silent %.2f s in all, lost %d of %d)'
+          % (active[0], old_pid, new_pid, unit, holder, settled_in, traffic_back, gap, sent - received, sent))
+    assert new_pid != old_pid, 'ovs-vswitchd was not restarted'
+    assert unit == 'active', 'netvirt-l2-gateway.service is %s on %s' % (unit, active[0])
+    assert holder == active[0], 'the L2 election moved from %s to %s: the drill measured a failover' % (active[0], holder)
+    assert traffic_back > 0, 'phys1 -> vm1 never stopped: the crash was not measured'
+    assert settled_in <= 5.0 and traffic_back <= 5.0 and back <= 5.0, \
+        'the L2 gateway bridged again only after %.1f s (more than 5 s)' % max(settled_in, traffic_back, back)
+
+
 # (machine, or 'active gateway' for the VRRP master found at run time; VM traffic that needs it or
 #  its stand-in: the VM on hv1, the routed path of the active gateway to the external host, flooding
 #  through the service nodes; another pair, whose loss is printed)
@@ -195,6 +263,10 @@ def test_reboot_drills_need_no_ansible(machine_lab):
             machine, standby = PREFERRED_GATEWAY, [gw for gw in GATEWAYS if gw != PREFERRED_GATEWAY][0]
         target_ip = VM_ADDRESS.get(target, target)
         own, other = Pinger(STATE, vm, target_ip), Pinger(STATE, ovm, VM_ADDRESS[otarget])
+        if standby:
+            # The gateway's bridged traffic as well: phys1 on VLAN 100 to vm1 through the L2 gateway.
+            l2_before = [gw for gw, (holds, _flows) in l2_gateway_state().items() if holds]
+            bridged = Pinger(STATE, 'phys1', VM_ADDRESS['vm1'])
         time.sleep(1)
         started, started_wall = time.monotonic(), time.time()
         ssh(machine, 'sudo systemctl reboot', check=False, timeout=10)
@@ -202,6 +274,11 @@ def test_reboot_drills_need_no_ansible(machine_lab):
             took_over = wait_for_holder(standby, started)
         booted = wait_booted(STATE, machine, started)
         wait_for_traffic(STATE, vm, target_ip, started)  # flowing again, to stop the pingers
+        if standby:
+            try:
+                wait_for_traffic(STATE, 'phys1', VM_ADDRESS['vm1'], started, timeout=L2_PATIENCE)
+            except AssertionError:
+                pass  # measured below, from the pinger's replies
         time.sleep(1)
         _sent, _received, own_stamps = own.stop()
         back, silences, silent = outage(own_stamps, started_wall, own.stopped_at)
@@ -209,6 +286,15 @@ def test_reboot_drills_need_no_ansible(machine_lab):
         other_gap = longest_gap(other_stamps)[0]
         figures.append((machine, booted, back, silences, silent, own.label, other.label, sent - received, sent, other_gap))
         if standby:
+            # Measured, then judged after every drill's figures are printed.
+            try:
+                l2_sent, l2_received, l2_stamps = bridged.stop()
+                l2_back, _silences, _silent = outage(l2_stamps, started_wall, bridged.stopped_at)
+                l2_result = 'traffic again after %.1f s, lost %d of %d' % (l2_back, l2_sent - l2_received, l2_sent)
+            except AssertionError as exc:
+                l2_back, l2_result = None, 'FAIL: %s' % exc
+            l2_after = [gw for gw, (holds, _flows) in l2_gateway_state().items() if holds]
+            bridged_figures = (l2_before, l2_after, l2_back, l2_result)
             # nopreempt: the rebooted gateway comes back as backup, the router stays on the standby.
             # (Its external leg keeps its MAC across the reboot: with a new one, the standby's adverts
             # went to the old MAC and the rebooted gateway, hearing none, took the router back.)
@@ -226,6 +312,18 @@ def test_reboot_drills_need_no_ansible(machine_lab):
     print('gateway failover: %s was the active gateway (VRRP master of router %s); %s held the router %.1f s after '
           'the reboot began, and still holds it with %s back (holders now: %s)'
           % (failover[0], ROUTER['name'], failover[1], failover[2], failover[0], ', '.join(failover[3])))
+    print('L2 gateway during the reboot of %s: the L2 election on %s before, on %s after; phys1 -> vm1 (VLAN 100 to '
+          'blue): %s' % (failover[0], ', '.join(bridged_figures[0]) or 'no gateway', ', '.join(bridged_figures[1]) or
+                         'no gateway', bridged_figures[3]))
+    # A move of the L2 gateway leaves the physical switch's and the hypervisors' MACs on the old
+    # gateway until traffic or ageing moves them (a known issue, docs/service-nodes-and-gateways.md,
+    # drilled on its own by test_a_move_of_the_l2_gateway_is_relearned): judged only when the reboot
+    # did not move the L2 gateway (which gateway won the election at deployment varies).
+    if bridged_figures[0] == bridged_figures[1]:
+        assert bridged_figures[2] is not None and bridged_figures[2] <= L2_PATIENCE, \
+            'phys1 -> vm1 through the L2 gateway: %s' % bridged_figures[3]
+    else:
+        print('the reboot moved the L2 gateway: phys1 -> vm1 not judged here (known issue)')
     # The hypervisor's VM has no network while its hypervisor is down: a reboot that cost it
     # nothing did not happen. (The active gateway's reboot is proven by the router moving to the
     # standby, above: keepalived's stop hands it over at once, and the gap may be too short to see.)
@@ -270,8 +368,43 @@ def test_verification_table_after_the_drills_with_no_ansible_run(machine_lab):
     # One table after every reboot and the crash (a drill that broke something leaves it broken:
     # nothing repairs the machines in between), rather than one per drill, to keep the file short.
     pb, _runs = machine_lab
-    pb.verify(VERIFY, EV, 'after the reboots of hv1, the active gateway and sn1, and the crash of ovs-vswitchd on hv2 '
-                          '(no Ansible run)', MESH_TABLE)
+    pb.verify(VERIFY, EV, 'after the reboots of hv1, the active gateway and sn1, and the crashes of ovs-vswitchd on hv2 '
+                          'and the active L2 gateway (no Ansible run)', MESH_TABLE)
+
+
+@pytest.mark.xfail(strict=True, reason='known issue: after a move of the L2 gateway the physical switch and the '
+                   'hypervisors keep the MACs on the old gateway until traffic or ageing (300 s) moves them')
+def test_a_move_of_the_l2_gateway_is_relearned(machine_lab):
+    """The L2 gateway moves (its keepalived instance restarted on the gateway holding it: a priority 0
+    advert hands the election over at once, as a drain or a reboot does): phys1 on VLAN 100 should
+    reach vm1 on blue again within 5 s. Last of the drills: while the MACs stay on the old gateway
+    the bridged path is cut, which would fail the drills after it."""
+    before = l2_gateway_state()
+    holder = [gw for gw, (holds, _flows) in before.items() if holds]
+    assert len(holder) == 1, before
+    other = [gw for gw in GATEWAYS if gw != holder[0]][0]
+    pinger = Pinger(STATE, 'phys1', VM_ADDRESS['vm1'])
+    time.sleep(1)
+    started, started_wall = time.monotonic(), time.time()
+    ssh(holder[0], 'sudo systemctl restart netvirt-keepalived-l2')
+
+    def moved():
+        state = l2_gateway_state()
+        return state[other] == (True, 1) and state[holder[0]] == (False, 0)
+
+    wait_for('%s holds the L2 election and alone forwards' % other, moved, 30)
+    moved_in = time.monotonic() - started
+    try:
+        back = wait_for_traffic(STATE, 'phys1', VM_ADDRESS['vm1'], started, timeout=L2_PATIENCE)
+    except AssertionError:
+        back = None
+    time.sleep(1)
+    sent, received, stamps = pinger.stop()
+    print('\nL2 gateway moved from %s to %s (%.1f s after the restart of its keepalived instance); phys1 -> vm1: %s, '
+          'lost %d of %d' % (holder[0], other, moved_in, 'traffic again after %.1f s' % back if back is not None else
+                             'no reply within %d s' % L2_PATIENCE, sent - received, sent))
+    traffic_back, _silences, _silent = outage(stamps, started_wall, pinger.stopped_at)
+    assert traffic_back <= 5.0, 'phys1 -> vm1 came back %.1f s after the L2 gateway moved' % traffic_back
 
 
 def test_removing_the_lab_leaves_no_machine_behind(machine_lab):
