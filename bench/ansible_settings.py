@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netvirt.overlay contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Benchmark: Ansible settings side by side, on one converged mesh fleet.
+
+It builds bench/fleet.py's mesh lab of N hypervisors (one VM each, two service nodes), converges it
+once, and then times no-change re-runs of site.yml under each of several Ansible settings, in
+rounds: every round runs every setting once, in an order rotated from round to round, so that a
+change of the machine's load during the benchmark touches every setting alike. Each re-run must
+report changed=0 on every host (else the row reads FAIL). The table gives the median and the range
+of each setting's re-runs, its ratio to the baseline (ansible.cfg as shipped) and its module runs
+per hypervisor. The lab is always destroyed, also on failure or Ctrl-C, and the machine's root
+namespace must be unchanged (tools/host_guard.py).
+
+The lab's hosts are Linux namespaces reached by the collection's namespace connection (no SSH):
+forks, strategy and fact caching act as they would on real hosts; what SSH costs per task
+(and so what pipelining and ControlPersist save on it) is not in these figures.
+
+Run as root, after ``. tools/setup.sh``, under the lab lock:
+  flock /run/nvo-lab.lock python bench/ansible_settings.py --hypervisors 8 --rounds 3
+Not part of CI. Exit code 1 when a check failed, 2 when a step failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/fleet.py and bench/benchlab.py
+from benchlab import host_guard  # noqa: E402
+from fleet import STATE, Failed, Lab, inventory, uptime  # noqa: E402
+
+
+def settings(cache_dir):
+    """(name, forks, environment) of each setting; the first is the baseline."""
+    return [
+        ('ansible.cfg: forks 16, pipelining, linear strategy', 0, {}),
+        ("forks 5 (Ansible's default)", 5, {}),
+        ('forks 64 (one fork per host)', 64, {}),
+        ('pipelining off', 0, {'ANSIBLE_PIPELINING': 'False'}),
+        ('strategy free', 0, {'ANSIBLE_STRATEGY': 'free'}),
+        # The roles learn the OS family only when the facts lack it: a fact cache spares that module run.
+        ('fact cache (jsonfile)', 0, {'ANSIBLE_CACHE_PLUGIN': 'ansible.builtin.jsonfile',
+                                      'ANSIBLE_CACHE_PLUGIN_CONNECTION': cache_dir,
+                                      'ANSIBLE_CACHE_PLUGIN_TIMEOUT': '86400'}),
+    ]
+
+
+def table(rows, baseline):
+    out = ['| setting | no-change re-run s, median (min-max) | ratio to the baseline | changed | module runs per hypervisor |',
+           '|---|---:|---:|---:|---:|']
+    for r in rows:
+        times = r['times']
+        out.append('| %s | %.1f (%.1f-%.1f) | %.2f | %s | %.1f |'
+                   % (r['name'], statistics.median(times), min(times), max(times),
+                      statistics.median(times) / baseline, '0' if not r['changed'] else 'FAIL %d' % max(r['changed']),
+                      r['runs']))
+    return '\n'.join(out)
+
+
+def measure(n, rounds, cache_dir):
+    handle, inv_path = tempfile.mkstemp(suffix='.json', prefix='settings-')
+    with os.fdopen(handle, 'w') as out:
+        json.dump(inventory('mesh', n, 0), out)
+    variants = settings(cache_dir)
+    rows = [{'name': name, 'times': [], 'changed': [], 'runs': 0.0} for name, _forks, _env in variants]
+    # The first converge runs with the fact cache on: it fills the cache the fact cache setting reads.
+    setup = Lab(inv_path, 0, variants[-1][2])
+    try:
+        create = setup.playbook('lab/create.yml')[0]
+        first = setup.playbook('site.yml')[0]
+        print('lab create %.1f s, first converge %.1f s' % (create, first), file=sys.stderr, flush=True)
+        for r in range(rounds):
+            order = list(range(len(variants)))
+            order = order[r % len(order):] + order[:r % len(order)]
+            for i in order:
+                name, forks, env = variants[i]
+                seconds, changed, runs = Lab(inv_path, forks, env).playbook('site.yml', count_runs=True)
+                rows[i]['times'].append(seconds)
+                if sum(changed.values()):
+                    rows[i]['changed'].append(sum(changed.values()))
+                rows[i]['runs'] = sum(runs.get('hv%d' % k, 0) for k in range(1, n + 1)) / float(n)
+                print('round %d: %s %.1f s (changed %d)' % (r + 1, name, seconds, sum(changed.values())),
+                      file=sys.stderr, flush=True)
+    finally:
+        try:
+            setup.playbook('lab/destroy.yml')
+        finally:
+            os.unlink(inv_path)
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
+    parser.add_argument('--hypervisors', type=int, default=8, help='hypervisors N of the mesh fleet')
+    parser.add_argument('--rounds', type=int, default=3, help='re-runs of each setting')
+    parser.add_argument('--output', help='also write the table (markdown) to this file')
+    args = parser.parse_args()
+    if os.path.exists(STATE):
+        raise SystemExit('BENCHMARK FAILED: %s exists: a lab of this name is running (or was left behind)' % STATE)
+
+    # SIGTERM (a CI timeout, kill) ends the run through the finally blocks, like Ctrl-C.
+    def stop(signum, _frame):
+        raise KeyboardInterrupt('signal %d' % signum)
+    signal.signal(signal.SIGTERM, stop)
+
+    before = host_guard.snapshot()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_before = uptime()
+    cache_dir = tempfile.mkdtemp(prefix='settings-facts-')
+    rows, failure = [], None
+    try:
+        rows = measure(args.hypervisors, args.rounds, cache_dir)
+    except Failed as exc:
+        failure = str(exc)
+    finally:
+        shutil.rmtree(cache_dir)
+    changed = host_guard.differences(before, host_guard.snapshot())
+    text = ('Ansible settings benchmark, %s UTC; mesh, %d hypervisors, %d rounds\nload before: %s\nload after:  %s\n'
+            % (started.strftime('%Y-%m-%d %H:%M'), args.hypervisors, args.rounds, load_before, uptime()))
+    if rows and all(r['times'] for r in rows):
+        text += '\n' + table(rows, statistics.median(rows[0]['times'])) + '\n'
+    print(text)
+    if args.output:
+        with open(args.output, 'w') as handle:
+            handle.write(text)
+    if changed:
+        raise SystemExit('BENCHMARK FAILED: the benchmark changed this machine: %s' % '; '.join(changed))
+    if failure:
+        print('BENCHMARK FAILED: %s' % failure)
+        return 2
+    bad = [r for r in rows if r['changed']]
+    for r in bad:
+        print('FAIL: %s: a no-change re-run changed %s' % (r['name'], r['changed']))
+    return 1 if bad else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
