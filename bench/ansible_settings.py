@@ -28,14 +28,13 @@ import datetime
 import json
 import os
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/fleet.py and bench/benchlab.py
-from benchlab import host_guard  # noqa: E402
-from fleet import STATE, Failed, Lab, inventory, uptime  # noqa: E402
+from benchlab import guarded_run, report  # noqa: E402
+from fleet import STATE, Lab, inventory, uptime  # noqa: E402
 
 
 def settings(cache_dir):
@@ -103,39 +102,25 @@ def main():
     parser.add_argument('--rounds', type=int, default=3, help='re-runs of each setting')
     parser.add_argument('--output', help='also write the table (markdown) to this file')
     args = parser.parse_args()
-    if os.path.exists(STATE):
-        raise SystemExit('BENCHMARK FAILED: %s exists: a lab of this name is running (or was left behind)' % STATE)
-
-    # SIGTERM (a CI timeout, kill) ends the run through the finally blocks, like Ctrl-C.
-    def stop(signum, _frame):
-        raise KeyboardInterrupt('signal %d' % signum)
-    signal.signal(signal.SIGTERM, stop)
-
-    before = host_guard.snapshot()
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = uptime()
-    cache_dir = tempfile.mkdtemp(prefix='settings-facts-')
-    rows, failure = [], None
-    try:
-        rows = measure(args.hypervisors, args.rounds, cache_dir)
-    except Failed as exc:
-        failure = str(exc)
-    finally:
-        shutil.rmtree(cache_dir)
-    changed = host_guard.differences(before, host_guard.snapshot())
+    rows = []
+
+    def work():
+        cache_dir = tempfile.mkdtemp(prefix='settings-facts-')
+        try:
+            rows.extend(measure(args.hypervisors, args.rounds, cache_dir))
+        finally:
+            shutil.rmtree(cache_dir)
+
+    failure, changed = guarded_run(STATE, work)
     text = ('Ansible settings benchmark, %s UTC; mesh, %d hypervisors, %d rounds\nload before: %s\nload after:  %s\n'
             % (started.strftime('%Y-%m-%d %H:%M'), args.hypervisors, args.rounds, load_before, uptime()))
     if rows and all(r['times'] for r in rows):
         text += '\n' + table(rows, statistics.median(rows[0]['times'])) + '\n'
-    print(text)
-    if args.output:
-        with open(args.output, 'w') as handle:
-            handle.write(text)
-    if changed:
-        raise SystemExit('BENCHMARK FAILED: the benchmark changed this machine: %s' % '; '.join(changed))
-    if failure:
-        print('BENCHMARK FAILED: %s' % failure)
-        return 2
+    verdict = report(text, args.output, failure, changed)
+    if verdict:
+        return verdict
     bad = [r for r in rows if r['changed']]
     for r in bad:
         print('FAIL: %s: a no-change re-run changed %s' % (r['name'], r['changed']))

@@ -29,14 +29,13 @@ import datetime
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/benchlab.py, also when imported by path
-from benchlab import PROBE, ROOT, command, host_guard, host_pid, run_inside, state_dir  # noqa: E402
+from benchlab import PROBE, ROOT, Failed, command, guarded_run, host_pid, report, run_inside, state_dir  # noqa: E402
 
 LAB = 'bench-fleet'
 STATE = state_dir(LAB)
@@ -60,10 +59,6 @@ while time.monotonic() < end:
         seen += 1
 print(seen, flush=True)
 '''
-
-
-class Failed(Exception):
-    pass
 
 
 def vm_network(i):
@@ -336,39 +331,24 @@ def main():
     env = dict(item.split('=', 1) for item in args.env)
     sizes = [int(s) for s in args.sizes.split(',')]
     planes = args.planes.split(',')
-    if os.path.exists(STATE):
-        raise SystemExit('BENCHMARK FAILED: %s exists: a lab of this name is running (or was left behind)' % STATE)
-
-    # SIGTERM (a CI timeout, kill) ends the run through the finally blocks, like Ctrl-C.
-    def stop(signum, _frame):
-        raise KeyboardInterrupt('signal %d' % signum)
-    signal.signal(signal.SIGTERM, stop)
-
-    before = host_guard.snapshot()
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = uptime()
-    rows, failure = [], None
-    try:
+    rows = []
+
+    def work():
         for plane in planes:
             for n in sizes:
                 print('%s N=%d ...' % (plane, n), file=sys.stderr, flush=True)
                 rows.append(measure(plane, n, args.relays, args.forks, env))
                 print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
-    except Failed as exc:
-        failure = str(exc)
-    changed = host_guard.differences(before, host_guard.snapshot())
+
+    failure, changed = guarded_run(STATE, work)
     text = ('fleet benchmark, %s UTC; forks %s%s\nload before: %s\nload after:  %s\n\n%s\n'
             % (started.strftime('%Y-%m-%d %H:%M'), args.forks or "ansible.cfg's",
                ''.join('; %s=%s' % kv for kv in sorted(env.items())), load_before, uptime(), table(rows)))
-    print(text)
-    if args.output:
-        with open(args.output, 'w') as handle:
-            handle.write(text)
-    if changed:
-        raise SystemExit('BENCHMARK FAILED: the benchmark changed this machine: %s' % '; '.join(changed))
-    if failure:
-        print('BENCHMARK FAILED: %s' % failure)
-        return 2
+    verdict = report(text, args.output, failure, changed)
+    if verdict:
+        return verdict
     bad = [r for r in rows if r['rerun_changed'] or not r['bcast_ok']]
     for r in bad:
         print('FAIL: %s N=%d: re-run changed=%d, broadcast %s' % (r['plane'], r['n'], r['rerun_changed'], r['bcast']))
