@@ -372,8 +372,6 @@ def test_verification_table_after_the_drills_with_no_ansible_run(machine_lab):
                           'and the active L2 gateway (no Ansible run)', MESH_TABLE)
 
 
-@pytest.mark.xfail(strict=True, reason='known issue: after a move of the L2 gateway the physical switch and the '
-                   'hypervisors keep the MACs on the old gateway until traffic or ageing (300 s) moves them')
 def test_a_move_of_the_l2_gateway_is_relearned(machine_lab):
     """The L2 gateway moves (its keepalived instance restarted on the gateway holding it: a priority 0
     advert hands the election over at once, as a drain or a reboot does): phys1 on VLAN 100 should
@@ -403,8 +401,18 @@ def test_a_move_of_the_l2_gateway_is_relearned(machine_lab):
     print('\nL2 gateway moved from %s to %s (%.1f s after the restart of its keepalived instance); phys1 -> vm1: %s, '
           'lost %d of %d' % (holder[0], other, moved_in, 'traffic again after %.1f s' % back if back is not None else
                              'no reply within %d s' % L2_PATIENCE, sent - received, sent))
-    traffic_back, _silences, _silent = outage(stamps, started_wall, pinger.stopped_at)
-    assert traffic_back <= 5.0, 'phys1 -> vm1 came back %.1f s after the L2 gateway moved' % traffic_back
+    try:
+        traffic_back, _silences, _silent = outage(stamps, started_wall, pinger.stopped_at)
+    except AssertionError as exc:
+        if 'did not come back' not in str(exc):
+            raise
+        traffic_back = None
+    # Only this outcome is the known issue (docs/service-nodes-and-gateways.md): anything else that
+    # goes wrong above fails the test.
+    if traffic_back is None or traffic_back > 5.0:
+        pytest.xfail('known issue: after a move of the L2 gateway the physical switch and the hypervisors keep the '
+                     'MACs on the old gateway until traffic or ageing (300 s) moves them; phys1 -> vm1 %s'
+                     % ('did not come back' if traffic_back is None else 'came back after %.1f s' % traffic_back))
 
 
 def test_removing_the_lab_leaves_no_machine_behind(machine_lab):
