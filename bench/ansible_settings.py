@@ -82,12 +82,12 @@ def measure(n, rounds, cache_dir):
             for i in order:
                 name, forks, env = variants[i]
                 seconds, changed, runs = Lab(inv_path, forks, env).playbook('site.yml', count_runs=True)
+                changed_total = sum(changed.values())
                 rows[i]['times'].append(seconds)
-                if sum(changed.values()):
-                    rows[i]['changed'].append(sum(changed.values()))
+                if changed_total:
+                    rows[i]['changed'].append(changed_total)
                 rows[i]['runs'] = sum(runs.get('hv%d' % k, 0) for k in range(1, n + 1)) / float(n)
-                print('round %d: %s %.1f s (changed %d)' % (r + 1, name, seconds, sum(changed.values())),
-                      file=sys.stderr, flush=True)
+                print('round %d: %s %.1f s (changed %d)' % (r + 1, name, seconds, changed_total), file=sys.stderr, flush=True)
     finally:
         try:
             setup.playbook('lab/destroy.yml')

@@ -191,6 +191,11 @@ def l2_gateway_state():
     return state
 
 
+def l2_holders(state):
+    """The gateways of an l2_gateway_state() that hold the L2 marker."""
+    return [gw for gw, (holds, _flows) in state.items() if holds]
+
+
 def test_ovs_vswitchd_crash_on_the_active_l2_gateway_keeps_it_bridging(machine_lab):
     """br-l2's forwarding flow is keepalived's, not in the OpenFlow state netvirt-openflow replays.
     A crash of ovs-vswitchd on the active L2 gateway does not move the election (it runs on eth0
@@ -199,7 +204,7 @@ def test_ovs_vswitchd_crash_on_the_active_l2_gateway_keeps_it_bridging(machine_l
     alone forwards, and phys1 on VLAN 100 reaches vm1 on blue again, within 5 s."""
     _pb, _runs = machine_lab
     before = l2_gateway_state()
-    active = [gw for gw, (holds, _flows) in before.items() if holds]
+    active = l2_holders(before)
     assert len(active) == 1 and before[active[0]][1] == 1 and sum(f for _h, f in before.values()) == 1, before
     pinger = Pinger(STATE, 'phys1', VM_ADDRESS['vm1'])
     time.sleep(1)
@@ -213,7 +218,7 @@ def test_ovs_vswitchd_crash_on_the_active_l2_gateway_keeps_it_bridging(machine_l
 
     def settled():
         state = l2_gateway_state()
-        holders = [gw for gw, (holds, _flows) in state.items() if holds]
+        holders = l2_holders(state)
         return len(holders) == 1 and all(flows == (1 if holds else 0) for holds, flows in state.values()) and state
 
     after, _seconds = wait_for('exactly the L2 marker holder forwards', settled, 30)
@@ -223,7 +228,7 @@ def test_ovs_vswitchd_crash_on_the_active_l2_gateway_keeps_it_bridging(machine_l
     sent, received, stamps = pinger.stop()
     traffic_back, _silences, gap = outage(stamps, killed, pinger.stopped_at)
     unit = ssh(active[0], 'systemctl is-active netvirt-l2-gateway').stdout.strip()
-    holder = [gw for gw, (holds, _flows) in after.items() if holds][0]
+    holder = l2_holders(after)[0]
     print('\novs-vswitchd SIGSEGV on %s, the active L2 gateway: restarted (pid %s -> %s, netvirt-l2-gateway %s); '
           '%s holds the L2 election afterwards and only it forwards, %.2f s after the kill; phys1 -> vm1 traffic again '
           'after %.2f s (silent %.2f s in all, lost %d of %d)'
@@ -265,7 +270,7 @@ def test_reboot_drills_need_no_ansible(machine_lab):
         own, other = Pinger(STATE, vm, target_ip), Pinger(STATE, ovm, VM_ADDRESS[otarget])
         if standby:
             # The gateway's bridged traffic as well: phys1 on VLAN 100 to vm1 through the L2 gateway.
-            l2_before = [gw for gw, (holds, _flows) in l2_gateway_state().items() if holds]
+            l2_before = l2_holders(l2_gateway_state())
             bridged = Pinger(STATE, 'phys1', VM_ADDRESS['vm1'])
         time.sleep(1)
         started, started_wall = time.monotonic(), time.time()
@@ -293,7 +298,7 @@ def test_reboot_drills_need_no_ansible(machine_lab):
                 l2_result = 'traffic again after %.1f s, lost %d of %d' % (l2_back, l2_sent - l2_received, l2_sent)
             except AssertionError as exc:
                 l2_back, l2_result = None, 'FAIL: %s' % exc
-            l2_after = [gw for gw, (holds, _flows) in l2_gateway_state().items() if holds]
+            l2_after = l2_holders(l2_gateway_state())
             bridged_figures = (l2_before, l2_after, l2_back, l2_result)
             # nopreempt: the rebooted gateway comes back as backup, the router stays on the standby.
             # (Its external leg keeps its MAC across the reboot: with a new one, the standby's adverts
@@ -378,7 +383,7 @@ def test_a_move_of_the_l2_gateway_is_relearned(machine_lab):
     reach vm1 on blue again within 5 s. Last of the drills: while the MACs stay on the old gateway
     the bridged path is cut, which would fail the drills after it."""
     before = l2_gateway_state()
-    holder = [gw for gw, (holds, _flows) in before.items() if holds]
+    holder = l2_holders(before)
     assert len(holder) == 1, before
     other = [gw for gw in GATEWAYS if gw != holder[0]][0]
     pinger = Pinger(STATE, 'phys1', VM_ADDRESS['vm1'])
