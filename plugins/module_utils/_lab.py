@@ -376,6 +376,14 @@ def ensure_lab(lab, hosts, networks, links, entries):
                 touched = True
         if touched and label not in changed:
             changed.append(label)
+    # A machine's reboot keeps these addresses and clears the rest (_machine.boot_script).
+    sdir = state_dir(lab)
+    for host in hosts:
+        if host.get('machine'):
+            path = _machine.wired_path(sdir, host['name'])
+            with open(path + '.tmp', 'w') as handle:
+                handle.write(_machine.wired_addresses([link for link in links if link['host'] == host['name']]))
+            os.rename(path + '.tmp', path)
     return changed
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import ipaddress
 import json
 import os
 import shlex
@@ -417,6 +418,55 @@ def remove_cgroups(lab, name=None):
                 pass
 
 
+def boot_script_path(sdir, name):
+    return os.path.join(sdir, 'etc', '%s.boot' % name)
+
+
+def wired_path(sdir, name):
+    """The file, beside a machine's boot script ("$0.wired" in it), of the addresses the lab gave its links."""
+    return boot_script_path(sdir, name) + '.wired'
+
+
+def wired_addresses(links):
+    """Lines 'interface address' of the addresses the lab puts on one host's links, written the way
+    ``ip -o address`` prints them, for the power cycle of boot_script."""
+    out = []
+    for link in links:
+        for address in link.get('addresses') or []:
+            out.append('%s %s' % (link['interface'], ipaddress.ip_interface(address).with_prefixlen))
+    return ''.join(line + '\n' for line in sorted(set(out)))
+
+
+# What a reboot clears, in the loop of boot_script. A real host's links and addresses are gone at
+# a reboot; a machine's network namespace is the lab's and outlives it: without this, OVS's tap
+# devices (tep0, br-*) and the addresses the machine set (keepalived's, tep0's) are still there when
+# it boots again, and the boot is not a real host's (networking.service fails on "address already
+# assigned"). So the machine's links (anything but the veths the lab wires, and lo) are deleted
+# and every address but the lab's (the .wired file), lo's own and link-local ones; nftables is
+# flushed; the veths lose their link for a second, as a host's NICs do. Only in the namespace the
+# machine booted in, never in the root namespace.
+_POWER_CYCLE = r'''power_cycle() {
+    [ "$(readlink /proc/%(pid)d/ns/net)" = "$netns" ] || { echo "== namespace of %(pid)d changed: not booting"; exit 1; }
+    in_lab() { nsenter --net=/proc/%(pid)d/ns/net "$@"; }
+    in_lab ip -o link show | sed 's/^[0-9]*: \([^:@]*\).*/\1/' | sort >"$0.links"
+    in_lab ip -o link show type veth | sed 's/^[0-9]*: \([^:@]*\).*/\1/' | sort >"$0.veths"
+    # Its NICs lose their link while it is down: the switch at their other end forgets their MACs.
+    while read -r link; do in_lab ip link set dev "$link" down; done <"$0.veths"
+    grep -vx lo "$0.links" | comm -23 - "$0.veths" | while read -r link; do
+        in_lab ip link delete "$link" 2>/dev/null || in_lab ip tuntap del dev "$link" mode tap 2>/dev/null ||
+            in_lab ip tuntap del dev "$link" mode tun || echo "== $link: not deleted"
+    done
+    in_lab ip -o address show | awk '!/ scope link / {print $2, $4}' | sort |
+        grep -vx -e 'lo 127.0.0.1/8' -e 'lo ::1/128' | comm -23 - "$0.wired" | while read -r link address; do
+        in_lab ip address delete "$address" dev "$link" || echo "== $link $address: not deleted"
+    done
+    if command -v nft >/dev/null; then in_lab nft flush ruleset; fi
+    sleep 1
+    while read -r link; do in_lab ip link set dev "$link" up; done <"$0.veths"
+}
+'''
+
+
 def boot_script(name, rootfs, upper, repo, netns_pid, cgroups=(), upgrade_repo=None):
     argv = ['systemd-nspawn', '-q', '-D', rootfs, '--overlay=%s:%s:/' % (rootfs, upper), '-M', name, '-b',
             '--network-namespace-path=/proc/%d/ns/net' % netns_pid, '--keep-unit', '--register=no',
@@ -432,12 +482,17 @@ def boot_script(name, rootfs, upper, repo, netns_pid, cgroups=(), upgrade_repo=N
             # /proc/sys/net writable, as on a host (forwarding in router namespaces): nspawn leaves
             # it read-only when it is handed a network namespace rather than making one.
             'export SYSTEMD_NSPAWN_API_VFS_WRITABLE=network\n'
+            'netns=$(readlink /proc/%d/ns/net)\n'
+            # This script's own namespace is the one it must never touch (/proc/1 may not be readable).
+            '[ -n "$netns" ] && [ "$netns" != "$(readlink /proc/$$/ns/net)" ] || { echo "== no lab namespace"; exit 1; }\n'
+            '%s'
             'while :; do\n'
             '    %s\n'
             '    rc=$?\n'
             '    [ "$rc" -eq 133 ] || exit "$rc"\n'
             '    echo "== reboot $(date +%%s.%%N)"\n'
-            'done\n') % (enter, ' '.join(_q(a) for a in argv))
+            '    power_cycle\n'
+            'done\n') % (enter, netns_pid, _POWER_CYCLE % {'pid': netns_pid}, ' '.join(_q(a) for a in argv))
 
 
 def _netns(pid):
@@ -484,7 +539,7 @@ def supervisor_pid(sdir, name):
             cmdline = handle.read().split(b'\0')
     except (OSError, ValueError):
         return None
-    script = os.path.join(sdir, 'etc', '%s.boot' % name).encode()
+    script = boot_script_path(sdir, name).encode()
     return pid if script in cmdline else None
 
 
@@ -492,7 +547,7 @@ def start_machine(sdir, name, script_text):
     """Start the boot loop of a machine unless it runs; True when it was started."""
     if supervisor_pid(sdir, name):
         return False
-    script = os.path.join(sdir, 'etc', '%s.boot' % name)
+    script = boot_script_path(sdir, name)
     with open(script, 'w') as handle:
         handle.write(script_text)
     log = open(os.path.join(sdir, '%s.console' % name), 'ab')

@@ -134,8 +134,9 @@ def wait_for_traffic(state, vm, target, started, timeout=90):
 
 
 def wait_booted(state, machine, started, timeout=120):
-    """Seconds from started (monotonic) until the machine answers over SSH as running again, with a
-    PID 1 younger than the reboot (the machine really went down)."""
+    """Seconds from started (monotonic) until the machine answers over SSH as booted again, with a
+    PID 1 younger than the reboot (the machine really went down). A unit that failed at the boot
+    fails the drill: a real host boots "running", not "degraded"."""
     deadline = started + timeout
     while time.monotonic() < deadline:
         proc = ssh(state, machine, 'systemctl is-system-running; cat /proc/1/stat', check=False, timeout=10)
@@ -145,7 +146,11 @@ def wait_booted(state, machine, started, timeout=120):
             with open('/proc/uptime') as handle:
                 uptime = float(handle.read().split()[0])
             if uptime - ticks / os.sysconf('SC_CLK_TCK') < time.monotonic() - started + 1:
-                return time.monotonic() - started
+                took = time.monotonic() - started
+                if lines[0] == 'degraded':
+                    failed = ssh(state, machine, 'systemctl --failed --plain --no-legend', check=False).stdout
+                    raise AssertionError('%s booted %.1f s after the reboot with failed units: %s' % (machine, took, failed))
+                return took
         time.sleep(0.2)
     raise AssertionError('%s did not come back within %d s' % (machine, timeout))
 
