@@ -123,6 +123,19 @@ def outage(stamps, since, until):
     return silences[0][1] - since, len(silences), sum(length for length, _end in silences)
 
 
+def stopped_outage(pinger, since):
+    """Stop a Pinger and judge its outage from the wall-clock time ``since``: (seconds until its
+    traffic came again, 0.0 when it was never silent for more than 0.5 s, None when the outage
+    cannot be measured or the traffic did not come back; a line for the drill's report)."""
+    try:
+        sent, received, stamps = pinger.stop()
+        back, silences, _silent = outage(stamps, since, pinger.stopped_at)
+    except AssertionError as exc:
+        return None, 'FAIL: %s' % exc
+    result = 'traffic again after %.1f s' % back if silences else 'never silent for more than 0.5 s'
+    return back, '%s, lost %d of %d' % (result, sent - received, sent)
+
+
 def wait_for_traffic(state, vm, target, started, timeout=90):
     """Seconds from started (monotonic) until one ping from vm to target is answered; fails after timeout."""
     deadline = started + timeout

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from machine_drills import outage
+from machine_drills import outage, stopped_outage
 
 KILL = 100.0
 
@@ -41,3 +41,28 @@ def test_traffic_that_was_not_flowing_when_the_drill_began_fails():
 def test_no_replies_around_the_drill_cannot_be_measured():
     with pytest.raises(AssertionError, match='the traffic was not flowing'):
         outage(replies(90.0, 95.0), KILL, 103.0)
+
+
+class StoppedPinger:
+    """What stopped_outage() reads of a Pinger: stop() and the time it stopped."""
+
+    def __init__(self, stamps, stopped_at, sent):
+        self.stamps, self.stopped_at, self.sent = stamps, stopped_at, sent
+
+    def stop(self):
+        return self.sent, len(self.stamps), self.stamps
+
+
+def test_the_report_of_a_stopped_ping_says_when_traffic_came_back_and_what_was_lost():
+    stamps = replies(98.0, 100.2) + replies(101.5, 104.0)
+    back, line = stopped_outage(StoppedPinger(stamps, 104.0, len(stamps) + 64), KILL)
+    assert back == pytest.approx(1.5) and line == 'traffic again after 1.5 s, lost 64 of %d' % (len(stamps) + 64)
+    stamps = replies(98.0, 103.0)
+    assert stopped_outage(StoppedPinger(stamps, 103.0, len(stamps)), KILL) == (
+        0.0, 'never silent for more than 0.5 s, lost 0 of %d' % len(stamps))
+
+
+def test_the_report_of_traffic_that_did_not_come_back_is_a_failure():
+    stamps = replies(98.0, 100.5)
+    back, line = stopped_outage(StoppedPinger(stamps, 103.0, 250), KILL)
+    assert back is None and line.startswith('FAIL: ') and 'the traffic did not come back' in line

@@ -35,8 +35,8 @@ import yaml
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import flow_cookie
 from conftest import (DEPLOY, ROOT, SITE, VERIFY, changed_hosts, changed_tasks, created_lab, failures, router_address_command,
                       shows_address, wait_for)
-from machine_drills import (Pinger, destroy_leaving_nothing, detailed_differences, longest_gap, machine_states, outage, wait_booted,
-                            wait_for_traffic)
+from machine_drills import (Pinger, destroy_leaving_nothing, detailed_differences, longest_gap, machine_states, outage, stopped_outage,
+                            wait_booted, wait_for_traffic)
 import machine_drills
 
 pytestmark = machine_drills.requires_machine_lab
@@ -296,13 +296,7 @@ def test_reboot_drills_need_no_ansible(machine_lab):
         figures.append((machine, booted, back, silences, silent, own.label, other.label, sent - received, sent, other_gap))
         if standby:
             # Measured, then judged after every drill's figures are printed.
-            try:
-                l2_sent, l2_received, l2_stamps = bridged.stop()
-                l2_back, _silences, _silent = outage(l2_stamps, started_wall, bridged.stopped_at)
-                l2_result = '%s, lost %d of %d' % ('traffic again after %.1f s' % l2_back if l2_back else
-                                                   'never silent for more than 0.5 s', l2_sent - l2_received, l2_sent)
-            except AssertionError as exc:
-                l2_back, l2_result = None, 'FAIL: %s' % exc
+            l2_back, l2_result = stopped_outage(bridged, started_wall)
             l2_after = l2_holders(l2_gateway_state())
             bridged_figures = (l2_before, l2_after, l2_back, l2_result)
             # nopreempt: the rebooted gateway comes back as backup, the router stays on the standby.
@@ -404,15 +398,7 @@ def test_a_move_of_the_l2_gateway_is_relearned(machine_lab):
         except AssertionError:
             pass  # measured below, from the pinger's replies
     time.sleep(1)
-    figures = []
-    for pinger in pingers:
-        sent, received, stamps = pinger.stop()
-        try:
-            back, silences, _silent = outage(stamps, started_wall, pinger.stopped_at)
-            result = 'traffic again after %.1f s' % back if silences else 'never silent for more than 0.5 s'
-        except AssertionError as exc:
-            back, result = None, 'FAIL: %s' % exc
-        figures.append((pinger.label, back, '%s, lost %d of %d' % (result, sent - received, sent)))
+    figures = [(pinger.label,) + stopped_outage(pinger, started_wall) for pinger in pingers]
     print('\nL2 gateway moved from %s to %s (%.1f s after the restart of its keepalived instance); %s'
           % (holder[0], other, moved_in, '; '.join('%s: %s' % (label, result) for label, _back, result in figures)))
     for label, back, result in figures:
