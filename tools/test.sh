@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite: ansible-test sanity, ansible-lint (production profile), the unit tests
-# under the older supported ansible-core versions, then one pytest run over unit tests, the built
-# artifact (tests/packaging), integration tests against real OVS in lab namespaces and the
-# Molecule scenarios. Sets up what it needs first (tools/setup.sh). Run as root.
+# under every supported ansible-core version and the built artifact (tests/packaging), two at a
+# time, then one pytest run over the integration tests against real OVS in lab namespaces and the
+# Molecule scenarios. Sets up what it needs first (tools/setup.sh). Run as root. Arguments go to
+# each pytest run (e.g. -x).
 set -euo pipefail
+pytest_args=("$@")
 
 # Run as a new machine would: HOME is a new, empty directory (no ~/.ansible, no ~/.cache, no
 # virtualenvs or downloads left by an earlier run). A cached ansible-test download once hid a
@@ -16,8 +18,10 @@ if [ "${NVO_KEEP_HOME:-0}" != 1 ]; then
     unset XDG_CACHE_HOME XDG_CONFIG_HOME XDG_DATA_HOME NVO_VENV NVO_COLLECTIONS
     echo "== HOME=$HOME (empty, as on a fresh machine)"
 fi
-sanity_log="$(mktemp)"
-trap 'rm -f "$sanity_log"; [ -z "$fresh_home" ] || rm -rf "$fresh_home"' EXIT
+failures="$(mktemp)"
+lane_a_log="$(mktemp)"
+lane_b_log="$(mktemp)"
+trap 'rm -f "$failures" "$lane_a_log" "$lane_b_log"; [ -z "$fresh_home" ] || rm -rf "$fresh_home"' EXIT
 
 . "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$NVO_ROOT"
@@ -41,12 +45,16 @@ sanity() {
 from ansible_test._internal.python_requirements import get_venv_packages
 print(get_venv_packages(types.SimpleNamespace(version="%d.%d" % __import__("sys").version_info[:2]))["pip"])')"
     install -D -m 0644 tools/ansible_test_get_pip.py "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+    # (No RETURN trap for the clean-up: it stays set after the function returns, and fires with
+    # $work unset at the next return of the lane that ran it.)
+    local rc=0
     work="$(mktemp -d)"
-    trap 'rm -rf "$work"' RETURN
     mkdir -p "$work/ansible_collections/netvirt/overlay"
     git ls-files -z --cached --others --exclude-standard | rsync -a --from0 --files-from=- ./ "$work/ansible_collections/netvirt/overlay/"
     (cd "$work/ansible_collections/netvirt/overlay" &&
-        PATH="$venv/bin:$PATH" ansible-test sanity --local --python 3.11 --color no)
+        PATH="$venv/bin:$PATH" ansible-test sanity --local --python 3.11 --color no) || rc=$?
+    rm -rf "$work"
+    return "$rc"
 }
 
 lint() {
@@ -60,31 +68,48 @@ lint() {
     ansible-lint --profile production --offline
 }
 
-# Each of these is mostly one busy process: on two cores sanity (the longest) runs beside lint and
-# then beside the unit tests under the older ansible-core versions; its output is printed last.
-sanity >"$sanity_log" 2>&1 &
-sanity_pid=$!
-stage "ansible-lint (production profile)"
-lint_rc=0
-lint || lint_rc=$?
+# Everything before the labs is one busy process per step, and the machine has two cores: two
+# lanes of steps run side by side, each with its own log, printed when both are done (lane A, then
+# lane B). A lane runs all its steps even after one failed; the labs start only if every step passed.
+# The unit tests run under each ansible-core version requires_ansible claims, each in a virtualenv
+# of its own (tools/version_matrix.sh --units; sanity under the older versions takes longer than
+# the CI budget allows: tools/version_matrix.sh, results in docs/version-matrix.md).
+lane() {  # label function [label function ...]
+    local failed=0 rc
+    while [ "$#" -ge 2 ]; do
+        stage "$1"
+        rc=0
+        "$2" || rc=$?
+        if [ "$rc" -ne 0 ]; then
+            echo "FAILED: $1 (exit $rc)" | tee -a "$failures"
+            failed=1
+        fi
+        shift 2
+    done
+    return "$failed"
+}
+units_216_217() { bash tools/version_matrix.sh --units 2.16 2.17; }
+units_218() { bash tools/version_matrix.sh --units 2.18; }
+units_219() { python -m pytest tests/unit -q -p no:cacheprovider "${pytest_args[@]}"; }
+# -rP prints what passing tests printed (the consumer project's checks).
+packaging() { python -m pytest tests/packaging -q -rP -p no:cacheprovider "${pytest_args[@]}"; }
 
-# The unit tests under the older ansible-core versions requires_ansible claims, each in a
-# virtualenv of its own (pytest below runs them under 2.19). Sanity under those versions takes
-# longer than the CI budget allows: tools/version_matrix.sh, results in docs/version-matrix.md.
-stage "unit tests under ansible-core 2.16, 2.17, 2.18"
-matrix_rc=0
-bash tools/version_matrix.sh --units 2.16 2.17 2.18 || matrix_rc=$?
-
-sanity_rc=0
-wait "$sanity_pid" || sanity_rc=$?
-stage "ansible-test sanity"
-cat "$sanity_log"
-if [ "$lint_rc" -ne 0 ] || [ "$sanity_rc" -ne 0 ] || [ "$matrix_rc" -ne 0 ]; then
-    echo "ansible-lint exited $lint_rc, the version matrix $matrix_rc, ansible-test sanity $sanity_rc" >&2
+lane "ansible-test sanity" sanity "unit tests under ansible-core 2.18" units_218 \
+    "pytest: the built artifact (tests/packaging)" packaging >"$lane_a_log" 2>&1 &
+lane_a=$!
+lane_b_rc=0
+lane "ansible-lint (production profile)" lint "unit tests under ansible-core 2.16, 2.17" units_216_217 \
+    "pytest: unit tests under ansible-core 2.19 (tests/unit)" units_219 >"$lane_b_log" 2>&1 || lane_b_rc=$?
+lane_a_rc=0
+wait "$lane_a" || lane_a_rc=$?
+cat "$lane_a_log" "$lane_b_log"
+if [ "$lane_a_rc" -ne 0 ] || [ "$lane_b_rc" -ne 0 ]; then
+    printf '\nfailed before the labs:\n' >&2
+    cat "$failures" >&2
     exit 1
 fi
 
-stage "pytest: unit, packaging (the built artifact), integration (real OVS in lab namespaces), molecule"
+stage "pytest: integration (real OVS in lab namespaces), molecule"
 # -rP prints what passing tests printed: the lab tables and the measured failover times.
 # --durations shows where the run's time goes (the CI budget is tight on 2 cores).
-python -m pytest tests -q -rP --durations=40 -p no:cacheprovider "$@"
+python -m pytest tests/integration -q -rP --durations=40 -p no:cacheprovider "${pytest_args[@]}"
