@@ -111,8 +111,9 @@ def test_no_private_key_in_the_output(deployed):
 PKI_TASKS = ('The PKI has a home on the control node (overlay_ovn_pki_dir; site.yml\'s preflight explains)',
              'Directories of the PKI on the Ansible controller', 'Certificate authority',
              'Lifetime of the node certificates the CAs sign', 'CA certificates the southbound database trusts',
-             'Private key and signed certificate of this node', 'Private key on the node',
-             'Certificate and CA certificates on the node')
+             'Private key on the node', 'Certificate and CA certificates on the node')
+# The signing tasks are included only for the nodes that need a certificate signed.
+SIGN_INCLUDE = 'Sign a key and certificate for this node on the control node (none yet, due, or not of the new CA)'
 OVN_NODES = ('ctl1', 'ctl2', 'ctl3', 'hv1', 'hv2', 'hv3', 'gw1', 'gw2')
 
 
@@ -141,6 +142,8 @@ def test_a_fresh_control_node_with_the_same_pki_dir_signs_nothing(deployed, tmp_
     for task in PKI_TASKS:
         changed = sorted(host for host, res in results(data, task).items() if res.get('changed'))
         assert not changed, '%s changed on %s from a fresh control node' % (task, changed)
+    signing = results(data, SIGN_INCLUDE)
+    assert set(signing) == set(OVN_NODES) and all(res.get('skipped') for res in signing.values()), signing
     assert changed_hosts(data) == {}
     assert pki_files(pki_dir) == before, 'the PKI directory changed'
     for host in OVN_NODES:
