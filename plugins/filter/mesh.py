@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) netvirt.overlay contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters about the mesh's tenant networks: the networks, their MTU, the peers and ports that carry them.
+"""Filters about the mesh's tenant networks: the networks, their MTU, the peers and ports that carry them,
+and the tunnel endpoint's MAC address.
 
 The logic is in plugins/plugin_utils/_mesh.py (control node only); each filter's documentation is
 the YAML file of its name next to this one.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import as_filter_errors
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import (
-    integration_bridge_ports, mesh_check, mesh_peers, normalise_networks, tenant_mtu)
+    integration_bridge_ports, mesh_check, mesh_peers, normalise_networks, tenant_mtu, tep_mac)
 
 
 class FilterModule(object):
@@ -22,4 +23,5 @@ class FilterModule(object):
             'mesh_peers': as_filter_errors(mesh_peers),
             'mesh_check': as_filter_errors(mesh_check),
             'integration_bridge_ports': as_filter_errors(integration_bridge_ports),
+            'tep_mac': as_filter_errors(tep_mac),
         }

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError
+from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, unicast_mac
 from ansible_collections.netvirt.overlay.plugins.module_utils._ovsdb import check_target
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import (
     TUNNEL_GROUP_KEY, PlanError, check_ifname, device_exists, map_column, plan_bridge, plan_bridge_absent,
@@ -31,6 +31,7 @@ PORT_ARGUMENT_SPEC = dict(
     vlan_mode=dict(type='str', choices=list(VLAN_MODES)),
     mtu=dict(type='int'),
     ofport=dict(type='int'),
+    mac=dict(type='str'),
     options=dict(type='dict'),
     external_ids=dict(type='dict'),
     interface_external_ids=dict(type='dict'),
@@ -91,7 +92,7 @@ def desired_port(spec, where='port'):
         if ptype != 'system':
             raise PlanError("%s: a bond's members are system interfaces; type must be system" % field('type'))
         # Columns of a single interface: a bond would drop them without a word.
-        for key in ('ofport', 'options', 'interface_external_ids'):
+        for key in ('ofport', 'mac', 'options', 'interface_external_ids'):
             if spec.get(key):
                 raise PlanError('%s: %s applies to a single-interface port, not to a bond' % (field(key), key))
     elif spec.get('bond_mode') or spec.get('lacp'):
@@ -120,6 +121,17 @@ def desired_port(spec, where='port'):
     ofport = spec.get('ofport')
     if ofport is not None and not 1 <= ofport <= 65279:
         raise PlanError('%s: ofport %s is outside 1-65279' % (field('ofport'), ofport))
+    mac = spec.get('mac')
+    if mac is not None:
+        # Open vSwitch sets the address of the devices it creates only (bridge.c applies it to internal
+        # ports): on any other port the column would be ignored without a word.
+        if ptype != 'internal':
+            raise PlanError('%s: mac applies to internal ports (Open vSwitch sets it on the device it creates); '
+                            'a %s port keeps the address of its device' % (field('mac'), ptype))
+        try:
+            mac = unicast_mac(mac, field('mac'))
+        except InputError as exc:
+            raise PlanError(str(exc))
     options = map_column(spec.get('options'), '%s.options' % where, allow_none=False) or {}
     if ptype == 'patch':
         if options.get('peer', peer) != peer:
@@ -141,6 +153,7 @@ def desired_port(spec, where='port'):
         'options': options,
         'mtu_request': mtu,
         'ofport_request': ofport,
+        'mac': mac,
         'external_ids': map_column(spec.get('interface_external_ids'), '%s.interface_external_ids' % where),
     }
     if is_bond:

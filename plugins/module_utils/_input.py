@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
+
+_MAC_RE = re.compile(r'^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$')
 
 
 def checked_or_fail(module, check, errors=()):
@@ -48,6 +51,18 @@ def ip_address(value, field, version=None, unicast=True):
                     (addr.version == 4 and addr == ipaddress.IPv4Address('255.255.255.255'))):
         raise InputError('%s: %s is not a unicast address' % (field, addr))
     return str(addr)
+
+
+def unicast_mac(value, field):
+    """A unicast Ethernet address, in lower case."""
+    if not isinstance(value, str) or not _MAC_RE.match(value):
+        raise InputError('%s: %r is not a MAC address (allowed: xx:xx:xx:xx:xx:xx, hex digits)' % (field, value))
+    mac = value.lower()
+    if int(mac[:2], 16) & 1:
+        raise InputError('%s: %s is a multicast MAC (odd first octet); a port needs a unicast one' % (field, mac))
+    if mac == '00:00:00:00:00:00':
+        raise InputError('%s: 00:00:00:00:00:00 is not a usable MAC' % field)
+    return mac
 
 
 def unique(values, field):

@@ -166,8 +166,9 @@ def run(module):
                                  changed=bool(done), commands=done, interface=public(read_interface(module, p['interface'])))
             done.append(' '.join(cmd))
         after = read_interface(module, p['interface'])
-    # Announced once, when the address is added, so that a re-run sends nothing.
-    announced = [addr for addr in addresses if ':' not in addr and addr not in current['addresses']] \
+    # Announced once, when the address is added (or the MAC address behind it has just changed),
+    # so that a re-run sends nothing.
+    announced = [addr for addr in addresses if ':' not in addr and (p['mac_changed'] or addr not in current['addresses'])] \
         if p['announce'] and after['up'] else []
     if announced and not module.check_mode:
         try:
@@ -176,7 +177,7 @@ def run(module):
             module.warn('%s: the ARP announcement of %s was not sent (%s); neighbours that knew another MAC '
                         'address for it keep it until their entry ages out' % (p['interface'], ', '.join(announced), exc))
             announced = []
-    result = dict(changed=bool(commands), commands=[' '.join(c) for c in commands], interface=public(after),
+    result = dict(changed=bool(commands) or bool(announced and p['mac_changed']), commands=[' '.join(c) for c in commands], interface=public(after),
                   announced=announced)
     if module._diff:
         result['diff'] = dict(before=public(current), after=public(after))

@@ -31,7 +31,7 @@ import re
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._converge import PlanError, Resource
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import (
-    InputError, integer, ip_address, ovsdb_map, unique)
+    InputError, integer, ip_address, ovsdb_map, unicast_mac, unique)
 
 OWNER_KEY = 'netvirt-overlay-owner'
 DEFAULT_NB_DB = 'unix:/var/run/ovn/ovnnb_db.sock'
@@ -39,7 +39,6 @@ NB_TABLES = ['Logical_Switch', 'Logical_Switch_Port', 'ACL', 'Logical_Router',
              'Logical_Router_Port', 'Logical_Router_Static_Route', 'NAT', 'HA_Chassis_Group',
              'HA_Chassis', 'Gateway_Chassis']
 
-_MAC_RE = re.compile(r'^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$')
 _NAME_RE = re.compile(r'^[A-Za-z0-9_.:@+-]+$')
 LSP_TYPES = ['', 'router', 'localnet', 'l2gateway', 'localport', 'external', 'virtual']
 ACL_DIRECTIONS = ['from-lport', 'to-lport']
@@ -152,18 +151,6 @@ def _once(seen, key, field, where, rule):
     if key in seen:
         raise InputError('%s: %r is already used by %s (%s)' % (field, key, seen[key], rule))
     seen[key] = where
-
-
-def _mac(value, field):
-    """A unicast Ethernet address, in lower case."""
-    if not isinstance(value, str) or not _MAC_RE.match(value):
-        raise InputError('%s: %r is not a MAC address (allowed: xx:xx:xx:xx:xx:xx, hex digits)' % (field, value))
-    mac = value.lower()
-    if int(mac[:2], 16) & 1:
-        raise InputError('%s: %s is a multicast MAC (odd first octet); a port needs a unicast one' % (field, mac))
-    if mac == '00:00:00:00:00:00':
-        raise InputError('%s: 00:00:00:00:00:00 is not a usable MAC' % field)
-    return mac
 
 
 def _ip(value, field):
@@ -441,7 +428,7 @@ def _router_port(port, field, networks, group_fields):
                          % (field, group, ', '.join(sorted(group_fields)) or 'none'))
     if group is not None and port.get('gateway_chassis'):
         raise InputError('%s: give ha_chassis_group or gateway_chassis, not both' % field)
-    return {'mac': _mac(port.get('mac'), field + '.mac'), 'networks': sorted(nets), 'ha_chassis_group': group,
+    return {'mac': unicast_mac(port.get('mac'), field + '.mac'), 'networks': sorted(nets), 'ha_chassis_group': group,
             'gateway_chassis': _chassis(port.get('gateway_chassis') or [], field + '.gateway_chassis'),
             'options': _options(port.get('options'), field + '.options')}
 
@@ -460,7 +447,7 @@ def _nat(nat, field, router_field, earlier):
     _same_version(logical, field + '.logical_ip', external, 'external_ip')
     item = {'type': kind, 'external_ip': str(external), 'logical_ip': str(logical),
             'logical_port': nat.get('logical_port'),
-            'external_mac': _mac(nat['external_mac'], field + '.external_mac') if nat.get('external_mac') else None}
+            'external_mac': unicast_mac(nat['external_mac'], field + '.external_mac') if nat.get('external_mac') else None}
     if (item['logical_port'] or item['external_mac']) and kind != 'dnat_and_snat':
         raise InputError('%s: logical_port and external_mac are only for dnat_and_snat, not %s' % (field, kind))
     # A distributed floating IP needs both: OVN answers for it with that MAC on the VM's chassis.
@@ -571,7 +558,7 @@ def _switch_port(port, field, switch, subnet, router_ports):
             raise InputError('%s.%s: only for localnet and l2gateway ports, not a %s port' % (field, key, kind or 'VM'))
     if not port.get('mac'):
         raise InputError('%s.mac: missing; a %s port needs the MAC of its interface' % (field, kind or 'VM'))
-    mac = _mac(port['mac'], field + '.mac')
+    mac = unicast_mac(port['mac'], field + '.mac')
     ips = []
     for index, text in enumerate(port.get('ips') or []):
         here = '%s.ips[%d]' % (field, index)

@@ -58,11 +58,12 @@ INTERFACE_COLUMNS = {
     'other_config': 'merge',
     'mtu_request': 'scalar',
     'ofport_request': 'scalar',
+    'mac': 'scalar',
     'bfd': 'exact',
 }
 
 # Columns that are optional scalars in the schema (stored as a 0/1-element set).
-OPTIONAL_SCALARS = {'fail_mode', 'tag', 'vlan_mode', 'bond_mode', 'lacp', 'mtu_request', 'ofport_request'}
+OPTIONAL_SCALARS = {'fail_mode', 'tag', 'vlan_mode', 'bond_mode', 'lacp', 'mtu_request', 'ofport_request', 'mac'}
 
 IFNAME_MAX = 15
 _IFNAME_RE = re.compile(r'^[A-Za-z0-9_.:@+-]+$')
@@ -378,7 +379,7 @@ def plan_bridge_absent(state, name):
 
 def _empty_iface():
     return {'type': 'system', 'options': {}, 'external_ids': {}, 'other_config': {},
-            'mtu_request': None, 'ofport_request': None, 'bfd': {}}
+            'mtu_request': None, 'ofport_request': None, 'mac': None, 'bfd': {}}
 
 
 def _empty_port():

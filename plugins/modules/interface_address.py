@@ -66,7 +66,15 @@ options:
       - Set it on a tunnel endpoint. Open vSwitch's userspace datapath keeps each remote endpoint's MAC
         address in a cache of its own and asks again only once the entry ages out (15 minutes). A
         host replaced behind the same address would get no tunnel traffic from its peers until then.
-      - Not sent in check mode, nor when the address was already there.
+      - Not sent in check mode, nor when the address was already there (unless O(mac_changed)).
+    type: bool
+    default: false
+    version_added: 0.2.0
+  mac_changed:
+    description:
+      - The interface's MAC address has just changed, for example an Open vSwitch internal port whose
+        C(mac) an earlier task set. With O(announce), the IPv4 addresses of O(addresses) it already had
+        are announced too, and the task reports C(changed) when they are sent.
     type: bool
     default: false
     version_added: 0.2.0
@@ -119,6 +127,7 @@ ARGUMENT_SPEC = dict(
     link=dict(type='str', default='up', choices=['up', 'down', 'unchanged']),
     wait_timeout=dict(type='int', default=10),
     announce=dict(type='bool', default=False),
+    mac_changed=dict(type='bool', default=False),
 )
 
 

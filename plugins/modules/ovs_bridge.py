@@ -130,6 +130,16 @@ options:
           - OpenFlow port number to request (1-65279), so flows can name it. No other interface of
             the bridge may ask for the same number.
         type: int
+      mac:
+        description:
+          - MAC address of an internal port's device (a unicast V(xx:xx:xx:xx:xx:xx)), which Open vSwitch
+            sets whenever it creates the device (every start of ovs-vswitchd, every boot).
+          - Without it a new internal port gets a random address at each creation. Set it on a port that
+            carries an address other hosts cache, such as a tunnel endpoint, so that a reboot does not
+            leave its neighbours with a MAC address that is gone.
+          - Only for O(ports[].type=internal). Left as it is when not given.
+        type: str
+        version_added: 0.2.0
       options:
         description:
           - Interface options, as a whole (for example O(ports[].peer) ends up here). Each key needs a value.

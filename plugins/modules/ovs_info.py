@@ -90,7 +90,7 @@ bridges:
     interfaces:
       description:
         - Interfaces by name with type, options, ofport, ofport_request, link_state, admin_state,
-          mtu, mtu_request, mac_in_use, bfd, bfd_status, error, external_ids, other_config and
+          mtu, mtu_request, mac, mac_in_use, bfd, bfd_status, error, external_ids, other_config and
           statistics.
       type: dict
   sample: {"br-tun": {"datapath_type": "netdev", "ports": {"gre-c612010c": {"interfaces": ["gre-c612010c"]}},

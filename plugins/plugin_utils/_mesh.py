@@ -33,6 +33,9 @@ gateways bridging the same VLAN cannot form a loop through the overlay.
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
+
 from ansible_collections.netvirt.overlay.plugins.module_utils._constants import (
     FLOW_COOKIES, KEY_MAX, TABLE_CLASSIFY, TABLE_FLOOD, TABLE_FROM_INTEGRATION, TABLE_FROM_SERVICE_NODE,
     TABLE_FROM_TUNNEL, TABLE_LEARN, TABLE_LEARNED, TABLE_UNKNOWN_UNICAST)
@@ -337,6 +340,23 @@ def flow_cookie(owner):
     if owner not in FLOW_COOKIES:
         raise MeshError("flow_cookie: '%s' is not one of %s" % (owner, ', '.join(sorted(FLOW_COOKIES))))
     return '0x%x' % FLOW_COOKIES[owner]
+
+
+def tep_mac(address):
+    """The MAC address of a tunnel endpoint's port, from the endpoint's address (a prefix length is
+    allowed): 02:4e and the four bytes of an IPv4 address, or 06 and five bytes of a hash of an
+    IPv6 one (locally administered, unicast). Peers cache the MAC address of each remote endpoint;
+    one that stays the same across reboots, and for a host replaced behind the same address,
+    leaves no cache stale."""
+    try:
+        addr = ipaddress.ip_interface(str(address)).ip
+    except ValueError:
+        raise MeshError('tep_mac: %r is not an IP address (with or without a prefix length)' % (address,))
+    if addr.version == 4:
+        data = b'\x02\x4e' + addr.packed
+    else:
+        data = b'\x06' + hashlib.sha256(addr.packed).digest()[:5]
+    return ':'.join('%02x' % byte for byte in bytearray(data))
 
 
 # Name prefix of the tunnels to service nodes (group service-nodes, BFD on them).

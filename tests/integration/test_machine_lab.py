@@ -12,7 +12,9 @@ systemd restarts it) on the active L2 gateway (its br-l2 flow is set again from 
 the VLAN reaches the overlay again within 5 s); reboot a hypervisor, the active gateway (the one of
 the higher VRRP priority: the standby takes the router and the L2 gateway over and keeps them; the
 routed and the bridged path are measured) and a service node one at a time (time from reboot to its
-VMs' traffic and the loss other pairs saw are printed); a crash of ovs-vswitchd on a hypervisor (the
+VMs' traffic and the loss other pairs saw are printed); a hypervisor again with no traffic across the
+reboot (its tunnel endpoint comes back with the MAC address its peers cached, traffic flows at once);
+a crash of ovs-vswitchd on a hypervisor (the
 OpenFlow state is installed again: flows and VM traffic back within 5 s); afterwards the
 verification table passes. Then a move of the L2 gateway: the bridged path flows again within 5 s
 both ways (the gateway that stops bridging takes its trunk's link down for a moment, so that the
@@ -327,6 +329,42 @@ def test_reboot_drills_need_no_ansible(machine_lab):
     # nothing did not happen. (The active gateway's reboot is proven by the router moving to the
     # standby, above: keepalived's stop hands it over at once, and the gap may be too short to see.)
     assert figures[0][2] > 0, 'vm1 kept its traffic through the reboot of hv1: %s' % (figures[0],)
+
+
+def tunnel_neighbours(host):
+    """{IP: MAC} of a host's tunnel neighbour cache (the userspace datapath's, ovs-appctl tnl/neigh/show)."""
+    out = ssh(host, 'sudo ovs-appctl tnl/neigh/show').stdout
+    return dict(line.split()[:2] for line in out.splitlines() if re.match(r'^[0-9a-f.:]+\s+([0-9a-f]{2}:){5}[0-9a-f]{2}\s', line))
+
+
+def test_a_quiet_reboot_keeps_the_tunnel_endpoint_mac_and_the_traffic(machine_lab):
+    """hv1 rebooted while no VM talks: the peers' tunnel neighbour caches still hold hv1's endpoint
+    MAC address, so it must come back with the same one (hypervisor_tep_mac, set in OVSDB). With a
+    new random one, vm2 -> vm1 was lost for as long as hv2's entry lived (up to 15 minutes). The
+    pingers of the reboot drills hid it: their traffic made hv1 ask for its peers' addresses with
+    ARP, which refreshed the peers' caches."""
+    _pb, _runs = machine_lab
+    tep = '198.18.1.11'  # hv1's overlay_tep_address (inventories/lab)
+    mac_before = ssh('hv1', 'cat /sys/class/net/tep0/address').stdout.strip()
+    wait_for_traffic(STATE, 'vm2', VM_ADDRESS['vm1'], time.monotonic(), timeout=10)  # hv2 has hv1 in its cache
+    cached_before = tunnel_neighbours('hv2').get(tep)
+    time.sleep(1)
+    started = time.monotonic()
+    ssh('hv1', 'sudo systemctl reboot', check=False, timeout=10)
+    booted = wait_booted(STATE, 'hv1', started)
+    mac_after = ssh('hv1', 'cat /sys/class/net/tep0/address').stdout.strip()
+    cached_after = tunnel_neighbours('hv2').get(tep)
+    # From the side whose cache would be stale first, then back.
+    since = time.monotonic()
+    to_vm1 = wait_for_traffic(STATE, 'vm2', VM_ADDRESS['vm1'], since, timeout=30)
+    to_vm2 = wait_for_traffic(STATE, 'vm1', VM_ADDRESS['vm2'], time.monotonic(), timeout=30)
+    print('\nquiet reboot of hv1 (no traffic across it): booted %.1f s after "systemctl reboot"; tep0 MAC %s before, %s '
+          'after; hv2 caches %s for %s before, %s after the boot; then vm2 -> vm1 answered after %.2f s, vm1 -> vm2 '
+          'after %.2f s' % (booted, mac_before, mac_after, cached_before, tep, cached_after, to_vm1, to_vm2))
+    assert mac_before == '02:4e:c6:12:01:0b', 'tep0 has %s, not the MAC address derived from %s' % (mac_before, tep)
+    assert cached_before == mac_before, 'hv2 cached %s for %s before the reboot: the drill measured nothing' % (cached_before, tep)
+    assert mac_after == mac_before, 'hv1 came back with tep0 MAC %s (was %s)' % (mac_after, mac_before)
+    assert to_vm1 <= 5.0 and to_vm2 <= 5.0, 'traffic after the quiet reboot only after %.1f s' % max(to_vm1, to_vm2)
 
 
 def test_ovs_vswitchd_crash_restarts_with_its_flows(machine_lab):

@@ -121,6 +121,11 @@ def refused(message):
     ([p('x', type='patch', peer='y', options={'foo': [1]})], 'ports[0].options.foo: [1] is a list'),
     ([p('x', type='patch', peer='y', options={'foo': None})], 'ports[0].options: foo has no value'),
     ([p('x', tag=4096)], "ports[0].tag: port 'x': tag 4096 is outside 0-4095"),
+    ([p('eth3', mac='02:00:00:00:00:01')], "ports[0].mac: port 'eth3': mac applies to internal ports"),
+    ([p('b0', interfaces=['e1', 'e2'], mac='02:00:00:00:00:01')], "ports[0].mac: port 'b0': mac applies to a single"),
+    ([p('tep0', type='internal', mac='02:00:00:00:00')], "ports[0].mac: port 'tep0': '02:00:00:00:00' is not a MAC"),
+    ([p('tep0', type='internal', mac='03:00:00:00:00:01')], "ports[0].mac: port 'tep0': 03:00:00:00:00:01 is a multicast MAC"),
+    ([p('tep0', type='internal', mac='00:00:00:00:00:00')], "ports[0].mac: port 'tep0': 00:00:00:00:00:00 is not a usable"),
 ])
 def test_bad_ports_name_the_field(ports, message):
     with refused(message):
@@ -158,7 +163,7 @@ def test_what_the_roles_pass_is_accepted():
     # roles/hypervisor underlay (NIC or bond, then tep0), integration bridge, gateway L2 bridges.
     validate_bridge(params(bridge='br-phy', ports=[
         {'name': 'bond0', 'interfaces': ['eth1', 'eth2'], 'bond_mode': 'balance-tcp', 'lacp': 'active', 'mtu': 1600},
-        {'name': 'tep0', 'type': 'internal', 'mtu': 1600}]))
+        {'name': 'tep0', 'type': 'internal', 'mtu': 1600, 'mac': '02:4e:c6:12:01:0b'}]))
     validate_bridge(params(ports=[{'name': 'patch-tun', 'type': 'patch', 'peer': 'patch-int'},
                                   {'name': 'vm-a', 'mtu': 1458, 'tag': 1},
                                   {'name': 'vm-b', 'mtu': 1400, 'interface_external_ids': {'iface-id': 'lsp-b'}}]))
@@ -242,3 +247,24 @@ def test_map_values_are_stored_as_ovs_reads_them():
     assert plan(pr, validate_bridge(pr), STATE) == [
         {'op': 'set_bridge', 'bridge': 'br-phy',
          'set': {'external_ids': {'owner': 'someone-else', 'enabled': 'true', 'count': '2'}}}]
+
+
+def test_an_internal_port_keeps_the_mac_address_it_is_given():
+    """tep0's MAC address goes to the Interface row (lower case), is set on an existing port that has
+    another one or none, and a port that has it already is left alone."""
+    ports = validate_bridge(params(bridge='br-phy', ports=[p('tep0', type='internal', mac='02:4E:C6:12:01:0B')]))
+    assert ports['tep0']['interfaces']['tep0']['mac'] == '02:4e:c6:12:01:0b'
+    wanted = params(bridge='br-phy', ports=[p('tep0', type='internal', mac='02:4e:c6:12:01:0b')])
+    for have, expected in ((None, [{'op': 'set_interface', 'bridge': 'br-phy', 'port': 'tep0', 'interface': 'tep0',
+                                    'set': {'mac': '02:4e:c6:12:01:0b'}}]),
+                           ('02:4e:c6:12:01:0c', [{'op': 'set_interface', 'bridge': 'br-phy', 'port': 'tep0',
+                                                   'interface': 'tep0', 'set': {'mac': '02:4e:c6:12:01:0b'}}]),
+                           ('02:4e:c6:12:01:0b', [])):
+        state = {'br-phy': bridge({'br-phy': port({'br-phy': iface(type='internal')}),
+                                   'tep0': port({'tep0': iface(type='internal', mac=have)})})}
+        assert plan(wanted, validate_bridge(wanted), state) == expected, have
+    # Without mac, whatever the port has stays.
+    unpinned = params(bridge='br-phy', ports=[p('tep0', type='internal')])
+    state = {'br-phy': bridge({'br-phy': port({'br-phy': iface(type='internal')}),
+                               'tep0': port({'tep0': iface(type='internal', mac='02:4e:c6:12:01:0c')})})}
+    assert plan(unpinned, validate_bridge(unpinned), state) == []

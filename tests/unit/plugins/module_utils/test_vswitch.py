@@ -12,7 +12,7 @@ from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import (
 
 def iface(**cols):
     base = {'type': 'system', 'options': {}, 'external_ids': {}, 'other_config': {},
-            'mtu_request': None, 'ofport_request': None, 'bfd': {}}
+            'mtu_request': None, 'ofport_request': None, 'mac': None, 'bfd': {}}
     base.update(cols)
     return base
 

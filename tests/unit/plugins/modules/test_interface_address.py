@@ -272,6 +272,24 @@ def test_announced_once_when_added_ipv4_only_and_never_in_check_mode(monkeypatch
     assert out['announced'] == [] and len(sent) == 1
 
 
+def test_a_changed_mac_address_is_announced_for_the_addresses_already_there(monkeypatch, capsys):
+    sent = []
+    monkeypatch.setattr(ia, 'announce', lambda name, mac, addresses: sent.append((name, list(addresses))))
+    host = FakeHost()
+    args = dict(interface='tep0', addresses=['198.18.1.11/24', '2001:db8::b/64'], announce=True)
+    run_module(monkeypatch, capsys, host, args)
+    assert len(sent) == 1
+    # The address is there; its MAC address has just changed (the bridge task set the port's mac).
+    rc, out = run_module(monkeypatch, capsys, host, dict(args, mac_changed=True, _ansible_check_mode=True))
+    assert rc == 0 and out['changed'] and out['commands'] == [] and out['announced'] == ['198.18.1.11/24'] and len(sent) == 1
+    rc, out = run_module(monkeypatch, capsys, host, dict(args, mac_changed=True))
+    assert rc == 0 and out['changed'] and out['commands'] == [] and out['announced'] == ['198.18.1.11/24']
+    assert sent[1:] == [('tep0', ['198.18.1.11/24'])]
+    # Not asked to announce: nothing sent, nothing changed.
+    rc, out = run_module(monkeypatch, capsys, host, dict(args, mac_changed=True, announce=False))
+    assert rc == 0 and not out['changed'] and out['announced'] == [] and len(sent) == 2
+
+
 def test_an_announcement_that_cannot_be_sent_is_a_warning(monkeypatch, capsys):
     def refuse(name, mac, addresses):
         raise OSError(1, 'Operation not permitted')

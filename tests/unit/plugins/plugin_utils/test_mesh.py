@@ -244,3 +244,18 @@ def test_vni_limit_is_the_encapsulations_key_size(encapsulation, highest):
 def test_unknown_encapsulation_is_refused_by_name():
     with pytest.raises(MeshError, match="encapsulation 'ipip' is not one of geneve, gre, stt, vxlan"):
         normalise_networks([{'name': 'blue', 'vni': 1001}], 'ipip')
+
+
+def test_tep_mac_is_the_same_for_the_same_address_and_unique_per_address():
+    from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import tep_mac
+    assert tep_mac('198.18.1.11/24') == tep_mac('198.18.1.11') == '02:4e:c6:12:01:0b'
+    assert tep_mac('198.18.1.12/24') == '02:4e:c6:12:01:0c'
+    v6 = tep_mac('2001:db8:1::b/64')
+    assert v6 == tep_mac('2001:DB8:1:0::B') and v6 != tep_mac('2001:db8:2::b/64')
+    for mac in ('02:4e:c6:12:01:0b', v6):
+        first = int(mac[:2], 16)
+        assert re.match(r'^([0-9a-f]{2}:){5}[0-9a-f]{2}$', mac) and first & 2 and not first & 1, mac  # local, unicast
+    # Every address of a /16 gets its own.
+    assert len(set(tep_mac('198.18.%d.%d' % (i // 256, i % 256)) for i in range(65536))) == 65536
+    with pytest.raises(MeshError, match="tep_mac: 'tep0' is not an IP address"):
+        tep_mac('tep0')
