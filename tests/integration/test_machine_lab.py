@@ -41,8 +41,6 @@ from machine_drills import (Pinger, destroy_leaving_nothing, detailed_difference
                             wait_booted, wait_for_traffic)
 import machine_drills
 
-pytestmark = machine_drills.requires_machine_lab
-
 LAB = os.path.join(ROOT, 'inventories', 'lab')
 NAME = 'it-machines'
 STATE = '/run/netvirt-lab/' + NAME
