@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
-# The main job: build the embedded labs (hosts made of Linux namespaces on this machine), deploy
-# the overlay on them with the collection's roles, and verify them (each prints a table; the
-# script exits non-zero if any check fails).
+# The main job: build the embedded labs on this machine, deploy the overlay on them with the
+# collection's roles, and verify them (each prints a table; the script exits non-zero if any
+# check fails). The controllers, hypervisors, service nodes and gateways are booted Debian
+# machines (systemd-nspawn in the lab's network namespaces, reached over SSH, packages from the
+# lab's local repository), as real hosts are; VMs, switches and outside hosts are namespaces.
 #   bash tools/lab.sh             both architectures: OVN over SSL (inventories/lab_ovn), then the
 #                                 static mesh with service nodes and gateways (inventories/lab)
 #   bash tools/lab.sh --ovn       only the OVN lab          bash tools/lab.sh --mesh   only the mesh lab
 #   bash tools/lab.sh [--ovn|--mesh] --destroy              remove the lab(s)
-#   bash tools/lab.sh --machines [--ovn|--mesh] [--destroy] the same with the controllers, hypervisors,
-#                                 service nodes and gateways as booted Debian machines (systemd-nspawn,
-#                                 reached over SSH, packages from the lab's local repository)
-# Other arguments go to ansible-playbook, e.g. --mesh -e overlay_encapsulation=vxlan.
+#   bash tools/lab.sh --namespaces [--ovn|--mesh] [--destroy]  the same with every host a set of Linux
+#                                 namespaces (no systemd, SSH or packages: quicker, what most tests use)
+# (--machines, the default, is accepted too.) Other arguments go to ansible-playbook, e.g.
+# --mesh -e overlay_encapsulation=vxlan.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$NVO_ROOT"
 
-machines=()
-if [ "${1:-}" = "--machines" ]; then
-    machines=(-e netvirt_lab_machines=true)
-    shift
-fi
+machines=(-e netvirt_lab_machines=true)
+case "${1:-}" in
+    --machines) shift ;;
+    --namespaces) machines=(); shift ;;
+esac
 modes=(ovn mesh)
 case "${1:-}" in
     --ovn) modes=(ovn); shift ;;
