@@ -39,6 +39,7 @@ import ipaddress
 from ansible_collections.netvirt.overlay.plugins.module_utils._constants import (
     FLOW_COOKIES, KEY_MAX, TABLE_CLASSIFY, TABLE_FLOOD, TABLE_FROM_INTEGRATION, TABLE_FROM_SERVICE_NODE,
     TABLE_FROM_TUNNEL, TABLE_LEARN, TABLE_LEARNED, TABLE_UNKNOWN_UNICAST)
+from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, unicast_mac
 from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import port_name
 
 # Bytes a frame grows by when encapsulated (outer IPv4, tunnel header and the
@@ -342,12 +343,18 @@ def flow_cookie(owner):
     return '0x%x' % FLOW_COOKIES[owner]
 
 
-def tep_mac(address):
+def tep_mac(address, given=None):
     """The MAC address of a tunnel endpoint's port, from the endpoint's address (a prefix length is
     allowed): 02:4e and the four bytes of an IPv4 address, or 06 and five bytes of a hash of an
     IPv6 one (locally administered, unicast). Peers cache the MAC address of each remote endpoint;
     one that stays the same across reboots, and for a host replaced behind the same address,
-    leaves no cache stale."""
+    leaves no cache stale. ``given`` (hypervisor_tep_mac from the inventory) is checked with the
+    modules' own check and returned instead."""
+    if given is not None:
+        try:
+            return unicast_mac(given, 'hypervisor_tep_mac')
+        except InputError as exc:
+            raise MeshError('%s. Leave it unset to derive one from overlay_tep_address.' % exc)
     try:
         addr = ipaddress.ip_interface(str(address)).ip
     except ValueError:

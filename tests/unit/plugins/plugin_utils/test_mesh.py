@@ -259,3 +259,17 @@ def test_tep_mac_is_the_same_for_the_same_address_and_unique_per_address():
     assert len(set(tep_mac('198.18.%d.%d' % (i // 256, i % 256)) for i in range(65536))) == 65536
     with pytest.raises(MeshError, match="tep_mac: 'tep0' is not an IP address"):
         tep_mac('tep0')
+
+
+@pytest.mark.parametrize('given, message', [
+    ('02:00:00:00:00', "hypervisor_tep_mac: '02:00:00:00:00' is not a MAC address"),
+    ('03:00:00:00:00:01', 'hypervisor_tep_mac: 03:00:00:00:00:01 is a multicast MAC'),
+    ('00:00:00:00:00:00', 'hypervisor_tep_mac: 00:00:00:00:00:00 is not a usable MAC'),
+    (1234, "hypervisor_tep_mac: 1234 is not a MAC address"),
+])
+def test_tep_mac_checks_a_given_one_as_ovs_bridge_does(given, message):
+    from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import tep_mac
+    assert tep_mac('198.18.1.11/24', given='02:AA:BB:CC:DD:EE') == '02:aa:bb:cc:dd:ee'
+    with pytest.raises(MeshError, match=re.escape(message)) as exc:
+        tep_mac('198.18.1.11/24', given=given)
+    assert 'Leave it unset to derive one from overlay_tep_address' in str(exc.value)
