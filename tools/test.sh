@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: ansible-test sanity, ansible-lint (production profile), the unit tests
 # under every supported ansible-core version and the built artifact (tests/packaging), two at a
-# time, then one pytest run over the integration tests against real OVS in lab namespaces and the
-# Molecule scenarios. Sets up what it needs first (tools/setup.sh). Run as root. Arguments go to
+# time, with the OVN machine lab beside them, then one pytest run over the other integration tests
+# (real OVS in lab namespaces, the mesh machine lab) and the Molecule scenarios. Sets up what it needs first (tools/setup.sh). Run as root. Arguments go to
 # each pytest run (e.g. -x).
 set -euo pipefail
 pytest_args=("$@")
@@ -21,7 +21,8 @@ fi
 failures="$(mktemp)"
 lane_a_log="$(mktemp)"
 lane_b_log="$(mktemp)"
-trap 'rm -f "$failures" "$lane_a_log" "$lane_b_log"; [ -z "$fresh_home" ] || rm -rf "$fresh_home"' EXIT
+lane_c_log="$(mktemp)"
+trap 'rm -f "$failures" "$lane_a_log" "$lane_b_log" "$lane_c_log"; [ -z "$fresh_home" ] || rm -rf "$fresh_home"' EXIT
 
 . "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$NVO_ROOT"
@@ -69,8 +70,9 @@ lint() {
 }
 
 # Everything before the labs is one busy process per step, and the machine has two cores: two
-# lanes of steps run side by side, each with its own log, printed when both are done (lane A, then
-# lane B). A lane runs all its steps even after one failed; the labs start only if every step passed.
+# lanes of steps run side by side, each with its own log, printed when all are done (lane A, then
+# lane B, then the OVN machine lab below). A lane runs all its steps even after one failed; the
+# namespace labs start only if every step passed.
 # The unit tests run under each ansible-core version requires_ansible claims, each in a virtualenv
 # of its own (tools/version_matrix.sh --units; sanity under the older versions takes longer than
 # the CI budget allows: tools/version_matrix.sh, results in docs/version-matrix.md).
@@ -94,6 +96,16 @@ units_219() { python -m pytest tests/unit -q -p no:cacheprovider "${pytest_args[
 # -rP prints what passing tests printed (the consumer project's checks).
 packaging() { python -m pytest tests/packaging -q -rP -p no:cacheprovider "${pytest_args[@]}"; }
 
+# The OVN machine lab is the exception to "labs after the lanes": its booted machines spend most
+# of its ~9 minutes waiting (reboots, SSH round trips, package installs) and its drills wait with
+# deadlines of a minute or more, so it runs as a third lane beside the two busy ones. The namespace
+# labs come after: their failover figures are tenths of a second and want the cores to themselves.
+ovn_machines() {
+    python -m pytest tests/integration/test_machine_lab_ovn.py -q -rP --durations=10 -p no:cacheprovider "${pytest_args[@]}"
+}
+
+lane "pytest: the OVN machine lab (tests/integration/test_machine_lab_ovn.py)" ovn_machines >"$lane_c_log" 2>&1 &
+lane_c=$!
 lane "ansible-test sanity" sanity "unit tests under ansible-core 2.18" units_218 \
     "pytest: the built artifact (tests/packaging)" packaging >"$lane_a_log" 2>&1 &
 lane_a=$!
@@ -102,9 +114,11 @@ lane "ansible-lint (production profile)" lint "unit tests under ansible-core 2.1
     "pytest: unit tests under ansible-core 2.19 (tests/unit)" units_219 >"$lane_b_log" 2>&1 || lane_b_rc=$?
 lane_a_rc=0
 wait "$lane_a" || lane_a_rc=$?
-cat "$lane_a_log" "$lane_b_log"
-if [ "$lane_a_rc" -ne 0 ] || [ "$lane_b_rc" -ne 0 ]; then
-    printf '\nfailed before the labs:\n' >&2
+lane_c_rc=0
+wait "$lane_c" || lane_c_rc=$?
+cat "$lane_a_log" "$lane_b_log" "$lane_c_log"
+if [ "$lane_a_rc" -ne 0 ] || [ "$lane_b_rc" -ne 0 ] || [ "$lane_c_rc" -ne 0 ]; then
+    printf '\nfailed before the namespace labs:\n' >&2
     cat "$failures" >&2
     exit 1
 fi
@@ -112,4 +126,5 @@ fi
 stage "pytest: integration (real OVS in lab namespaces), molecule"
 # -rP prints what passing tests printed: the lab tables and the measured failover times.
 # --durations shows where the run's time goes (the CI budget is tight on 2 cores).
-python -m pytest tests/integration -q -rP --durations=40 -p no:cacheprovider "${pytest_args[@]}"
+python -m pytest tests/integration --ignore=tests/integration/test_machine_lab_ovn.py -q -rP --durations=40 \
+    -p no:cacheprovider "${pytest_args[@]}"

@@ -11,17 +11,7 @@ import os
 import subprocess
 import time
 
-import pytest
-
 from conftest import HOST_STATE, Ping, host_states, in_lab_host
-
-# The mesh machine lab (test_machine_lab.py: about 7 minutes, and the image's build on a fresh
-# machine) runs in .ci/run. The OVN one (test_machine_lab_ovn.py, about 9 minutes more) would take
-# the suite past its budget on two cores: NVO_MACHINE_LAB=1 runs it (tools/lab.sh --machines runs
-# the same deployment and its verification table).
-requires_machine_lab = pytest.mark.skipif(
-    os.environ.get('NVO_MACHINE_LAB') != '1',
-    reason='the OVN machine lab runs with NVO_MACHINE_LAB=1 (about 9 minutes; outside the CI budget)')
 
 # The machines' writable layers (plugins/module_utils/_machine.py, LAYER_ROOT).
 LAYER_ROOT = '/var/lib/netvirt-lab'

@@ -4,7 +4,8 @@ hypervisors and gateways run systemd and sshd, the roles install OVS and OVN fro
 repository and run OVN central, ovn-controller and OVS as units (the OVN trust model: two CAs,
 TLS 1.2+, the southbound's RBAC listeners).
 
-The verification table passes and a second run changes nothing; then the drills of a real host,
+The verification table passes, a second run changes nothing and check mode (--diff) predicts
+nothing; then the drills of a real host,
 with no Ansible run: reboot the southbound Raft leader; it comes back a member of both clusters, the
 verification table passes, and what the VM pairs lost meanwhile is printed. Reboot a hypervisor and
 the gateway that holds the router: each must come back as the same chassis (the distributions' units
@@ -24,11 +25,10 @@ import time
 
 import pytest
 
-from conftest import DEPLOY, OVN_TABLE, ROOT, VERIFY_OVN as VERIFY, Playbook, changed_hosts, created_lab, edited_inventory
+from conftest import (DEPLOY, OVN_TABLE, ROOT, VERIFY_OVN as VERIFY, Playbook, changed_hosts, created_lab, edited_inventory,
+                      results)
 from machine_drills import Pinger, destroy_leaving_nothing, longest_gap, outage, wait_booted, wait_for_traffic
 import machine_drills
-
-pytestmark = machine_drills.requires_machine_lab
 
 LAB = os.path.join(ROOT, 'inventories', 'lab_ovn')
 NAME = 'it-machines-ovn'
@@ -69,6 +69,9 @@ def test_units_verification_table_and_a_second_run_changes_nothing(machine_lab):
         assert out[1:] == ['enabled'] * len(enabled.split()) + ['active'] * len(units.split()), (host, enabled, units, out)
     second = pb.run(DEPLOY, extra_vars=EV)
     assert changed_hosts(second) == {}, 'second run on the OVN machines changed something'
+    check = pb.run(DEPLOY, extra_vars=EV, check=True, diff=True)
+    assert changed_hosts(check) == {}, 'check mode on the converged OVN machines predicted changes'
+    assert results(check, 'Logical topology')['ctl1']['changes'] == []
     pb.verify(VERIFY, EV, 'OVN machine lab', OVN_TABLE)
 
 
