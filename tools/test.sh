@@ -2,8 +2,8 @@
 # The whole test suite: ansible-test sanity, ansible-lint (production profile), the unit tests
 # under every supported ansible-core version and the built artifact (tests/packaging), two at a
 # time, with the OVN machine lab beside them, then one pytest run over the other integration tests
-# (real OVS in lab namespaces, the mesh machine lab) and the Molecule scenarios. Sets up what it needs first (tools/setup.sh). Run as root. Arguments go to
-# each pytest run (e.g. -x).
+# (real OVS in lab namespaces, the mesh machine lab) and the Molecule scenarios. Sets up what it
+# needs first (tools/setup.sh). Run as root. Arguments go to each pytest run (e.g. -x).
 set -euo pipefail
 pytest_args=("$@")
 

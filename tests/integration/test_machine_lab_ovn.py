@@ -5,8 +5,7 @@ repository and run OVN central, ovn-controller and OVS as units (the OVN trust m
 TLS 1.2+, the southbound's RBAC listeners).
 
 The verification table passes, a second run changes nothing and check mode (--diff) predicts
-nothing; then the drills of a real host,
-with no Ansible run: reboot the southbound Raft leader; it comes back a member of both clusters, the
+nothing; then the drills of a real host, with no Ansible run: reboot the southbound Raft leader; it comes back a member of both clusters, the
 verification table passes, and what the VM pairs lost meanwhile is printed. Reboot a hypervisor and
 the gateway that holds the router: each must come back as the same chassis (the distributions' units
 set the system-id from /etc/openvswitch/system-id.conf at every start; before the ovs role wrote it,

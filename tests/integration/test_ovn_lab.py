@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-"""The OVN lab (inventories/lab_ovn, built under its own lab name): the main job as a test, then
-failure drills, on one lab that the tests take through in order.
+"""The OVN lab (inventories/lab_ovn, built under its own lab name, hosts made of namespaces): its
+deployment, then failure drills, on one lab that the tests take through in order.
 
 1. site.yml deploys controllers, the logical topology, chassis and gateways (Geneve); its
    verification table, a second run and check mode are tested on booted machines
