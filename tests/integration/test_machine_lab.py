@@ -133,11 +133,12 @@ def test_machines_are_booted_hosts_reached_over_ssh(machine_lab):
     assert proc.returncode == 255 and 'HOST IDENTIFICATION HAS CHANGED' in proc.stderr, proc.stderr
 
 
-def test_verification_table_and_a_second_run_changes_nothing(machine_lab):
+def test_a_second_run_changes_nothing(machine_lab):
+    # The verification table comes after the drills below, which need no table before them: each
+    # measures its own traffic (tools/lab.sh prints the table of the fresh deployment).
     pb, _runs = machine_lab
     second = pb.run(DEPLOY, extra_vars=EV)
     assert changed_hosts(second) == {}, 'second site.yml run on the machines changed something'
-    pb.verify(VERIFY, EV, 'machine lab (mesh)', MESH_TABLE)
 
 
 def ssh(host, command, check=True, timeout=60):
@@ -258,8 +259,8 @@ def test_reboot_drills_need_no_ansible(machine_lab):
     for machine, (vm, target), (ovm, otarget) in DRILLS:
         standby = None
         if machine == 'active gateway':
-            # The verification table's failover moves the router between the gateways: ask them, and
-            # hand the router to the gateway of the higher priority (a restart of the holder's
+            # Which gateway holds the router depends on the election (a verification table's
+            # failover moves it too): ask them, and hand the router to the gateway of the higher priority (a restart of the holder's
             # instance: it stops with a priority 0 advert and starts again as backup).
             holders = router_holders()
             assert len(holders) == 1, 'router %s is held by %s, not by one gateway' % (ROUTER['name'], holders)
