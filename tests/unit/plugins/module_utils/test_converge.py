@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 
@@ -34,20 +35,32 @@ pytestmark = pytest.mark.skipif(not os.path.exists(SCHEMA) or not all(shutil.whi
 def server(tmp_path):
     """An ovsdb-server with an initialised Open_vSwitch database; yields its unix: remote."""
     db, sock = str(tmp_path / 'conf.db'), str(tmp_path / 'db.sock')
+    pidfile = str(tmp_path / 'ovsdb-server.pid')
     subprocess.run(['ovsdb-tool', 'create', db, SCHEMA], check=True)
-    proc = subprocess.Popen(['ovsdb-server', db, '--remote=punix:' + sock, '--unixctl=' + str(tmp_path / 'ctl'),
-                             '--no-chdir', '--log-file=' + str(tmp_path / 'ovsdb-server.log')],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # --detach returns once the server listens: the socket file alone appears before it accepts
+    # (a loaded machine once refused the first connection).
+    subprocess.run(['ovsdb-server', db, '--remote=punix:' + sock, '--unixctl=' + str(tmp_path / 'ctl'),
+                    '--no-chdir', '--log-file=' + str(tmp_path / 'ovsdb-server.log'), '--pidfile=' + pidfile,
+                    '--detach'], check=True, timeout=30, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(pidfile) as handle:
+        pid = int(handle.read())
     try:
-        deadline = time.monotonic() + 10
-        while not os.path.exists(sock):
-            assert time.monotonic() < deadline and proc.poll() is None, 'ovsdb-server did not start'
-            time.sleep(0.05)
         subprocess.run(['ovs-vsctl', '--db=unix:' + sock, '--no-wait', 'init'], check=True, timeout=10)
         yield 'unix:' + sock
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while running(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+
+def running(pid):
+    """Whether the process runs (a detached daemon that exited may stay a zombie until init reaps it)."""
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            return handle.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
 
 
 def vsctl(remote, *args):
