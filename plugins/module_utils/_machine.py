@@ -486,6 +486,9 @@ def boot_script(name, rootfs, upper, repo, netns_pid, cgroups=(), upgrade_repo=N
             # This script's own namespace is the one it must never touch (/proc/1 may not be readable).
             '[ -n "$netns" ] && [ "$netns" != "$(readlink /proc/$$/ns/net)" ] || { echo "== no lab namespace"; exit 1; }\n'
             '%s'
+            # Booting from power-off: what a machine that died here left on the links goes first
+            # (its replacement, after wipe_machine, starts from the lab's wiring alone).
+            'power_cycle\n'
             'while :; do\n'
             '    %s\n'
             '    rc=$?\n'
@@ -610,6 +613,19 @@ def stop_machine(sdir, name, netns_pid, timeout=15):
         deadline = time.monotonic() + timeout
         while os.path.exists('/proc/%d' % init) and time.monotonic() < deadline:
             time.sleep(0.05)
+    return stopped
+
+
+def wipe_machine(lab, sdir, name, netns_pid):
+    """A machine that died for good and whose disk is replaced: switched off (its systemd killed, no
+    shutdown), its writable layer and cgroups removed. Its lab host (network namespace and links)
+    stays, as the cables stay for the server that replaces it: ensure_machines then boots a fresh
+    machine from the image there. Returns whether it was running."""
+    stopped = stop_machine(sdir, name, netns_pid)
+    layer = layer_dir(lab, name)
+    if os.path.isdir(layer):
+        shutil.rmtree(layer)
+    remove_cgroups(lab, name)
     return stopped
 
 

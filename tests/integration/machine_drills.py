@@ -11,7 +11,8 @@ import os
 import subprocess
 import time
 
-from conftest import HOST_STATE, Ping, host_states, in_lab_host
+from ansible_collections.netvirt.overlay.plugins.module_utils import _lab, _machine
+from conftest import CREATE, HOST_STATE, Ping, host_states, in_lab_host
 
 # The machines' writable layers (plugins/module_utils/_machine.py, LAYER_ROOT).
 LAYER_ROOT = '/var/lib/netvirt-lab'
@@ -157,6 +158,20 @@ def wait_booted(state, machine, started, timeout=120):
                 return took
         time.sleep(0.2)
     raise AssertionError('%s did not come back within %d s' % (machine, timeout))
+
+
+def replace_with_a_fresh_machine(pb, lab, state, machine, extra_vars):
+    """A machine dies for good and a fresh one with its name and address takes its place: the dead
+    one is switched off and its disk wiped (_machine.wipe_machine), then playbooks/lab/create.yml
+    boots a fresh machine from the image in the same lab host, as a new server takes the dead one's
+    cables. It has what a fresh host has: sshd with the lab's keys (the lab keeps one host key per
+    name), no OVS, no OVN, a new machine-id. Returns the seconds until it was up."""
+    started = time.monotonic()
+    netns_pid = _lab.pid_of(lab, machine)
+    assert netns_pid, 'lab %s has no host %s' % (lab, machine)
+    assert _machine.wipe_machine(lab, state, machine, netns_pid), 'machine %s was not running' % machine
+    pb.run(CREATE, extra_vars=extra_vars)
+    return time.monotonic() - started
 
 
 def leftovers(lab, state):

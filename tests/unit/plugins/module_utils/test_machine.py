@@ -103,13 +103,33 @@ def test_the_boot_loop_restarts_only_on_reboot_and_keeps_the_machine_in_its_name
     assert "'--bind-ro=/img/repo:/srv/netvirt-lab-repo'" in text
     assert "--keep-unit" in text and "--register=no" in text
     assert "CAP_NET_ADMIN" in text and "'--bind=/dev/net/tun'" in text
-    # The machine's own cgroup comes before the loop; the loop never runs without it.
+    # The machine's own cgroup comes before the loop; the loop never runs without it. The first
+    # boot, too, starts from the lab's wiring alone (tests/integration/test_machine_power_cycle.py).
     assert text.index('cgroup.procs') < text.index('while :')
+    assert text.index('power_cycle\n') < text.index('while :')
     # nspawn gets no network option of its own: the machine has exactly the lab's interfaces.
     assert '--network-veth' not in text and '--private-network' not in text
     path = tmp_path / 'boot'
     path.write_text(text)
     assert subprocess.run(['sh', '-n', str(path)], check=False).returncode == 0
+
+
+def test_wipe_machine_removes_the_disk_and_cgroups_of_one_machine(tmp_path, monkeypatch):
+    monkeypatch.setattr(_machine, 'LAYER_ROOT', str(tmp_path / 'layers'))
+    monkeypatch.setattr(_machine, 'CGROUP_ROOT', str(tmp_path / 'cgroup'))
+    for name in ('hv1', 'hv2'):
+        (tmp_path / 'layers' / 'lab' / name / 'etc').mkdir(parents=True)
+        (tmp_path / 'layers' / 'lab' / name / 'etc' / 'machine-id').write_text(name + '\n')
+        (tmp_path / 'cgroup' / 'unified' / 'netvirt-lab' / 'lab' / name / 'init.scope').mkdir(parents=True)
+    # Not running (no boot loop, no namespace): nothing to stop, the disk goes all the same.
+    assert _machine.wipe_machine('lab', str(tmp_path / 'state'), 'hv1', None) is False
+    assert not (tmp_path / 'layers' / 'lab' / 'hv1').exists()
+    assert not (tmp_path / 'cgroup' / 'unified' / 'netvirt-lab' / 'lab' / 'hv1').exists()
+    # The other machine of the lab keeps its disk and cgroup.
+    assert (tmp_path / 'layers' / 'lab' / 'hv2' / 'etc' / 'machine-id').read_text() == 'hv2\n'
+    assert (tmp_path / 'cgroup' / 'unified' / 'netvirt-lab' / 'lab' / 'hv2' / 'init.scope').is_dir()
+    # Wiping it again is no error.
+    assert _machine.wipe_machine('lab', str(tmp_path / 'state'), 'hv1', None) is False
 
 
 def _fake_image(root):
