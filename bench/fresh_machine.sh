@@ -31,6 +31,7 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 started=$SECONDS
@@ -41,6 +42,10 @@ bootstrap=$((SECONDS - started))
 printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
 chmod 0755 "$root/usr/sbin/policy-rc.d"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# This machine's way out may need its own trust (an egress proxy's CA, a pip index): the fresh root
+# reaches the mirrors through it, so it gets the same.
+# (A path of its own: installing ca-certificates there rewrites the usual bundle.)
+install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/this-machines-trust.crt"
 mkdir -p "$root/srv/netvirt-overlay"
 git ls-files -z | rsync -a --from0 --files-from=- ./ "$root/srv/netvirt-overlay/"
 
@@ -54,7 +59,8 @@ unshare --mount --propagation private bash -euc '
     mount --bind /dev "$root/dev"
     mount -t tmpfs tmpfs "$root/tmp"
     chroot "$root" env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
-        bash -c ". /srv/netvirt-overlay/tools/setup.sh && ansible-playbook --version | head -1"
+        PIP_CERT=/etc/ssl/this-machines-trust.crt SSL_CERT_FILE=/etc/ssl/this-machines-trust.crt \
+        bash -euo pipefail -c ". /srv/netvirt-overlay/tools/setup.sh; ansible-playbook --version | head -1"
 ' unshare "$root"
 setup=$((SECONDS - started))
 
