@@ -14,8 +14,8 @@ import time
 from ansible_collections.netvirt.overlay.plugins.module_utils import _lab, _machine
 from conftest import CREATE, HOST_STATE, Ping, host_states, in_lab_host
 
-# The machines' writable layers (plugins/module_utils/_machine.py, LAYER_ROOT).
-LAYER_ROOT = '/var/lib/netvirt-lab'
+# The machines' writable layers.
+LAYER_ROOT = _machine.LAYER_ROOT
 
 
 def ssh(state, host, command, check=True, timeout=60):
