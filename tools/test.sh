@@ -95,8 +95,9 @@ lane() {  # label function [label function ...]
 units_216_217() { bash tools/version_matrix.sh --units 2.16 2.17; }
 units_218() { bash tools/version_matrix.sh --units 2.18; }
 units_219() { python -m pytest tests/unit -q -p no:cacheprovider "${pytest_args[@]}"; }
-# -rP prints what passing tests printed (the consumer project's checks).
-packaging() { python -m pytest tests/packaging -q -rP -p no:cacheprovider "${pytest_args[@]}"; }
+# -rP prints what passing tests printed (the consumer project's checks); fE lists the failed
+# tests last, where a log cut to its end still shows them.
+packaging() { python -m pytest tests/packaging -q -rPfE -p no:cacheprovider "${pytest_args[@]}"; }
 
 # The OVN machine lab is the exception to "labs after the lanes": its booted machines spend most
 # of its ~12 minutes there waiting (reboots, SSH round trips, package installs) and its drills wait
@@ -107,7 +108,7 @@ packaging() { python -m pytest tests/packaging -q -rP -p no:cacheprovider "${pyt
 # ended 7 minutes later, about what those tests take after the lanes: the suite is CPU-bound.)
 LANE_INTEGRATION=(tests/integration/test_machine_lab_ovn.py)
 ovn_machines() {
-    python -m pytest "${LANE_INTEGRATION[@]}" -q -rP --durations=10 -p no:cacheprovider "${pytest_args[@]}"
+    python -m pytest "${LANE_INTEGRATION[@]}" -q -rPfE --durations=10 -p no:cacheprovider "${pytest_args[@]}"
 }
 
 lane "pytest: the OVN machine lab (tests/integration/test_machine_lab_ovn.py)" ovn_machines >"$lane_c_log" 2>&1 &
@@ -138,8 +139,8 @@ fi
 TIMELESS_A=(tests/integration/test_bad_input.py tests/integration/test_ca_rotation_control_node.py
             tests/integration/test_ovs_modules.py tests/integration/test_ansible_runner.py)
 TIMELESS_B=(tests/integration/test_molecule.py tests/integration/test_gre_pair.py tests/integration/test_kerberos_lab.py)
-timeless_a() { python -m pytest "${TIMELESS_A[@]}" -q -rP --durations=10 -p no:cacheprovider "${pytest_args[@]}"; }
-timeless_b() { python -m pytest "${TIMELESS_B[@]}" -q -rP --durations=10 -p no:cacheprovider "${pytest_args[@]}"; }
+timeless_a() { python -m pytest "${TIMELESS_A[@]}" -q -rPfE --durations=10 -p no:cacheprovider "${pytest_args[@]}"; }
+timeless_b() { python -m pytest "${TIMELESS_B[@]}" -q -rPfE --durations=10 -p no:cacheprovider "${pytest_args[@]}"; }
 lane "pytest: integration tests that time nothing (${TIMELESS_A[*]})" timeless_a >"$lane_a_log" 2>&1 &
 lane_a=$!
 lane_b_rc=0
@@ -149,11 +150,12 @@ wait "$lane_a" || lane_a_rc=$?
 cat "$lane_a_log" "$lane_b_log"
 
 stage "pytest: integration (real OVS in lab namespaces, the mesh machine lab)"
-# -rP prints what passing tests printed: the lab tables and the measured failover times.
+# -rP prints what passing tests printed (the lab tables and the measured failover times); fE lists
+# the failed tests last, after --durations, where a log cut to its end still shows them.
 # --durations shows where the run's time goes (the CI budget is tight on 2 cores).
 timed_rc=0
 python -m pytest tests/integration "${LANE_INTEGRATION[@]/#/--ignore=}" "${TIMELESS_A[@]/#/--ignore=}" \
-    "${TIMELESS_B[@]/#/--ignore=}" -q -rP --durations=40 -p no:cacheprovider "${pytest_args[@]}" || timed_rc=$?
+    "${TIMELESS_B[@]/#/--ignore=}" -q -rPfE --durations=40 -p no:cacheprovider "${pytest_args[@]}" || timed_rc=$?
 if [ "$lane_a_rc" -ne 0 ] || [ "$lane_b_rc" -ne 0 ]; then
     printf '\nfailed:\n' >&2
     cat "$failures" >&2
