@@ -3,8 +3,9 @@
 # build included (issue 14: at most 6 minutes on 2 cores). The lab cannot run inside a chroot, so
 # it is measured in two parts, summed in the table:
 #   1. tools/setup.sh in a fresh Debian 12 root (mmdebstrap minbase, from this machine's apt
-#      sources): the Debian packages of tools/packages-debian.txt and the pinned Python packages,
-#      downloaded and installed from nothing, as on a fresh machine before its first lab;
+#      sources), as tools/lab.sh runs it (NVO_SETUP_FOR=main-job): the Debian packages of
+#      tools/packages-debian.txt and the Python packages of tools/requirements-lab.lock, downloaded
+#      and installed from nothing, as on a fresh machine before its first lab;
 #   2. tools/lab.sh on this machine with the machine image cache moved aside: the image, the lab's
 #      local package repository and both labs built from nothing, deployed and verified.
 # Then tools/lab.sh --destroy. The image cache is put back afterwards, also on failure. Run as root,
@@ -60,7 +61,7 @@ unshare --mount --propagation private bash -euc '
     mount -t tmpfs tmpfs "$root/tmp"
     chroot "$root" env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
         PIP_CERT=/etc/ssl/this-machines-trust.crt SSL_CERT_FILE=/etc/ssl/this-machines-trust.crt \
-        bash -euo pipefail -c ". /srv/netvirt-overlay/tools/setup.sh; ansible-playbook --version | head -1"
+        NVO_SETUP_FOR=main-job bash -euo pipefail -c ". /srv/netvirt-overlay/tools/setup.sh; ansible-playbook --version | sed -n 1p"
 ' unshare "$root"
 setup=$((SECONDS - started))
 

@@ -13,7 +13,8 @@
 # (--machines, the default, is accepted too.) Other arguments go to ansible-playbook, e.g.
 # --mesh -e overlay_encapsulation=vxlan.
 set -euo pipefail
-. "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+# What the main job needs, not what only the tests need (tools/setup.sh).
+NVO_SETUP_FOR=main-job . "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$NVO_ROOT"
 
 machines=(-e netvirt_lab_machines=true)

@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
 # Prepare a fresh Debian machine for the lab and the tests: Debian packages from
-# tools/packages-debian.txt, hash-pinned Python packages (tools/requirements.lock) in a virtualenv outside the tree,
-# and a collection tree at <workdir>/ansible_collections/netvirt/overlay (ansible-test
-# and ansible-playbook only find the collection by that path).
+# tools/packages-debian.txt (and tools/packages-debian-tests.txt), hash-pinned Python packages
+# (tools/requirements.lock) in a virtualenv outside the tree, and a collection tree at
+# <workdir>/ansible_collections/netvirt/overlay (ansible-test and ansible-playbook only find the
+# collection by that path).
 # Source it (". tools/setup.sh") to get NVO_VENV, NVO_COLLECTIONS and PATH set.
+# NVO_SETUP_FOR=main-job (tools/lab.sh) installs only what the main job needs: no test-only Debian
+# packages, and the Python packages of tools/requirements-lab.lock (Ansible, the same versions)
+# unless the tests' virtualenv is there already. Anything else installs everything.
 # Strict mode when run directly; a caller that sources this file keeps its own options.
 [[ "${BASH_SOURCE[0]}" == "$0" ]] && set -euo pipefail
 
 NVO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export NVO_ROOT
 
+NVO_DEB_LISTS=("$NVO_ROOT/tools/packages-debian.txt")
+NVO_LOCK="$NVO_ROOT/tools/requirements.lock"
+if [ "${NVO_SETUP_FOR:-}" != main-job ]; then
+    NVO_DEB_LISTS+=("$NVO_ROOT/tools/packages-debian-tests.txt")
+fi
+
 missing_debs() {
     local pkg
-    grep -v '^\s*#' "$NVO_ROOT/tools/packages-debian.txt" | awk 'NF{print $1}' | while read -r pkg; do
+    cat "${NVO_DEB_LISTS[@]}" | grep -v '^\s*#' | awk 'NF{print $1}' | while read -r pkg; do
         dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' || echo "$pkg"
     done
 }
@@ -31,15 +41,18 @@ if [ "${#NEED[@]}" -gt 0 ]; then
 fi
 
 # The virtualenv is keyed by the pins, so a change of pins builds a fresh one.
-PIN_HASH="$(sha256sum < "$NVO_ROOT/tools/requirements.lock" | cut -c1-12)"
-NVO_VENV="${NVO_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/netvirt-overlay/venv-$PIN_HASH}"
+nvo_venv_of() { echo "${XDG_CACHE_HOME:-$HOME/.cache}/netvirt-overlay/venv-$(sha256sum < "$1" | cut -c1-12)"; }
+if [ -z "${NVO_VENV:-}" ] && [ "${NVO_SETUP_FOR:-}" = main-job ] && [ ! -x "$(nvo_venv_of "$NVO_LOCK")/bin/ansible-playbook" ]; then
+    NVO_LOCK="$NVO_ROOT/tools/requirements-lab.lock"
+fi
+NVO_VENV="${NVO_VENV:-$(nvo_venv_of "$NVO_LOCK")}"
 export NVO_VENV
 if [ ! -x "$NVO_VENV/bin/ansible-playbook" ]; then
     echo "== creating virtualenv $NVO_VENV"
     "${PYTHON:-python3}" -m venv "$NVO_VENV"
     # Every package, transitive ones included, pinned with its hashes (tools/lock_requirements.sh).
     "$NVO_VENV/bin/pip" install -q --disable-pip-version-check --require-hashes \
-        -r "$NVO_ROOT/tools/requirements.lock"
+        -r "$NVO_LOCK"
 fi
 export PATH="$NVO_VENV/bin:$PATH"
 
