@@ -5,7 +5,8 @@ repository and run OVN central, ovn-controller and OVS as units (the OVN trust m
 TLS 1.2+, the southbound's RBAC listeners).
 
 The verification table passes, a second run changes nothing and check mode (--diff) predicts
-nothing; then the drills of a real host, with no Ansible run: reboot the southbound Raft leader; it comes back a member of both clusters, the
+nothing; then the drills of a real host, with no Ansible run: ovs-vswitchd of a chassis crashes
+(systemd restarts it, ovn-controller installs its flows again); reboot the southbound Raft leader; it comes back a member of both clusters, the
 verification table passes, and what the VM pairs lost meanwhile is printed. Reboot a hypervisor and
 the gateway that holds the router: each must come back as the same chassis (the distributions' units
 set the system-id from /etc/openvswitch/system-id.conf at every start; before the ovs role wrote it,
@@ -79,6 +80,36 @@ def test_units_verification_table_and_a_second_run_changes_nothing(machine_lab):
     assert changed_hosts(check) == {}, 'check mode on the converged OVN machines predicted changes'
     assert results(check, 'Logical topology')['ctl1']['changes'] == []
     pb.verify(VERIFY, VERIFY_EV, 'OVN machine lab', OVN_TABLE)
+
+
+def test_ovs_vswitchd_crash_on_a_chassis_needs_no_ansible(machine_lab):
+    """SIGSEGV to ovs-vswitchd on hv2, as a crash: systemd starts a new one, ovn-controller installs
+    br-int's flows again, and vm2's traffic flows again, east-west (vm1 on hv1) and routed (vm3 on
+    hv3), with no Ansible run. Prints the PIDs, br-int's flow counts and when the traffic came back."""
+    targets = ('198.18.100.1', '198.18.101.3')
+    flows = 'ovs-ofctl -O OpenFlow15 dump-flows br-int | grep -c cookie='
+    pairs = [Pinger(STATE, 'vm2', target) for target in targets]
+    time.sleep(1)
+    before = ssh('hv2', 'cat /run/openvswitch/ovs-vswitchd.pid; sudo %s' % flows).stdout.split()
+    killed, started = time.time(), time.monotonic()
+    ssh('hv2', 'sudo kill -SEGV %s' % before[0])
+    for target in targets:
+        wait_for_traffic(STATE, 'vm2', target, started, timeout=30)
+    time.sleep(1)
+    figures = []
+    for pinger in pairs:
+        sent, received, stamps = pinger.stop()
+        figures.append((pinger.label, outage(stamps, killed, pinger.stopped_at), sent - received, sent))
+    after = ssh('hv2', 'cat /run/openvswitch/ovs-vswitchd.pid; sudo %s; systemctl show -p NRestarts --value ovs-vswitchd' % flows).stdout.split()
+    print('\nOVN machine drill: ovs-vswitchd SIGSEGV on hv2 (no Ansible run): restarted by systemd (pid %s -> %s, NRestarts %s); '
+          'br-int flows %s -> %s; %s'
+          % (before[0], after[0], after[2], before[1], after[1], '; '.join(
+              '%s traffic again after %.2f s (silent %.2f s in all, lost %d of %d)' % (label, first_back, silent, lost, sent)
+              for label, (first_back, _silences, silent), lost, sent in figures)))
+    assert after[0] != before[0], 'ovs-vswitchd was not restarted'
+    assert int(before[1]) > 0 and int(after[1]) > 0, 'br-int flows before and after: %s, %s' % (before[1], after[1])
+    for label, (first_back, _silences, _silent), _lost, _sent in figures:
+        assert first_back > 0, '%s never stopped: the crash was not measured' % label
 
 
 def test_reboot_of_the_southbound_leader_needs_no_ansible(machine_lab):
