@@ -561,7 +561,8 @@ def test_rollback_of_a_first_install_switches_pf_off_again(lab):
     """pf was off and no earlier rule set of ours existed: the rollback releases the
     token it took (macOS) and loads the system rule set, which here does not exist."""
     lab.env_extra['SSH_CONNECTION'] = '192.0.2.50 50001 192.0.2.1 22'
-    result = lab.run(lab.args(rollback_timeout=1, system_conf_path=str(lab.tmp / 'etc' / 'pf.conf'), **ROLLBACK_V2))
+    # pf must still be on when the run returns: a timeout of 1 s once fired first on a loaded machine.
+    result = lab.run(lab.args(rollback_timeout=5, system_conf_path=str(lab.tmp / 'etc' / 'pf.conf'), **ROLLBACK_V2))
     assert result['enabled'] is True and (lab.state / 'enabled').exists()
     outcome = _wait_for(lab.pfstate / 'netvirt' / 'rolled-back.json')
     assert outcome['loaded'] is None
