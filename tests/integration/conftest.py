@@ -47,6 +47,15 @@ OVN_CONTROLLERS = {'ctl1': '198.18.0.21', 'ctl2': '198.18.0.22', 'ctl3': '198.18
 OVN_NB = ','.join('ssl:%s:6641' % a for a in OVN_CONTROLLERS.values())
 OVN_SB = ','.join('ssl:%s:6642' % a for a in OVN_CONTROLLERS.values())
 OVN_SSL = ['-p', '/etc/ovn/ovn-privkey.pem', '-c', '/etc/ovn/ovn-cert.pem', '-C', '/etc/ovn/cacert.pem']
+
+
+def ovn_ctl_as(run, host, tool, db, argv, key='/etc/ovn/ovn-privkey.pem', cert='/etc/ovn/ovn-cert.pem'):
+    """ovn-nbctl/ovn-sbctl on host with the given key and certificate (the lab CA checks the servers);
+    run(host, argv, check=False) runs a command as root on a lab host (namespaces or a machine)."""
+    return run(host, ['timeout', '20', tool, '--db=' + db, '--timeout=5', '-p', key, '-c', cert, '-C', '/etc/ovn/cacert.pem']
+               + argv, check=False)
+
+
 # The rows playbooks/lab/verify_ovn.yml must print for inventories/lab_ovn (with or without the
 # southbound relays): 3 controllers, 5 chassis (3 hypervisors, 2 gateways), 4 VMs that ping each
 # other and the external host, then north-south and throughput.

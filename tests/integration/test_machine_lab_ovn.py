@@ -14,7 +14,9 @@ a rebooted chassis came back under a random name that OVN's RBAC refused, with n
 traffic flows again and the verification table passes. Last, removing the lab leaves no process,
 directory or cgroup of its machines. Before that, hv3 leaves the fleet (hypervisor_state: absent),
 stays out after a reboot and joins again; then a controller, hv1 and the gateway that holds the
-router die, one at a time, and are replaced by fresh machines. One lab serves every test. (The mesh's hypervisors, gateways
+router die, one at a time, and are replaced by fresh machines; then node certificates due are
+refused and rotated, and both CAs are rotated in three runs, with the VMs' traffic measured. One lab
+serves every test. (The mesh's hypervisors, gateways
 and service nodes are drilled on the mesh machine lab, test_machine_lab.py.)
 """
 
@@ -22,12 +24,15 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import time
 
 import pytest
 
-from conftest import (DEPLOY, OVN_TABLE, ROOT, VERIFY_OVN as VERIFY, Playbook, changed_hosts, changed_tasks, created_lab, edited_inventory,
-                      results, wait_for)
+from conftest import (DEPLOY, OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_TABLE, ROOT, VERIFY_OVN as VERIFY, Playbook, changed_hosts, changed_tasks,
+                      created_lab, edited_inventory, in_lab_host, ovn_ctl_as, results, wait_for)
+
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._pki import certificate_signed_by
 from machine_drills import (Pinger, destroy_leaving_nothing, longest_gap, outage, replace_with_a_fresh_machine, wait_booted,
                             wait_for_traffic)
 import machine_drills
@@ -378,6 +383,187 @@ def test_the_gateway_holding_the_router_dies_and_a_fresh_machine_replaces_it(mac
     assert ew_sent > 0 and ew_received == ew_sent, 'east-west lost %d of %d pings' % (ew_sent - ew_received, ew_sent)
     rerun = pb.run(DEPLOY, extra_vars=EV, limit=gateway)
     assert changed_hosts(rerun) == {}, 'a re-run on the new %s changed: %s' % (gateway, sorted(changed_tasks(rerun)))
+
+
+# Every OVN node of the lab, and the chassis among them (the rotation drills).
+OVN_NODES = CONTROLLERS + ('hv1', 'hv2', 'hv3', 'gw1', 'gw2')
+CHASSIS = OVN_NODES[len(CONTROLLERS):]
+
+
+def as_root(host, argv, check=True, timeout=60):
+    """argv as root on a machine: over SSH with sudo, as Ansible becomes root there."""
+    return ssh(host, 'sudo ' + shlex.join(argv), check=check, timeout=timeout)
+
+
+def node_certificates():
+    """{host: (serial, sha256 of key and certificate)} of every OVN node."""
+    out = {}
+    for host in OVN_NODES:
+        serial = as_root(host, ['openssl', 'x509', '-in', '/etc/ovn/ovn-cert.pem', '-noout', '-serial']).stdout.strip()
+        out[host] = (serial, as_root(host, ['sha256sum', '/etc/ovn/ovn-privkey.pem', '/etc/ovn/ovn-cert.pem']).stdout)
+    return out
+
+
+def test_certificates_due_are_refused_then_rotated_without_loss(machine_lab):
+    """Every node certificate expires within overlay_ovn_cert_renew_days (400 > 365): the preflight
+    refuses, naming the date, before any host is changed. With overlay_ovn_cert_rotate every node
+    gets a new key and certificate, VMs lose nothing, every chassis stays connected, and the new
+    keys work against the servers' new certificates."""
+    deployed, _first = machine_lab
+    due = dict(EV, overlay_ovn_cert_renew_days=400)
+    before = node_certificates()
+    deployed.run(DEPLOY, extra_vars=due, expect_rc=2)
+    refused = re.search(r'The OVN certificate of (\w+) \(\S+\) expires on (\S+), in (\d+) days', deployed.last_output)
+    assert refused and 360 <= int(refused.group(3)) <= 365, deployed.last_output[-3000:]
+    assert 'Run with overlay_ovn_cert_rotate=true' in deployed.last_output
+    assert node_certificates() == before, 'a refused run changed a certificate'
+
+    in_lab_host(STATE, 'vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.18.101.3'], check=False)
+    pinger = Pinger(STATE, 'vm1', '198.18.101.3')
+    start = time.monotonic()
+    deployed.run(DEPLOY, extra_vars=dict(due, overlay_ovn_cert_rotate=True))
+    rotated_in = time.monotonic() - start
+    sent, received, stamps = pinger.stop()
+    after = node_certificates()
+    assert all(after[h][0] != before[h][0] and after[h][1] != before[h][1] for h in OVN_NODES), (before, after)
+    retired = os.listdir(os.path.join(STATE + '.pki', 'nodes', 'retired'))
+    assert len([name for name in retired if name.endswith('-cert.pem')]) >= len(OVN_NODES), retired
+    for host in ('hv1', 'hv2', 'hv3', 'gw1', 'gw2'):
+        assert as_root(host, ['ovn-appctl', '-t', 'ovn-controller', 'connection-status']).stdout.strip() == 'connected', host
+    # New connections: a chassis' new key against the southbound, a controller's against the northbound.
+    assert ovn_ctl_as(as_root, 'hv1', 'ovn-sbctl', OVN_SB, ['set', 'chassis', 'hv1', 'external_ids:rotation-probe=1']).returncode == 0
+    ovn_ctl_as(as_root, 'hv1', 'ovn-sbctl', OVN_SB, ['remove', 'chassis', 'hv1', 'external_ids', 'rotation-probe'])
+    assert ovn_ctl_as(as_root, 'ctl2', 'ovn-nbctl', OVN_NB, ['ls-list']).returncode == 0
+    print('\nOVN machine certificate rotation drill: %d node certificates re-signed in one site.yml run (%.0f s); '
+          'vm1 -> vm3 lost %d of %d pings, longest gap %.2f s'
+          % (len(OVN_NODES), rotated_in, sent - received, sent, longest_gap(stamps)[0]))
+    assert sent > 0 and received == sent, 'VMs lost %d of %d pings during the rotation' % (sent - received, sent)
+    assert changed_hosts(deployed.run(DEPLOY, extra_vars=dict(EV, overlay_ovn_cert_rotate=True))) == {}
+
+
+def read_file(path):
+    with open(path) as handle:
+        return handle.read()
+
+
+def node_certificate(host):
+    return as_root(host, ['cat', '/etc/ovn/ovn-cert.pem']).stdout
+
+
+def chassis_connected():
+    """{chassis: ovn-controller's connection-status} of every chassis."""
+    return dict((host, as_root(host, ['ovn-appctl', '-t', 'ovn-controller', 'connection-status']).stdout.strip())
+                for host in CHASSIS)
+
+
+def southbound_client_ports(host):
+    """The local ports of the host's established TCP connections to a southbound server (6642)."""
+    out = as_root(host, ['ss', '-Htn', 'state', 'established', '( dport = :6642 )']).stdout
+    return set(re.findall(r'[0-9.]+:(\d+)\s+[0-9.]+:6642\b', out))
+
+
+def test_the_ca_is_rotated_in_three_runs_without_loss(machine_lab):
+    """overlay_ovn_ca_rotation, one site.yml run per phase with vm1 pinging vm3 all the time: trust (a
+    new CA in ca-next/, every node trusts both, no node certificate changes), sign (every node has a
+    key and certificate of the new CA), finish (the old CA is retired and the nodes trust the new one
+    alone). No ping lost, every chassis connected after each phase, new keys connect, a key of the
+    old CA is accepted until finish and refused after, a re-run changes nothing. (That finish is
+    refused before sign, with nothing changed, is tests/integration/test_ca_rotation_control_node.py:
+    the same preflight tasks, without a lab run's time.)"""
+    deployed, _first = machine_lab
+    pki = STATE + '.pki'
+    old = dict((ca, read_file('%s/ca/%s/cacert.pem' % (pki, ca))) for ca in ('controllerca', 'switchca'))
+    before = node_certificates()
+    # Keys and certificates of the old CA, kept aside on a chassis and a controller: clients that
+    # must be refused once the rotation is finished.
+    probe = {'key': '/etc/ovn/old-ca-probe-privkey.pem', 'cert': '/etc/ovn/old-ca-probe-cert.pem'}
+    for host in ('hv1', 'ctl2'):
+        as_root(host, ['cp', '-p', '/etc/ovn/ovn-privkey.pem', probe['key']])
+        as_root(host, ['cp', '-p', '/etc/ovn/ovn-cert.pem', probe['cert']])
+    figures = []
+
+    def phase(name):
+        in_lab_host(STATE, 'vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.18.101.3'], check=False)
+        pinger = Pinger(STATE, 'vm1', '198.18.101.3')
+        start = time.monotonic()
+        try:
+            deployed.run(DEPLOY, extra_vars=dict(EV, overlay_ovn_ca_rotation=name))
+        finally:
+            sent, received, stamps = pinger.stop()
+        figures.append((name, time.monotonic() - start, sent, received, longest_gap(stamps)[0]))
+        assert chassis_connected() == dict.fromkeys(CHASSIS, 'connected'), name
+
+    def old_key(host, tool, db, argv):
+        return ovn_ctl_as(as_root, host, tool, db, argv, key=probe['key'], cert=probe['cert'])
+
+    try:
+        phase('trust')
+        new = dict((ca, read_file('%s/ca-next/%s/cacert.pem' % (pki, ca))) for ca in ('controllerca', 'switchca'))
+        assert new['controllerca'] != old['controllerca'] and new['switchca'] != old['switchca']
+        assert node_certificates() == before, 'phase trust changed a node certificate'
+        for host in OVN_NODES:
+            assert as_root(host, ['cat', '/etc/ovn/cacert.pem']).stdout == old['controllerca'] + new['controllerca'], host
+        for host in OVN_CONTROLLERS:
+            assert as_root(host, ['cat', '/etc/ovn/southbound-clients-cacert.pem']).stdout \
+                == old['controllerca'] + old['switchca'] + new['controllerca'] + new['switchca'], host
+
+        phase('sign')
+        # Key and certificate both new on every node (by their checksums: a new CA's serials start
+        # again, so a new certificate may have the serial of the one it replaces).
+        after = node_certificates()
+        assert all(not set(after[h][1].splitlines()) & set(before[h][1].splitlines()) for h in OVN_NODES), (before, after)
+        for host in OVN_NODES:
+            ca = new['controllerca' if host in OVN_CONTROLLERS else 'switchca']
+            assert certificate_signed_by(node_certificate(host), ca), '%s has no certificate of the new CA' % host
+        # Until finish the old CA is trusted too: its keys still connect.
+        assert old_key('hv1', 'ovn-sbctl', OVN_SB, ['list', 'chassis']).returncode == 0
+        assert old_key('ctl2', 'ovn-nbctl', OVN_NB, ['ls-list']).returncode == 0
+
+        phase('finish')
+        assert not os.path.exists(pki + '/ca-next')
+        assert dict((ca, read_file('%s/ca/%s/cacert.pem' % (pki, ca))) for ca in ('controllerca', 'switchca')) == new
+        retired = [name for name in os.listdir(pki + '/retired') if name.startswith('ca-')]
+        assert len(retired) == 1, retired
+        assert read_file('%s/retired/%s/switchca/cacert.pem' % (pki, retired[0])) == old['switchca']
+        for host in OVN_NODES:
+            assert as_root(host, ['cat', '/etc/ovn/cacert.pem']).stdout == new['controllerca'], host
+
+        # Every database server took its new key and certificate without a restart: it presents a
+        # certificate that the new CA alone verifies (one TLS context per process: Raft ports too).
+        for host, address in OVN_CONTROLLERS.items():
+            for port in (6641, 6642):
+                shown = as_root('ctl2', ['bash', '-c', 'timeout 10 openssl s_client "$@" </dev/null', 's_client',
+                                         '-connect', '%s:%d' % (address, port), '-tls1_2', '-cert', '/etc/ovn/ovn-cert.pem',
+                                         '-key', '/etc/ovn/ovn-privkey.pem', '-CAfile', '/etc/ovn/cacert.pem'], check=False)
+                assert 'Verify return code: 0 (ok)' in shown.stdout, (host, port, shown.stdout[-1500:], shown.stderr[-500:])
+        # And every ovn-controller took its own: made to connect again, each is let in by southbound
+        # servers that trust the new CA alone.
+        # (A new connection has another local port: that tells it from the old one.)
+        old_ports = dict((host, southbound_client_ports(host)) for host in CHASSIS)
+        assert all(old_ports.values()), old_ports
+        for host in OVN_CONTROLLERS:
+            as_root(host, ['ovn-appctl', '-t', '/var/run/ovn/ovnsb_db.ctl', 'ovsdb-server/reconnect'])
+        wait_for('every chassis connected again, on a new connection, after the southbound dropped its clients',
+                 lambda: set(chassis_connected().values()) == {'connected'}
+                 and all(southbound_client_ports(h) and not southbound_client_ports(h) & old_ports[h] for h in CHASSIS),
+                 60, step=1)
+
+        # New connections with the new keys; keys of the old CA are refused by both databases.
+        assert ovn_ctl_as(as_root, 'hv1', 'ovn-sbctl', OVN_SB, ['set', 'chassis', 'hv1', 'external_ids:ca-probe=1']).returncode == 0
+        ovn_ctl_as(as_root, 'hv1', 'ovn-sbctl', OVN_SB, ['remove', 'chassis', 'hv1', 'external_ids', 'ca-probe'])
+        assert ovn_ctl_as(as_root, 'ctl2', 'ovn-nbctl', OVN_NB, ['ls-list']).returncode == 0
+        for host, tool, db, argv in (('hv1', 'ovn-sbctl', OVN_SB, ['list', 'chassis']),
+                                     ('ctl2', 'ovn-nbctl', OVN_NB, ['ls-list'])):
+            refused = old_key(host, tool, db, argv)
+            assert refused.returncode != 0 and 'unknown ca' in refused.stderr, (host, tool, refused.stderr)
+    finally:
+        for host in ('hv1', 'ctl2'):
+            as_root(host, ['rm', '-f', probe['key'], probe['cert']], check=False)
+    print('\nOVN machine CA rotation drill: %s' % '; '.join(
+        '%s %.0f s, vm1 -> vm3 lost %d of %d pings, longest gap %.2f s' % (name, took, sent - received, sent, gap)
+        for name, took, sent, received, gap in figures))
+    assert len(figures) == 3 and all(sent > 0 and received == sent for _n, _t, sent, received, _g in figures), figures
+    assert changed_hosts(deployed.run(DEPLOY, extra_vars=EV)) == {}
 
 
 def test_removing_the_lab_leaves_no_machine_behind(machine_lab):

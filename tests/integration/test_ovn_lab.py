@@ -7,12 +7,12 @@ deployment, then failure drills, on one lab that the tests take through in order
    (test_machine_lab_ovn.py), so here the deployment only sets the lab up for the drills.
 2. Drills on the converged lab:
    * stop the Raft leader: the cluster elects another, the northbound accepts writes, VMs keep pinging;
-   * controller_state: absent takes a member out of both clusters; present brings it back;
-   * node certificates due are refused, then rotated; the CA itself is rotated in three runs.
+   * controller_state: absent takes a member out of both clusters; present brings it back.
 3. The same deployment switched to VXLAN: every chassis re-registers, playbooks/lab/verify_ovn.yml passes.
 (A dead controller, hypervisor or gateway replaced by a fresh machine, the gateway failover that
-the death of the active one causes, and a crash of ovs-vswitchd on a chassis (systemd restarts it)
-are drilled on booted machines, test_machine_lab_ovn.py.)
+the death of the active one causes, a crash of ovs-vswitchd on a chassis (systemd restarts it)
+and the rotation of node certificates and of the CAs are drilled on booted machines,
+test_machine_lab_ovn.py.)
 """
 
 from __future__ import annotations
@@ -28,11 +28,10 @@ import time
 import pytest
 
 from conftest import (CREATE, DEPLOY, OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_SSL, OVN_TABLE, ROOT, Playbook, changed_hosts,
-                      changed_tasks, edited_inventory, host_states, in_lab_host, lab_fixtures, lab_pid, ping_result, results,
-                      start_ping, state_differences, stop_ping, wait_for)
+                      changed_tasks, edited_inventory, host_states, in_lab_host, lab_fixtures, lab_pid, ovn_ctl_as, ping_result,
+                      results, start_ping, state_differences, stop_ping, wait_for)
 from conftest import VERIFY_OVN as VERIFY
 
-from ansible_collections.netvirt.overlay.plugins.plugin_utils._pki import certificate_signed_by
 
 LAB = 'it-ovn-lab'
 STATE = '/run/netvirt-lab/%s' % LAB
@@ -153,12 +152,6 @@ def test_node_certificates_live_for_the_configured_days(deployed):
     assert 360 <= days <= 365, 'the node certificate of hv1 is valid for %d more days' % days
 
 
-def ovn_ctl_as(host, tool, db, argv, key='/etc/ovn/ovn-privkey.pem', cert='/etc/ovn/ovn-cert.pem'):
-    """ovn-nbctl/ovn-sbctl on host with the given key and certificate (the lab CA checks the servers)."""
-    return sh(host, ['timeout', '20', tool, '--db=' + db, '--timeout=5', '-p', key, '-c', cert, '-C', '/etc/ovn/cacert.pem']
-              + argv, check=False)
-
-
 def test_chassis_certificate_names_the_chassis_and_comes_from_the_switch_ca(deployed):
     """OVN's RBAC finds a chassis' rows by its certificate's common name: exactly the chassis name."""
     for host, issuer in (('hv1', 'switchca'), ('gw1', 'switchca'), ('ctl1', 'controllerca')):
@@ -171,12 +164,12 @@ def test_chassis_certificate_names_the_chassis_and_comes_from_the_switch_ca(depl
 def test_a_chassis_key_cannot_write_the_northbound_or_another_chassis(deployed):
     """The northbound trusts only the controller CA: hv1's certificate is refused at the handshake.
     In the southbound hv1 has the ovn-controller role: its own chassis row, yes; hv2's, no."""
-    nb_write = ovn_ctl_as('hv1', 'ovn-nbctl', OVN_NB, ['ls-add', 'intruder'])
+    nb_write = ovn_ctl_as(sh, 'hv1', 'ovn-nbctl', OVN_NB, ['ls-add', 'intruder'])
     assert nb_write.returncode != 0 and 'unknown ca' in nb_write.stderr, nb_write.stderr
     assert 'intruder' not in sh('ctl1', ['ovn-nbctl', '--db=' + OVN_NB] + OVN_SSL + ['ls-list']).stdout
 
-    own = ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['set', 'chassis', 'hv1', 'external_ids:rbac-probe=1'])
-    other = ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['set', 'chassis', 'hv2', 'external_ids:rbac-probe=1'])
+    own = ovn_ctl_as(sh, 'hv1', 'ovn-sbctl', OVN_SB, ['set', 'chassis', 'hv1', 'external_ids:rbac-probe=1'])
+    other = ovn_ctl_as(sh, 'hv1', 'ovn-sbctl', OVN_SB, ['set', 'chassis', 'hv2', 'external_ids:rbac-probe=1'])
     try:
         assert own.returncode == 0, own.stderr
         assert other.returncode != 0 and 'permission error' in other.stderr, other.stderr
@@ -186,7 +179,7 @@ def test_a_chassis_key_cannot_write_the_northbound_or_another_chassis(deployed):
     finally:
         # Over the network every southbound client has the chassis role (controllers too); hv1 may
         # clean its own row.
-        ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['remove', 'chassis', 'hv1', 'external_ids', 'rbac-probe'])
+        ovn_ctl_as(sh, 'hv1', 'ovn-sbctl', OVN_SB, ['remove', 'chassis', 'hv1', 'external_ids', 'rbac-probe'])
 
 
 def test_a_certificate_from_another_ca_is_refused(deployed):
@@ -196,10 +189,10 @@ def test_a_certificate_from_another_ca_is_refused(deployed):
                '&& ovs-pki --dir={0}/ca -u req+sign hv1 switch'.format(pki)], timeout=120)
     try:
         for tool, db, argv in (('ovn-nbctl', OVN_NB, ['ls-list']), ('ovn-sbctl', OVN_SB, ['list', 'chassis'])):
-            out = ovn_ctl_as('hv1', tool, db, argv, key=pki + '/hv1-privkey.pem', cert=pki + '/hv1-cert.pem')
+            out = ovn_ctl_as(sh, 'hv1', tool, db, argv, key=pki + '/hv1-privkey.pem', cert=pki + '/hv1-cert.pem')
             assert out.returncode != 0 and 'unknown ca' in out.stderr, (tool, out.stderr)
         # The same command with hv1's own key reads the southbound: the refusal above was the CA's.
-        assert ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['list', 'chassis']).returncode == 0
+        assert ovn_ctl_as(sh, 'hv1', 'ovn-sbctl', OVN_SB, ['list', 'chassis']).returncode == 0
     finally:
         sh('hv1', ['rm', '-rf', pki])
 
@@ -239,178 +232,6 @@ def test_listeners_are_only_those_the_role_sets(deployed):
     for host, address in OVN_CONTROLLERS.items():
         bound = sorted(set(re.findall(r'\s(\S+):664[12]\s', sh(host, ['ss', '-Htln']).stdout)))
         assert bound == [address], '%s listens for clients on %s' % (host, bound)
-
-
-def node_certificates():
-    """{host: (serial, sha256 of key and certificate)} of every OVN node."""
-    out = {}
-    for host in OVN_NODES:
-        serial = sh(host, ['openssl', 'x509', '-in', '/etc/ovn/ovn-cert.pem', '-noout', '-serial']).stdout.strip()
-        out[host] = (serial, sh(host, ['sha256sum', '/etc/ovn/ovn-privkey.pem', '/etc/ovn/ovn-cert.pem']).stdout)
-    return out
-
-
-def test_certificates_due_are_refused_then_rotated_without_loss(deployed):
-    """Every node certificate expires within overlay_ovn_cert_renew_days (400 > 365): the preflight
-    refuses, naming the date, before any host is changed. With overlay_ovn_cert_rotate every node
-    gets a new key and certificate, VMs lose nothing, every chassis stays connected, and the new
-    keys work against the servers' new certificates."""
-    due = dict(EXTRA, overlay_ovn_cert_renew_days=400)
-    before = node_certificates()
-    deployed.run(DEPLOY, extra_vars=due, expect_rc=2)
-    refused = re.search(r'The OVN certificate of (\w+) \(\S+\) expires on (\S+), in (\d+) days', deployed.last_output)
-    assert refused and 360 <= int(refused.group(3)) <= 365, deployed.last_output[-3000:]
-    assert 'Run with overlay_ovn_cert_rotate=true' in deployed.last_output
-    assert node_certificates() == before, 'a refused run changed a certificate'
-
-    sh('vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.18.101.3'], check=False)
-    ping = start_ping(STATE, 'vm1', '198.18.101.3', 0.1)
-    start = time.monotonic()
-    deployed.run(DEPLOY, extra_vars=dict(due, overlay_ovn_cert_rotate=True))
-    rotated_in = time.monotonic() - start
-    sent, received, seqs = stop_ping(ping)
-    after = node_certificates()
-    assert all(after[h][0] != before[h][0] and after[h][1] != before[h][1] for h in OVN_NODES), (before, after)
-    retired = os.listdir(os.path.join(STATE + '.pki', 'nodes', 'retired'))
-    assert len([name for name in retired if name.endswith('-cert.pem')]) >= len(OVN_NODES), retired
-    for host in ('hv1', 'hv2', 'hv3', 'gw1', 'gw2'):
-        assert sh(host, ['ovn-appctl', '-t', 'ovn-controller', 'connection-status']).stdout.strip() == 'connected', host
-    # New connections: a chassis' new key against the southbound, a controller's against the northbound.
-    assert ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['set', 'chassis', 'hv1', 'external_ids:rotation-probe=1']).returncode == 0
-    ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['remove', 'chassis', 'hv1', 'external_ids', 'rotation-probe'])
-    assert ovn_ctl_as('ctl2', 'ovn-nbctl', OVN_NB, ['ls-list']).returncode == 0
-    print('\ncertificate rotation drill: %d node certificates re-signed in one site.yml run (%.0fs); '
-          'vm1 -> vm3 lost %d of %d pings' % (len(OVN_NODES), rotated_in, sent - received, sent))
-    assert sent > 0 and received == sent, 'VMs lost %d of %d pings during the rotation (icmp_seq %s)' % (
-        sent - received, sent, sorted(set(range(1, sent + 1)) - set(seqs)))
-    assert changed_hosts(deployed.run(DEPLOY, extra_vars=dict(EXTRA, overlay_ovn_cert_rotate=True))) == {}
-
-
-def read_file(path):
-    with open(path) as handle:
-        return handle.read()
-
-
-def node_certificate(host):
-    return sh(host, ['cat', '/etc/ovn/ovn-cert.pem']).stdout
-
-
-CHASSIS = ('hv1', 'hv2', 'hv3', 'gw1', 'gw2')
-
-
-def chassis_connected():
-    """{chassis: ovn-controller's connection-status} of every chassis."""
-    return dict((host, sh(host, ['ovn-appctl', '-t', 'ovn-controller', 'connection-status']).stdout.strip())
-                for host in CHASSIS)
-
-
-def southbound_client_ports(host):
-    """The local ports of the host's established TCP connections to a southbound server (6642)."""
-    out = sh(host, ['ss', '-Htn', 'state', 'established', '( dport = :6642 )']).stdout
-    return set(re.findall(r'[0-9.]+:(\d+)\s+[0-9.]+:6642\b', out))
-
-
-def test_the_ca_is_rotated_in_three_runs_without_loss(deployed):
-    """overlay_ovn_ca_rotation, one site.yml run per phase with vm1 pinging vm3 all the time: trust (a
-    new CA in ca-next/, every node trusts both, no node certificate changes), sign (every node has a
-    key and certificate of the new CA), finish (the old CA is retired and the nodes trust the new one
-    alone). No ping lost, every chassis connected after each phase, new keys connect, a key of the
-    old CA is accepted until finish and refused after, a re-run changes nothing. (That finish is
-    refused before sign, with nothing changed, is tests/integration/test_ca_rotation_control_node.py:
-    the same preflight tasks, without a lab run's time.)"""
-    pki = STATE + '.pki'
-    old = dict((ca, read_file('%s/ca/%s/cacert.pem' % (pki, ca))) for ca in ('controllerca', 'switchca'))
-    before = node_certificates()
-    # Keys and certificates of the old CA, kept aside on a chassis and a controller: clients that
-    # must be refused once the rotation is finished.
-    probe = {'key': '/etc/ovn/old-ca-probe-privkey.pem', 'cert': '/etc/ovn/old-ca-probe-cert.pem'}
-    for host in ('hv1', 'ctl2'):
-        sh(host, ['cp', '-p', '/etc/ovn/ovn-privkey.pem', probe['key']])
-        sh(host, ['cp', '-p', '/etc/ovn/ovn-cert.pem', probe['cert']])
-    figures = []
-
-    def phase(name):
-        sh('vm1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.18.101.3'], check=False)
-        ping = start_ping(STATE, 'vm1', '198.18.101.3', 0.1)
-        start = time.monotonic()
-        try:
-            deployed.run(DEPLOY, extra_vars=dict(EXTRA, overlay_ovn_ca_rotation=name))
-        finally:
-            sent, received, _seqs = stop_ping(ping)
-        figures.append((name, time.monotonic() - start, sent, received))
-        assert chassis_connected() == dict.fromkeys(CHASSIS, 'connected'), name
-
-    def old_key(host, tool, db, argv):
-        return ovn_ctl_as(host, tool, db, argv, key=probe['key'], cert=probe['cert'])
-
-    try:
-        phase('trust')
-        new = dict((ca, read_file('%s/ca-next/%s/cacert.pem' % (pki, ca))) for ca in ('controllerca', 'switchca'))
-        assert new['controllerca'] != old['controllerca'] and new['switchca'] != old['switchca']
-        assert node_certificates() == before, 'phase trust changed a node certificate'
-        for host in OVN_NODES:
-            assert sh(host, ['cat', '/etc/ovn/cacert.pem']).stdout == old['controllerca'] + new['controllerca'], host
-        for host in OVN_CONTROLLERS:
-            assert sh(host, ['cat', '/etc/ovn/southbound-clients-cacert.pem']).stdout \
-                == old['controllerca'] + old['switchca'] + new['controllerca'] + new['switchca'], host
-
-        phase('sign')
-        # Key and certificate both new on every node (by their checksums: a new CA's serials start
-        # again, so a new certificate may have the serial of the one it replaces).
-        after = node_certificates()
-        assert all(not set(after[h][1].splitlines()) & set(before[h][1].splitlines()) for h in OVN_NODES), (before, after)
-        for host in OVN_NODES:
-            ca = new['controllerca' if host in OVN_CONTROLLERS else 'switchca']
-            assert certificate_signed_by(node_certificate(host), ca), '%s has no certificate of the new CA' % host
-        # Until finish the old CA is trusted too: its keys still connect.
-        assert old_key('hv1', 'ovn-sbctl', OVN_SB, ['list', 'chassis']).returncode == 0
-        assert old_key('ctl2', 'ovn-nbctl', OVN_NB, ['ls-list']).returncode == 0
-
-        phase('finish')
-        assert not os.path.exists(pki + '/ca-next')
-        assert dict((ca, read_file('%s/ca/%s/cacert.pem' % (pki, ca))) for ca in ('controllerca', 'switchca')) == new
-        retired = [name for name in os.listdir(pki + '/retired') if name.startswith('ca-')]
-        assert len(retired) == 1, retired
-        assert read_file('%s/retired/%s/switchca/cacert.pem' % (pki, retired[0])) == old['switchca']
-        for host in OVN_NODES:
-            assert sh(host, ['cat', '/etc/ovn/cacert.pem']).stdout == new['controllerca'], host
-
-        # Every database server took its new key and certificate without a restart: it presents a
-        # certificate that the new CA alone verifies (one TLS context per process: Raft ports too).
-        for host, address in OVN_CONTROLLERS.items():
-            for port in (6641, 6642):
-                shown = sh('ctl2', ['bash', '-c', 'timeout 10 openssl s_client "$@" </dev/null', 's_client',
-                                    '-connect', '%s:%d' % (address, port), '-tls1_2', '-cert', '/etc/ovn/ovn-cert.pem',
-                                    '-key', '/etc/ovn/ovn-privkey.pem', '-CAfile', '/etc/ovn/cacert.pem'], check=False)
-                assert 'Verify return code: 0 (ok)' in shown.stdout, (host, port, shown.stdout[-1500:], shown.stderr[-500:])
-        # And every ovn-controller took its own: made to connect again, each is let in by southbound
-        # servers that trust the new CA alone.
-        # (A new connection has another local port: that tells it from the old one.)
-        old_ports = dict((host, southbound_client_ports(host)) for host in CHASSIS)
-        assert all(old_ports.values()), old_ports
-        for host in OVN_CONTROLLERS:
-            sh(host, ['ovn-appctl', '-t', '/var/run/ovn/ovnsb_db.ctl', 'ovsdb-server/reconnect'])
-        wait_for('every chassis connected again, on a new connection, after the southbound dropped its clients',
-                 lambda: set(chassis_connected().values()) == {'connected'}
-                 and all(southbound_client_ports(h) and not southbound_client_ports(h) & old_ports[h] for h in CHASSIS),
-                 60, step=1)
-
-        # New connections with the new keys; keys of the old CA are refused by both databases.
-        assert ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['set', 'chassis', 'hv1', 'external_ids:ca-probe=1']).returncode == 0
-        ovn_ctl_as('hv1', 'ovn-sbctl', OVN_SB, ['remove', 'chassis', 'hv1', 'external_ids', 'ca-probe'])
-        assert ovn_ctl_as('ctl2', 'ovn-nbctl', OVN_NB, ['ls-list']).returncode == 0
-        for host, tool, db, argv in (('hv1', 'ovn-sbctl', OVN_SB, ['list', 'chassis']),
-                                     ('ctl2', 'ovn-nbctl', OVN_NB, ['ls-list'])):
-            refused = old_key(host, tool, db, argv)
-            assert refused.returncode != 0 and 'unknown ca' in refused.stderr, (host, tool, refused.stderr)
-    finally:
-        for host in ('hv1', 'ctl2'):
-            sh(host, ['rm', '-f', probe['key'], probe['cert']], check=False)
-    print('\nCA rotation drill: %s' % '; '.join(
-        '%s %.0fs, vm1 -> vm3 lost %d of %d pings' % (name, took, sent - received, sent)
-        for name, took, sent, received in figures))
-    assert len(figures) == 3 and all(sent > 0 and received == sent for _n, _t, sent, received in figures), figures
-    assert changed_hosts(deployed.run(DEPLOY, extra_vars=EXTRA)) == {}
 
 
 def test_raft_leader_stops(deployed):
