@@ -63,3 +63,6 @@ ln -sfn "$NVO_ROOT" "$NVO_COLLECTIONS/ansible_collections/netvirt/overlay"
 export NVO_COLLECTIONS
 export ANSIBLE_COLLECTIONS_PATH="$NVO_COLLECTIONS"
 export ANSIBLE_CONFIG="$NVO_ROOT/ansible.cfg"
+# A caller that sources this file gets the variables above and nothing of the working state.
+unset -f missing_debs nvo_venv_of
+unset NVO_DEB_LISTS NVO_LOCK NEED
