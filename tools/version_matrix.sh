@@ -4,7 +4,7 @@
 # from tools/requirements-core<version>.lock (hash-pinned; tools/lock_requirements.sh makes them).
 #   bash tools/version_matrix.sh            # every version there is a lock for
 #   bash tools/version_matrix.sh 2.16 2.18  # only these
-#   bash tools/version_matrix.sh --units 2.16 2.17 2.18  # only the unit tests (tools/test.sh does this)
+#   bash tools/version_matrix.sh --units 2.16 2.17 2.18  # only the unit tests (tools/test.sh: --units 2.16)
 # Prints one line per version and step with the result and the seconds it took, and exits non-zero
 # when any failed. Not part of tools/test.sh (it takes longer than the CI budget allows, see
 # docs/version-matrix.md, where the latest results are); tools/test.sh runs sanity under 2.19.
