@@ -122,12 +122,11 @@ timeless_b() { python -m pytest "${TIMELESS_B[@]}" -q -rPfE --durations=10 -p no
 lane "pytest: the OVN machine lab (tests/integration/test_machine_lab_ovn.py)" ovn_machines >"$lane_c_log" 2>&1 &
 lane_c=$!
 lane "ansible-test sanity" sanity "unit tests under ansible-core 2.16" units_216 \
-    "pytest: the built artifact (tests/packaging)" packaging \
     "pytest: integration tests that time nothing (${TIMELESS_A[*]})" timeless_a >"$lane_a_log" 2>&1 &
 lane_a=$!
 lane_b_rc=0
 lane "ansible-lint (production profile)" lint \
-    "pytest: unit tests under ansible-core 2.19 (tests/unit)" units_219 \
+    "pytest: unit tests under ansible-core 2.19 (tests/unit)" units_219 "pytest: the built artifact (tests/packaging)" packaging \
     "pytest: integration tests that time nothing (${TIMELESS_B[*]})" timeless_b >"$lane_b_log" 2>&1 || lane_b_rc=$?
 lane_a_rc=0
 wait "$lane_a" || lane_a_rc=$?
