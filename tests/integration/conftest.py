@@ -154,6 +154,21 @@ class Ping(object):
         self.replies = [(float(stamp), int(seq)) for stamp, seq in replies]
         return int(summary.group(1)), len(seqs), seqs, [float(stamp) for stamp, _seq in replies]
 
+    def _interrupt(self):
+        """SIGINT to ping itself, not to its process group: nsenter, interrupted too, exits at once,
+        while ping (its child, in the host's PID namespace) may still be writing its summary, which
+        a loaded CI run then read before it was there ("measured nothing"). Interrupted alone, ping
+        prints its summary and exits, and nsenter, waiting for it, exits after it."""
+        if self.proc.poll() is not None:
+            return  # ping has ended on its own (its count reached): its summary is written
+        with open('/proc/%d/task/%d/children' % (self.proc.pid, self.proc.pid)) as children:
+            pids = [int(pid) for pid in children.read().split()]
+        if not pids:  # ping ended between the two looks: nsenter follows it at once
+            self.proc.wait(timeout=10)
+            return
+        for pid in pids:
+            os.kill(pid, signal.SIGINT)
+
     def stop(self):
         """Interrupt the ping (as Ctrl-C would: ping prints its summary) and return its result,
         judging only the requests whose reply time was up when ping stopped. ping counts those still
@@ -162,7 +177,7 @@ class Ping(object):
         time first, so the requests sent before stop() was called are judged (at ping's nominal
         rate; a ping slowed down below it has fewer in that last second)."""
         time.sleep(self.REPLY_TIMEOUT)
-        os.killpg(self.proc.pid, signal.SIGINT)
+        self._interrupt()
         sent, _received, seqs, stamps = self.result()
         judged = max(0, sent - int(math.ceil(self.REPLY_TIMEOUT / self.interval)))
         seqs = [seq for seq in seqs if seq <= judged]
