@@ -88,6 +88,21 @@ def ovn_listener(address, transport, port):
     return 'p%s:%d:%s' % (transport, port, _host_part(address, 'listener address'))
 
 
+def ovn_database_options(options, variable=None):
+    """The options of ovn-ctl that the database servers run with, ovn-northd's left out (those
+    starting with --ovn-northd-): a change of those alone needs ovn-northd restarted, not the
+    databases. ``options`` is a list of options, or the text of the units' environment file, whose
+    ``variable="..."`` line holds them (none when the file has no such line)."""
+    if isinstance(options, str):
+        if not variable:
+            raise MeshError('ovn_database_options: the text of an environment file needs the variable to read')
+        line = re.search(r'^%s="([^"]*)"' % re.escape(variable), options, re.M)
+        options = line.group(1).split() if line else []
+    if not isinstance(options, (list, tuple)) or not all(isinstance(option, str) for option in options):
+        raise MeshError('ovn_database_options: the input is %r, not a list of options or an environment file' % (options,))
+    return [option for option in options if not option.startswith('--ovn-northd-')]
+
+
 def cluster_servers(status):
     """The servers an OVN Raft cluster lists in ``ovn-appctl cluster/status``: [{sid, address}] with
     the short server ID and the address without brackets."""

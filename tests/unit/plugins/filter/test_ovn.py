@@ -210,3 +210,44 @@ def test_a_healthy_member_has_no_problems_and_each_fault_is_named():
     # No answer is a failure, not an empty list.
     assert FILTERS['cluster_problems']('', 'OVN_Northbound', 3) == [
         'OVN_Northbound: no cluster/status answer (the database server does not run)']
+
+
+# The units' options of a member (controller_systemd_opts): the databases', then ovn-northd's, whose
+# northbound remotes name every member.
+DATABASE_OPTIONS = ['--db-nb-cluster-local-addr=198.18.0.22', '--db-nb-cluster-remote-addr=198.18.0.21',
+                    '--db-sb-cluster-local-addr=198.18.0.22', '--db-sb-cluster-remote-addr=198.18.0.21']
+NORTHD_OF_THREE = ['--ovn-northd-nb-db=ssl:198.18.0.21:6641,ssl:198.18.0.22:6641,ssl:198.18.0.23:6641',
+                   '--ovn-northd-sb-db=unix:/var/run/ovn/ovnsb_db.sock']
+
+
+def test_database_options_leave_out_ovn_northd_s():
+    assert FILTERS['ovn_database_options'](DATABASE_OPTIONS + NORTHD_OF_THREE) == DATABASE_OPTIONS
+    assert FILTERS['ovn_database_options']([]) == []
+
+
+def test_database_options_of_the_environment_file_are_those_the_role_writes():
+    written = '# Ansible managed\n# comment\nOVN_CTL_OPTS="%s"\n' % ' '.join(DATABASE_OPTIONS + NORTHD_OF_THREE)
+    assert FILTERS['ovn_database_options'](written, 'OVN_CTL_OPTS') == DATABASE_OPTIONS
+
+
+def test_a_member_leaving_changes_ovn_northd_s_options_only():
+    """ctl3 leaves: the northbound remotes of ovn-northd lose it, the databases' options stay, so the
+    role restarts ovn-northd alone (restarting every member's databases at once left the clusters
+    without a leader for a moment)."""
+    before = '%s="%s"\n' % ('OVN_CTL_OPTS', ' '.join(DATABASE_OPTIONS + NORTHD_OF_THREE))
+    after = DATABASE_OPTIONS + ['--ovn-northd-nb-db=ssl:198.18.0.21:6641,ssl:198.18.0.22:6641', NORTHD_OF_THREE[1]]
+    assert FILTERS['ovn_database_options'](before, 'OVN_CTL_OPTS') == FILTERS['ovn_database_options'](after)
+    moved = ['--db-nb-cluster-remote-addr=198.18.0.23' if option.startswith('--db-nb-cluster-remote') else option for option in after]
+    assert FILTERS['ovn_database_options'](before, 'OVN_CTL_OPTS') != FILTERS['ovn_database_options'](moved)
+
+
+def test_database_options_of_a_missing_file_or_line_are_none():
+    assert FILTERS['ovn_database_options']('', 'OVN_CTL_OPTS') == []
+    assert FILTERS['ovn_database_options']('OTHER="--x"\n', 'OVN_CTL_OPTS') == []
+
+
+def test_database_options_refuse_text_without_a_variable_and_other_input():
+    with pytest.raises(AnsibleFilterError, match='needs the variable to read'):
+        FILTERS['ovn_database_options']('OVN_CTL_OPTS="--x"')
+    with pytest.raises(AnsibleFilterError, match='not a list of options'):
+        FILTERS['ovn_database_options']({'content': 'x'})
