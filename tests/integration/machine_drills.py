@@ -77,13 +77,20 @@ class Pinger(Ping):
     """ping from a VM (a namespace host) at 50 per second, each reply stamped with the wall clock."""
 
     def __init__(self, state, vm, target):
+        # Warm-up, not measured: the userspace datapath drops the first packet towards a tunnel
+        # endpoint whose underlay MAC it has not resolved yet (a machine replaced by a fresh one has
+        # resolved none): the OVN machine lab's controller drill once lost exactly that one ping,
+        # with no gap between its replies.
+        in_lab_host(state, vm, ['ping', '-n', '-c', '3', '-i', '0.2', '-W', '1', target], check=False)
         super().__init__(state, vm, target, 0.02)
 
     def stop(self):
         """(sent, received, reply timestamps), as Ping.stop judges them; fails when there are fewer
         than two replies (no silence between replies can be measured)."""
         self.stopped_at = time.time()  # outage(): a silence that lasts until the stop is one too
-        sent, received, _seqs, stamps = super().stop()
+        sent, received, seqs, stamps = super().stop()
+        # The requests without a reply (icmp_seq from 1), for a message that says where they fell.
+        self.lost = sorted(set(range(1, sent + 1)) - set(seqs))
         assert len(stamps) >= 2, 'ping %s: fewer than two replies, no gap can be measured' % self.label
         return sent, received, stamps
 
