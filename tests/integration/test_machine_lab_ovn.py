@@ -14,10 +14,10 @@ a rebooted chassis came back under a random name that OVN's RBAC refused, with n
 traffic flows again and the verification table passes. Last, removing the lab leaves no process,
 directory or cgroup of its machines. Before that, hv3 leaves the fleet (hypervisor_state: absent),
 stays out after a reboot and joins again; then a controller, hv1 and the gateway that holds the
-router die, one at a time, and are replaced by fresh machines; then node certificates due are
-refused and rotated, and both CAs are rotated in three runs, with the VMs' traffic measured. One lab
-serves every test. (The mesh's hypervisors, gateways
-and service nodes are drilled on the mesh machine lab, test_machine_lab.py.)
+router die, one at a time, and are replaced by fresh machines; ctl3 leaves both clusters, stays out
+after a reboot and joins again; then node certificates due are refused and rotated, and both CAs
+are rotated in three runs, with the VMs' traffic measured. One lab serves every test. (The mesh's
+hypervisors, gateways and service nodes are drilled on the mesh machine lab, test_machine_lab.py.)
 """
 
 from __future__ import annotations
@@ -383,6 +383,59 @@ def test_the_gateway_holding_the_router_dies_and_a_fresh_machine_replaces_it(mac
     assert ew_sent > 0 and ew_received == ew_sent, 'east-west lost %d of %d pings' % (ew_sent - ew_received, ew_sent)
     rerun = pb.run(DEPLOY, extra_vars=EV, limit=gateway)
     assert changed_hosts(rerun) == {}, 'a re-run on the new %s changed: %s' % (gateway, sorted(changed_tasks(rerun)))
+
+
+def test_a_controller_leaves_stays_out_after_a_reboot_and_joins_again(machine_lab, tmp_path):
+    """controller_state: absent on ctl3 under systemd: it leaves both clusters (two members on the
+    others), OVN central stopped and disabled, its database files gone, the northbound still takes
+    writes, a re-run changes nothing; after a reboot it is still out (an enabled unit with no
+    database file would join again); present brings it back as a member of both. Runs limited to
+    the controllers, as an operator changes the control plane. vm1 -> vm3 (routed) loses nothing."""
+    pb, _first = machine_lab
+    leaving = Playbook(edited_inventory(LAB, tmp_path / 'lab_ovn', host_vars={'ctl3': {'controller_state': 'absent'}}))
+    everyone = sorted(OVN_CONTROLLERS.values())
+    assert all(cluster_facts('ctl1', db)[2] == everyone for db in DB_CTL)
+    pinger = Pinger(STATE, 'vm1', '198.18.101.3')
+    time.sleep(1)
+    started = time.monotonic()
+    left = leaving.run(DEPLOY, extra_vars=EV, limit='controllers')
+    left_in = time.monotonic() - started
+    # ctl1 and ctl2 restart ovn-northd alone (its northbound remotes lost ctl3), not their database
+    # servers: both restarted at once left the clusters without a leader for a moment (a run failed so).
+    restarted = sorted(host for host, task in changed_tasks(left) if task.endswith(RUN_OVN_CENTRAL))
+    assert restarted == [], 'OVN central restarted on %s when ctl3 left' % restarted
+
+    def out_of_the_clusters(when):
+        for host in ('ctl1', 'ctl2'):
+            for db in DB_CTL:
+                assert cluster_facts(host, db)[2] == everyone[:2], '%s %s: ctl3 still a member on %s' % (when, db, host)
+        out = ssh('ctl3', 'systemctl is-enabled ovn-central; systemctl is-active ovn-ovsdb-server-nb ovn-ovsdb-server-sb ovn-northd;'
+                          ' ls /var/lib/ovn/ovnnb_db.db /var/lib/ovn/ovnsb_db.db', check=False).stdout.split()
+        assert out == ['disabled', 'inactive', 'inactive', 'inactive'], (when, out)
+    out_of_the_clusters('after the run')
+    for argv in (['ls-add', 'leave-probe'], ['ls-del', 'leave-probe']):
+        assert ovn_ctl_as(as_root, 'ctl1', 'ovn-nbctl', OVN_NB, argv).returncode == 0, argv
+    assert changed_hosts(leaving.run(DEPLOY, extra_vars=EV, limit='controllers')) == {}, 'a re-run after ctl3 left changed something'
+    started = time.monotonic()
+    ssh('ctl3', 'sudo systemctl reboot', check=False, timeout=10)
+    booted = wait_booted(STATE, 'ctl3', started)
+    time.sleep(5)  # time enough for a database server started at boot to join
+    out_of_the_clusters('after a reboot')
+    started = time.monotonic()
+    joined = pb.run(DEPLOY, extra_vars=EV, limit='controllers')
+    joined_in = time.monotonic() - started
+    restarted = sorted(host for host, task in changed_tasks(joined) if task.endswith(RUN_OVN_CENTRAL))
+    assert restarted == ['ctl3'], 'OVN central (re)started on %s when ctl3 joined, ctl3 alone expected' % restarted
+    for db in DB_CTL:
+        assert all(cluster_facts(host, db)[2] == everyone for host in CONTROLLERS), '%s: ctl3 did not join again' % db
+        assert re.search(r'Role: (follower|leader)', cluster_status('ctl3', db)), cluster_status('ctl3', db)
+    sent, received, stamps = pinger.stop()
+    print('\nOVN machine drill: ctl3 left both clusters (run %.0f s; OVN central disabled), stayed out after a reboot (booted in '
+          '%.1f s), joined again (run %.0f s); vm1 -> vm3 lost %d of %d, longest gap %.2f s'
+          % (left_in, booted, joined_in, sent - received, sent, longest_gap(stamps)[0]))
+    assert sent > 0 and received == sent, 'vm1 -> vm3 lost %d of %d pings while ctl3 left and joined (icmp_seq %s, 50 a second)' % (
+        sent - received, sent, pinger.lost[:20])
+    assert changed_hosts(pb.run(DEPLOY, extra_vars=EV, limit='controllers')) == {}
 
 
 # Every OVN node of the lab, and the chassis among them (the rotation drills).
