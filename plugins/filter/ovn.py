@@ -3,16 +3,16 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters about OVN (logic in plugins/plugin_utils/_ovn.py; documentation in the YAML file of
 each filter's name): the member controllers, the OVSDB remote of a group of servers and a server's
-listener, the options of the database servers, a node's certificate, the ports of a chassis' bridges, where the topology schedules
-gateway ports on a chassis, the servers a Raft cluster lists and its health (raft_kick_plan, in its
-own file, reads cluster/status too)."""
+listener, the options of the database servers, a node's certificate, the ports of a chassis'
+bridges, where the topology schedules gateway ports on a chassis, the servers a Raft cluster lists
+and its health (raft_kick_plan, in its own file, reads cluster/status too)."""
 
 from __future__ import annotations
 
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import filters_named_as
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._ovn import (
-    cluster_problems, cluster_servers, ovn_bridge_ports, ovn_database_options, ovn_certificate, ovn_gateway_uses, ovn_listener, ovn_members,
-    ovn_remote)
+    cluster_problems, cluster_servers, ovn_bridge_ports, ovn_certificate, ovn_database_options, ovn_gateway_uses,
+    ovn_listener, ovn_members, ovn_remote)
 
 
 class FilterModule(object):
