@@ -385,6 +385,11 @@ def test_the_gateway_holding_the_router_dies_and_a_fresh_machine_replaces_it(mac
     assert changed_hosts(rerun) == {}, 'a re-run on the new %s changed: %s' % (gateway, sorted(changed_tasks(rerun)))
 
 
+def northd_states(hosts):
+    """systemctl is-active of ovn-northd on each host: it runs on every member (active or standby)."""
+    return [ssh(host, 'systemctl is-active ovn-northd', check=False).stdout.strip() for host in hosts]
+
+
 def test_a_controller_leaves_stays_out_after_a_reboot_and_joins_again(machine_lab, tmp_path):
     """controller_state: absent on ctl3 under systemd: it leaves both clusters (two members on the
     others), OVN central stopped and disabled, its database files gone, the northbound still takes
@@ -413,6 +418,7 @@ def test_a_controller_leaves_stays_out_after_a_reboot_and_joins_again(machine_la
                           ' ls /var/lib/ovn/ovnnb_db.db /var/lib/ovn/ovnsb_db.db', check=False).stdout.split()
         assert out == ['disabled', 'inactive', 'inactive', 'inactive'], (when, out)
     out_of_the_clusters('after the run')
+    assert northd_states(('ctl1', 'ctl2')) == ['active', 'active'], 'ovn-northd on ctl1, ctl2 after ctl3 left: %s' % northd_states(('ctl1', 'ctl2'))
     for argv in (['ls-add', 'leave-probe'], ['ls-del', 'leave-probe']):
         assert ovn_ctl_as(as_root, 'ctl1', 'ovn-nbctl', OVN_NB, argv).returncode == 0, argv
     assert changed_hosts(leaving.run(DEPLOY, extra_vars=EV, limit='controllers')) == {}, 'a re-run after ctl3 left changed something'
@@ -426,6 +432,7 @@ def test_a_controller_leaves_stays_out_after_a_reboot_and_joins_again(machine_la
     joined_in = time.monotonic() - started
     restarted = sorted(host for host, task in changed_tasks(joined) if task.endswith(RUN_OVN_CENTRAL))
     assert restarted == ['ctl3'], 'OVN central (re)started on %s when ctl3 joined, ctl3 alone expected' % restarted
+    assert northd_states(CONTROLLERS) == ['active'] * 3, 'ovn-northd after ctl3 joined: %s' % northd_states(CONTROLLERS)
     for db in DB_CTL:
         assert all(cluster_facts(host, db)[2] == everyone for host in CONTROLLERS), '%s: ctl3 did not join again' % db
         assert re.search(r'Role: (follower|leader)', cluster_status('ctl3', db)), cluster_status('ctl3', db)
