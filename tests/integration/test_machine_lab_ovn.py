@@ -260,6 +260,11 @@ def cluster_facts(host, db):
 RUN_OVN_CENTRAL = 'Run OVN central under systemd, enabled at boot'  # roles/controller/tasks/systemd.yml
 
 
+def central_started(run):
+    """The controllers on which a run (re)started OVN central's units, in order."""
+    return sorted(host for host, task in changed_tasks(run) if task.endswith(RUN_OVN_CENTRAL))
+
+
 def test_a_dead_controller_replaced_by_a_fresh_machine(machine_lab):
     """The first controller dies (switched off, no shutdown) and a fresh machine with its name and
     address takes its place, from the image: no OVN, no database. site.yml
@@ -289,7 +294,7 @@ def test_a_dead_controller_replaced_by_a_fresh_machine(machine_lab):
     sent, received, stamps = pinger.stop()
     # The members that stayed keep running: their units' options do not depend on who has a disk.
     # (Before controller_creator, replacing ctl1 restarted every member, then again on the next run.)
-    restarted = sorted(host for host, task in changed_tasks(replaced) if task.endswith(RUN_OVN_CENTRAL) and host != victim)
+    restarted = [host for host in central_started(replaced) if host != victim]
     assert restarted == [], 'OVN central restarted on %s, which stayed' % restarted
     after = dict(((host, db), cluster_facts(host, db)) for host in CONTROLLERS for db in DB_CTL)
     print('\nOVN controller replacement drill: %s (northbound, southbound: %s) switched off and replaced by a fresh '
@@ -407,7 +412,7 @@ def test_a_controller_leaves_stays_out_after_a_reboot_and_joins_again(machine_la
     left_in = time.monotonic() - started
     # ctl1 and ctl2 restart ovn-northd alone (its northbound remotes lost ctl3), not their database
     # servers: both restarted at once left the clusters without a leader for a moment (a run failed so).
-    restarted = sorted(host for host, task in changed_tasks(left) if task.endswith(RUN_OVN_CENTRAL))
+    restarted = central_started(left)
     assert restarted == [], 'OVN central restarted on %s when ctl3 left' % restarted
 
     def out_of_the_clusters(when):
@@ -418,7 +423,8 @@ def test_a_controller_leaves_stays_out_after_a_reboot_and_joins_again(machine_la
                           ' ls /var/lib/ovn/ovnnb_db.db /var/lib/ovn/ovnsb_db.db', check=False).stdout.split()
         assert out == ['disabled', 'inactive', 'inactive', 'inactive'], (when, out)
     out_of_the_clusters('after the run')
-    assert northd_states(('ctl1', 'ctl2')) == ['active', 'active'], 'ovn-northd on ctl1, ctl2 after ctl3 left: %s' % northd_states(('ctl1', 'ctl2'))
+    northd = northd_states(('ctl1', 'ctl2'))
+    assert northd == ['active', 'active'], 'ovn-northd on ctl1, ctl2 after ctl3 left: %s' % northd
     for argv in (['ls-add', 'leave-probe'], ['ls-del', 'leave-probe']):
         assert ovn_ctl_as(as_root, 'ctl1', 'ovn-nbctl', OVN_NB, argv).returncode == 0, argv
     assert changed_hosts(leaving.run(DEPLOY, extra_vars=EV, limit='controllers')) == {}, 'a re-run after ctl3 left changed something'
@@ -430,9 +436,10 @@ def test_a_controller_leaves_stays_out_after_a_reboot_and_joins_again(machine_la
     started = time.monotonic()
     joined = pb.run(DEPLOY, extra_vars=EV, limit='controllers')
     joined_in = time.monotonic() - started
-    restarted = sorted(host for host, task in changed_tasks(joined) if task.endswith(RUN_OVN_CENTRAL))
+    restarted = central_started(joined)
     assert restarted == ['ctl3'], 'OVN central (re)started on %s when ctl3 joined, ctl3 alone expected' % restarted
-    assert northd_states(CONTROLLERS) == ['active'] * 3, 'ovn-northd after ctl3 joined: %s' % northd_states(CONTROLLERS)
+    northd = northd_states(CONTROLLERS)
+    assert northd == ['active'] * 3, 'ovn-northd after ctl3 joined: %s' % northd
     for db in DB_CTL:
         assert all(cluster_facts(host, db)[2] == everyone for host in CONTROLLERS), '%s: ctl3 did not join again' % db
         assert re.search(r'Role: (follower|leader)', cluster_status('ctl3', db)), cluster_status('ctl3', db)
