@@ -8,6 +8,7 @@ did (tools/host_guard.py: root network namespace, forwarding, firewall, kernel m
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import json
 import math
@@ -185,18 +186,13 @@ class Ping(object):
 
 
 def start_ping(state_dir, host, target, interval, count=None):
-    """A Ping from a lab host to target every interval seconds (count of them, or until stop_ping)."""
+    """A Ping from a lab host to target every interval seconds (count of them, or until its stop())."""
     return Ping(state_dir, host, target, interval, count=count)
 
 
 def ping_result(ping, timeout=120):
     """(sent, received, the icmp_seq numbers answered) of a start_ping with a count, once it ends."""
     return ping.result(timeout=timeout)[:3]
-
-
-def stop_ping(ping):
-    """(sent, received, the icmp_seq numbers answered) of a start_ping, stopped (Ping.stop)."""
-    return ping.stop()[:3]
 
 
 def eventually(predicate, timeout=20, step=0.5):
@@ -398,6 +394,16 @@ def state_differences(before, after):
     """'host: part' for every part of a host's state that differs between two host_states()."""
     return ['%s: %s' % (host, part) for host in sorted(before) for part in sorted(set(before[host]) | set(after[host]))
             if before[host].get(part) != after[host].get(part)]
+
+
+def pki_files(pki_dir):
+    """{path: sha256} of every file of the PKI directory on the control node."""
+    out = {}
+    for folder, _dirs, names in os.walk(pki_dir):
+        for name in names:
+            with open(os.path.join(folder, name), 'rb') as handle:
+                out[os.path.relpath(os.path.join(folder, name), pki_dir)] = hashlib.sha256(handle.read()).hexdigest()
+    return out
 
 
 def changed_tasks(data):

@@ -167,16 +167,18 @@ def wait_booted(state, machine, started, timeout=120):
     raise AssertionError('%s did not come back within %d s' % (machine, timeout))
 
 
-def replace_with_a_fresh_machine(pb, lab, state, machine, extra_vars):
-    """A machine dies for good and a fresh one with its name and address takes its place: the dead
-    one is switched off and its disk wiped (_machine.wipe_machine), then playbooks/lab/create.yml
-    boots a fresh machine from the image in the same lab host, as a new server takes the dead one's
-    cables. It has what a fresh host has: sshd with the lab's keys (the lab keeps one host key per
-    name), no OVS, no OVN, a new machine-id. Returns the seconds until it was up."""
+def replace_with_a_fresh_machine(pb, lab, state, machines, extra_vars):
+    """Machines (a name or several) die for good and fresh ones with their names and addresses take
+    their places: the dead ones are switched off and their disks wiped (_machine.wipe_machine), then
+    playbooks/lab/create.yml boots fresh machines from the image in the same lab hosts, as new
+    servers take the dead ones' cables. They have what a fresh host has: sshd with the lab's keys
+    (the lab keeps one host key per name), no OVS, no OVN, a new machine-id. Returns the seconds
+    until they were up."""
     started = time.monotonic()
-    netns_pid = _lab.pid_of(lab, machine)
-    assert netns_pid, 'lab %s has no host %s' % (lab, machine)
-    assert _machine.wipe_machine(lab, state, machine, netns_pid), 'machine %s was not running' % machine
+    for machine in [machines] if isinstance(machines, str) else machines:
+        netns_pid = _lab.pid_of(lab, machine)
+        assert netns_pid, 'lab %s has no host %s' % (lab, machine)
+        assert _machine.wipe_machine(lab, state, machine, netns_pid), 'machine %s was not running' % machine
     pb.run(CREATE, extra_vars=extra_vars)
     return time.monotonic() - started
 

@@ -18,7 +18,9 @@ once); a crash of ovs-vswitchd on a hypervisor (the OpenFlow state is installed 
 traffic back within 5 s); afterwards the verification table passes, and then a site.yml run changes
 nothing. Then a move of the L2 gateway: the bridged path flows again within 5 s both ways (the
 gateway that stops bridging takes its trunk's link down for a moment, so that the physical switch
-forgets the overlay's MACs on its port, as a dead gateway's would). Last, removing the lab leaves no
+forgets the overlay's MACs on its port, as a dead gateway's would). Then the fleet shrinks and grows:
+the active gateway is drained, it, a hypervisor and a service node leave the inventory, and fresh
+machines of their names join, with no ping lost between the VMs that stay. Last, removing the lab leaves no
 process, directory or cgroup of its machines. (The controller's reboot is drilled on the OVN machine
 lab, test_machine_lab_ovn.py.) One lab serves every test of the module.
 """
@@ -34,10 +36,10 @@ import pytest
 import yaml
 
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import flow_cookie
-from conftest import (DEPLOY, ROOT, SITE, VERIFY, changed_hosts, changed_tasks, created_lab, failures, router_address_command,
-                      shows_address, wait_for)
+from conftest import (DEPLOY, ROOT, SITE, VERIFY, Playbook, changed_hosts, changed_tasks, created_lab, edited_inventory, failures,
+                      router_address_command, shows_address, wait_for)
 from machine_drills import (Pinger, destroy_leaving_nothing, detailed_differences, longest_gap, machine_states, outage, stopped_outage,
-                            wait_booted, wait_for_traffic)
+                            replace_with_a_fresh_machine, wait_booted, wait_for_traffic)
 import machine_drills
 
 LAB = os.path.join(ROOT, 'inventories', 'lab')
@@ -443,6 +445,93 @@ def test_a_move_of_the_l2_gateway_is_relearned(machine_lab):
           % (holder[0], other, moved_in, '; '.join('%s: %s' % (label, result) for label, _back, result in figures)))
     for label, back, result in figures:
         assert back is not None and back <= L2_BACK, '%s after the move of the L2 gateway: %s' % (label, result)
+
+
+def tunnel_remotes(host):
+    """The remote_ip of every tunnel interface of a machine's Open vSwitch."""
+    out = ssh(host, 'sudo ovs-vsctl --bare --columns=options list Interface').stdout
+    return sorted(re.findall(r'remote_ip="?([0-9.]+)', out))
+
+
+with open(os.path.join(LAB, 'hosts.yml')) as _handle:
+    _GROUPS = yaml.safe_load(_handle)['all']['children']
+TEP = dict((host, values['overlay_tep_address'].split('/')[0])
+           for group in ('hypervisors', 'service_nodes', 'gateways') for host, values in _GROUPS[group]['hosts'].items())
+EXT1 = '198.18.64.100'  # the external host, behind the gateways' router
+# The pairs measured while the fleet shrinks and grows cross none of the machines that leave:
+# vm1 (hv1) -> vm2 (hv2) east-west on blue, vm3 (hv2, red) -> ext1 north-south through the router.
+FLEET_PAIRS = (('vm1', VM_ADDRESS['vm2']), ('vm3', EXT1))
+
+
+def measured_run(playbook, limit=None):
+    """lab/deploy.yml under pings of FLEET_PAIRS: (its seconds, {pair label: (lost, sent, icmp_seq lost)})."""
+    pingers = [Pinger(STATE, vm, target) for vm, target in FLEET_PAIRS]
+    time.sleep(1)
+    started = time.monotonic()
+    try:
+        playbook.run(DEPLOY, extra_vars=EV, limit=limit)
+    finally:
+        took = time.monotonic() - started
+        time.sleep(1)
+        counts = {}
+        for pinger in pingers:
+            sent, received, _stamps = pinger.stop()
+            counts[pinger.label] = (sent - received, sent, pinger.lost[:10])
+    return took, counts
+
+
+def test_the_fleet_shrinks_and_grows_on_machines_without_loss(machine_lab, tmp_path):
+    """Day 2 on machines: the active gateway is drained (gateway_state, a run limited to it) and the
+    standby takes the router over; then the drained gateway, hv3 (with vm4) and sn2 leave the
+    inventory and site.yml runs (their tunnels go from every machine that stays); then they are
+    switched off for good and fresh machines of the same names (empty disks) join, and site.yml runs
+    again (their tunnels come back everywhere, the new VM reaches the old ones). vm1 -> vm2 and
+    vm3 -> ext1 lose nothing in any run, except north-south for under a second in the drain's
+    handover; a re-run after the shrink and after the grow changes nothing."""
+    pb, _runs = machine_lab
+    active = router_holders()
+    assert len(active) == 1, 'router %s is held by %s, not by one gateway' % (ROUTER['name'], active)
+    gateway, standby = active[0], [gw for gw in GATEWAYS if gw != active[0]][0]
+    leaving = ('hv3', 'sn2', gateway)
+    gone = [TEP[host] for host in leaving]
+    staying = [host for host in ('hv1', 'hv2', 'sn1', 'sn2', 'gw1', 'gw2') if host not in leaving]
+    before = dict((host, tunnel_remotes(host)) for host in staying)
+    for host, remotes in before.items():  # else the shrink's check below would prove nothing
+        assert set(gone) & set(remotes), (host, remotes)
+
+    drain = Playbook(edited_inventory(LAB, tmp_path / 'drain', host_vars={gateway: {'gateway_state': 'drained'}}))
+    runs = [('drain %s' % gateway,) + measured_run(drain, limit=gateway)]
+    assert router_holders() == [standby], 'the drain did not move router %s to %s' % (ROUTER['name'], standby)
+
+    smaller = Playbook(edited_inventory(LAB, tmp_path / 'smaller', drop_hosts=list(leaving) + ['vm4']))
+    runs.append(('shrink',) + measured_run(smaller))
+    for host in staying:
+        remotes = tunnel_remotes(host)
+        assert remotes == [r for r in before[host] if r not in gone], (host, before[host], remotes)
+    assert changed_hosts(smaller.run(DEPLOY, extra_vars=EV)) == {}, 're-run after the shrink changed something'
+
+    up_in = replace_with_a_fresh_machine(pb, NAME, STATE, leaving, EV)
+    assert ssh('hv3', 'pgrep -c ovs-vswitchd || true').stdout.strip() == '0', 'hv3 is not a fresh machine'
+    runs.append(('grow',) + measured_run(pb))
+    for host in staying:
+        assert tunnel_remotes(host) == before[host], host
+    # The fresh gateway joins as backup (nopreempt): the router stays where it is.
+    assert router_holders() == [standby], 'router %s moved when %s joined' % (ROUTER['name'], gateway)
+    for target in (VM_ADDRESS['vm3'], EXT1):  # the new VM reaches the old ones and, through the router, outside
+        wait_for_traffic(STATE, 'vm4', target, time.monotonic(), timeout=10)
+    assert changed_hosts(pb.run(DEPLOY, extra_vars=EV)) == {}, 're-run after the grow changed something'
+
+    print('\nfleet drill on machines (%s, the active gateway, drained; then it, hv3 with vm4 and sn2 leave; fresh machines '
+          'of those names, up in %.1f s, join):' % (gateway, up_in))
+    for label, took, counts in runs:
+        print('  %-10s site.yml %5.1f s; %s' % (label, took, '; '.join(
+            '%s lost %d of %d' % (pair, lost, sent) for pair, (lost, sent, _seqs) in counts.items())))
+    for label, _took, counts in runs:
+        for pair, (lost, sent, seqs) in counts.items():
+            # The drain hands the router over: north-south packets in flight may be lost for less
+            # than a second (50 pings at 50 a second); nothing else may lose a ping.
+            allowed = 50 if label.startswith('drain') and pair.startswith('vm3') else 0
+            assert sent > 0 and lost <= allowed, '%s: %s lost %d of %d pings (icmp_seq %s)' % (label, pair, lost, sent, seqs)
 
 
 def test_removing_the_lab_leaves_no_machine_behind(machine_lab):

@@ -13,7 +13,8 @@ set the system-id from /etc/openvswitch/system-id.conf at every start; before th
 a rebooted chassis came back under a random name that OVN's RBAC refused, with no flows), its VM's
 traffic flows again and the verification table passes. Last, removing the lab leaves no process,
 directory or cgroup of its machines. Before that, hv3 leaves the fleet (hypervisor_state: absent),
-stays out after a reboot and joins again; then a controller, hv1 and the gateway that holds the
+stays out after a reboot and joins again; the fleet is renewed (hv4, a fresh machine, joins while hv3
+and gw2 leave in one run, then they come back and hv4 goes); then a controller, hv1 and the gateway that holds the
 router die, one at a time, and are replaced by fresh machines; ctl3 leaves both clusters, stays out
 after a reboot and joins again; then node certificates due are refused and rotated, and both CAs
 are rotated in three runs, with the VMs' traffic measured. One lab serves every test. (The mesh's
@@ -29,9 +30,10 @@ import time
 
 import pytest
 
-from conftest import (DEPLOY, OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_TABLE, ROOT, VERIFY_OVN as VERIFY, Playbook, changed_hosts, changed_tasks,
-                      created_lab, edited_inventory, in_lab_host, ovn_ctl_as, results, wait_for)
+from conftest import (CREATE, DEPLOY, OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_TABLE, ROOT, VERIFY_OVN as VERIFY, Playbook, changed_hosts,
+                      changed_tasks, created_lab, edited_inventory, in_lab_host, ovn_ctl_as, pki_files, results, wait_for)
 
+from ansible_collections.netvirt.overlay.plugins.module_utils import _lab, _machine
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._pki import certificate_signed_by
 from machine_drills import (Pinger, destroy_leaving_nothing, longest_gap, outage, replace_with_a_fresh_machine, wait_booted,
                             wait_for_traffic)
@@ -246,6 +248,116 @@ def test_a_hypervisor_leaves_for_good_and_stays_gone_after_a_reboot(machine_lab,
           '(booted in %.1f s), joined again (vm3 traffic %.1f s after the run); vm1 -> vm2 lost %d of %d'
           % (booted, back, sent - received, sent))
     assert sent > 0 and received == sent, 'vm1 -> vm2 lost %d of %d pings' % (sent - received, sent)
+
+
+def chassis_names():
+    return sorted(sb_column('Chassis', 'name', ''))
+
+
+def ha_chassis():
+    """The chassis of the northbound database's HA chassis groups."""
+    return sorted(ssh('ctl1', 'sudo ovn-nbctl --no-leader-only --bare --columns=chassis_name list HA_Chassis').stdout.split())
+
+
+def tunnel_remotes(host):
+    """The remote_ip of every tunnel port ovn-controller made on a chassis."""
+    return sorted(set(re.findall(r'remote_ip="?([0-9.]+)', as_root(host, ['ovs-vsctl', '--bare', '--columns=options',
+                                                                          'list', 'Interface']).stdout)))
+
+
+# A hypervisor new to the fleet (a machine like the others), with a VM of its own on blue.
+NEW_HYPERVISOR = {'hypervisors': {'hv4': {'lab_mgmt_address': '198.18.0.14/24', 'overlay_tep_address': '198.18.1.14/24'}},
+                  'vms': {'vm5': {'vm_hypervisor': 'hv4', 'vm_network': 'blue', 'vm_address': '198.18.100.5/24',
+                                  'vm_mac': '02:00:00:00:64:05'}}}
+BLUE_VM2_PORT = "        - {name: vm2, mac: \"{{ hostvars['vm2'].vm_mac }}\", ips: [\"{{ hostvars['vm2'].vm_address | split('/') | first }}\"]}\n"
+EDGE_GW2 = "        - {name: gw2, priority: \"{{ hostvars['gw2'].gateway_ovn_priority }}\"}\n"
+
+
+def edit_topology(inventory, *replacements):
+    """Edit the topology in the group_vars/all.yml of an inventory copy, as a user would."""
+    group_vars = os.path.join(inventory, 'group_vars', 'all.yml')
+    with open(group_vars) as handle:
+        text = handle.read()
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    with open(group_vars, 'w') as handle:
+        handle.write(text)
+    return inventory
+
+
+def test_the_fleet_is_renewed_a_hypervisor_joins_while_another_and_a_gateway_leave(machine_lab, tmp_path):
+    """Day 2 on the OVN fleet of machines. gw2 alone set absent while the topology still lists it is
+    refused. Then one run: hv4, a fresh machine new to the fleet, joins with vm5; hv3 leaves
+    (hypervisor_state: absent) and so does gw2, the standby gateway (gateway_state: absent, taken out
+    of the HA chassis group in the same run). The leavers' chassis rows, every other chassis's tunnels
+    to them, their ovn-controller, keys and certificates are gone (the PKI keeps the certificates under
+    retired/), every chassis has a tunnel to hv4 and vm5 reaches vm1; a re-run changes nothing. A
+    second run brings hv3 and gw2 back and takes hv4 away, which is then switched off; a run of the
+    inventory as it was changes nothing. vm1 -> vm2 (hv1 to hv2) and vm4's way out through gw1 lose
+    nothing meanwhile."""
+    pb, _first = machine_lab
+    listed = Playbook(edited_inventory(LAB, tmp_path / 'listed', host_vars={'gw2': {'gateway_state': 'absent'}}))
+    listed.run(DEPLOY, extra_vars=EV, expect_rc=2)
+    assert 'overlay_ovn_topology still lists its chassis gw2 in ha_chassis_groups edge' in listed.last_output
+
+    renewed = Playbook(edit_topology(
+        edited_inventory(LAB, tmp_path / 'renewed', add_hosts=NEW_HYPERVISOR,
+                         host_vars={'hv3': {'hypervisor_state': 'absent'}, 'gw2': {'gateway_state': 'absent'}}),
+        (EDGE_GW2, ''), (BLUE_VM2_PORT, BLUE_VM2_PORT + BLUE_VM2_PORT.replace('vm2', 'vm5'))))
+    back = Playbook(edited_inventory(LAB, tmp_path / 'back', add_hosts={
+        'hypervisors': {'hv4': dict(NEW_HYPERVISOR['hypervisors']['hv4'], hypervisor_state='absent')}}))
+    teps = {'hv3': '198.18.1.13', 'gw2': '198.18.1.32'}
+    hv4_tep = '198.18.1.14'
+    assert {'hv3', 'gw2'} <= set(chassis_names()) and ha_chassis() == ['gw1', 'gw2']
+    assert router_chassis() == ['gw1'], 'the router is on %s, not on gw1 (the gateway that stays)' % router_chassis()
+    assert all(set(teps.values()) <= set(tunnel_remotes(host)) for host in ('hv1', 'hv2', 'gw1'))
+    started = time.monotonic()
+    renewed.run(CREATE, extra_vars=EV)  # hv4 boots, a fresh machine, and vm5 on it
+    hv4_up = time.monotonic() - started
+    pairs = (('vm1', '198.18.100.2'), ('vm4', '198.18.200.100'))
+    pingers = [Pinger(STATE, vm, target) for vm, target in pairs]
+    time.sleep(1)
+    start = time.monotonic()
+    renewed.run(DEPLOY, extra_vars=EV)
+    renewed_in = time.monotonic() - start
+    wait_for('the chassis are gw1, hv1, hv2 and hv4', lambda: chassis_names() == ['gw1', 'hv1', 'hv2', 'hv4'], 20)
+    assert ha_chassis() == ['gw1']
+    _done, tunnels_in = wait_for('every chassis has a tunnel to hv4 and none to hv3 and gw2', lambda: all(
+        hv4_tep in tunnel_remotes(host) and not set(teps.values()) & set(tunnel_remotes(host)) for host in ('hv1', 'hv2', 'gw1')), 20)
+    wait_for_traffic(STATE, 'vm5', '198.18.100.1', time.monotonic(), timeout=30)
+    pki = pki_files(STATE + '.pki')
+    for host in teps:
+        assert as_root(host, ['ovn-appctl', '-t', 'ovn-controller', 'version'], check=False).returncode != 0, \
+            'ovn-controller runs on %s' % host
+        assert as_root(host, ['ls', '/etc/ovn/ovn-privkey.pem', '/etc/ovn/ovn-cert.pem'], check=False).stdout == '', \
+            '%s kept its key or certificate' % host
+        assert 'nodes/chassis/%s-cert.pem' % host not in pki and 'nodes/chassis/%s-privkey.pem' % host not in pki, sorted(pki)
+        assert [f for f in pki if re.match(r'nodes/retired/%s-left-\d{8}T\d{6}Z-cert\.pem$' % host, f)], sorted(pki)
+    assert changed_hosts(renewed.run(DEPLOY, extra_vars=EV)) == {}, 'a re-run of the renewed fleet changed something'
+    during_renewal = [pinger.stop() + (pinger.lost,) for pinger in pingers]
+
+    pingers = [Pinger(STATE, vm, target) for vm, target in pairs]
+    time.sleep(1)
+    start = time.monotonic()
+    back.run(DEPLOY, extra_vars=EV)
+    back_in = time.monotonic() - start
+    # hv4 left: switched off for good.
+    assert _machine.wipe_machine(NAME, STATE, 'hv4', _lab.pid_of(NAME, 'hv4')), 'machine hv4 was not running'
+    wait_for_traffic(STATE, 'vm3', '198.18.101.4', time.monotonic(), timeout=60)  # vm3 on hv3 again
+    wait_for('the chassis are gw1, gw2, hv1, hv2 and hv3', lambda: chassis_names() == ['gw1', 'gw2', 'hv1', 'hv2', 'hv3'], 20)
+    assert ha_chassis() == ['gw1', 'gw2'] and router_chassis() == ['gw1']
+    assert changed_hosts(pb.run(DEPLOY, extra_vars=EV)) == {}, 'a run of the inventory as it was changed something'
+    during_return = [pinger.stop() + (pinger.lost,) for pinger in pingers]
+    figures = ', '.join('%s lost %d of %d in the renewal, %d of %d in the return'
+                        % (pinger.label, rsent - rreceived, rsent, bsent - breceived, bsent)
+                        for pinger, (rsent, rreceived, _r, _rl), (bsent, breceived, _b, _bl)
+                        in zip(pingers, during_renewal, during_return))
+    print('\nOVN machine fleet drill: hv4 (a fresh machine, up in %.1f s) joined while hv3 and gw2 left (run %.0f s; tunnels '
+          'to hv4 and none to the leavers %.1f s after), then hv3 and gw2 joined again while hv4 left and was switched off '
+          '(run %.0f s); %s' % (hv4_up, renewed_in, tunnels_in, back_in, figures))
+    for sent, received, _stamps, lost in during_renewal + during_return:
+        assert sent > 0 and received == sent, '%s (icmp_seq lost: %s)' % (figures, lost[:20])
 
 
 def cluster_facts(host, db):

@@ -12,25 +12,24 @@ deployment, then failure drills, on one lab that the tests take through in order
 3. The same deployment switched to VXLAN: every chassis re-registers, playbooks/lab/verify_ovn.yml passes.
 (A dead controller, hypervisor or gateway replaced by a fresh machine, the gateway failover that
 the death of the active one causes, a crash of ovs-vswitchd on a chassis (systemd restarts it), a
-controller that leaves the clusters and joins again, and the rotation of node certificates and of
-the CAs are drilled on booted machines, test_machine_lab_ovn.py.)
+controller that leaves the clusters and joins again, the fleet's renewal (a hypervisor joins while
+another and a gateway leave) and the rotation of node certificates and of the CAs are drilled on
+booted machines, test_machine_lab_ovn.py.)
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
 import re
-import signal
 import time
 
 import pytest
 
-from conftest import (CREATE, DEPLOY, OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_SSL, OVN_TABLE, ROOT, Playbook, changed_hosts,
-                      changed_tasks, edited_inventory, host_states, in_lab_host, lab_fixtures, lab_pid, ovn_ctl_as, ping_result,
-                      results, start_ping, state_differences, stop_ping, wait_for)
+from conftest import (DEPLOY, OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_SSL, OVN_TABLE, ROOT, Playbook, changed_hosts,
+                      changed_tasks, edited_inventory, host_states, in_lab_host, lab_fixtures, ovn_ctl_as, ping_result,
+                      pki_files, results, start_ping, state_differences, wait_for)
 from conftest import VERIFY_OVN as VERIFY
 
 
@@ -108,16 +107,6 @@ PKI_TASKS = ('The PKI has a home on the control node (overlay_ovn_pki_dir; site.
 # The signing tasks are included only for the nodes that need a certificate signed.
 SIGN_INCLUDE = 'Sign a key and certificate for this node on the control node (none yet, due, or not of the new CA)'
 OVN_NODES = ('ctl1', 'ctl2', 'ctl3', 'hv1', 'hv2', 'hv3', 'gw1', 'gw2')
-
-
-def pki_files(pki_dir):
-    """{path: sha256} of every file of the PKI directory on the control node."""
-    out = {}
-    for folder, _dirs, names in os.walk(pki_dir):
-        for name in names:
-            with open(os.path.join(folder, name), 'rb') as handle:
-                out[os.path.relpath(os.path.join(folder, name), pki_dir)] = hashlib.sha256(handle.read()).hexdigest()
-    return out
 
 
 def test_a_fresh_control_node_with_the_same_pki_dir_signs_nothing(deployed, tmp_path):
@@ -292,114 +281,6 @@ def test_a_controller_whose_server_does_not_run_is_not_forgotten(deployed, tmp_p
     finally:
         deployed.run(DEPLOY, extra_vars=EXTRA, limit='controllers')
     assert role('ctl3', 'Northbound') in ('follower', 'leader')
-
-
-def chassis_names(via):
-    return sorted(sh(via, ['ovn-sbctl', '--db=' + OVN_SB] + OVN_SSL + ['--bare', '--columns=name', 'list', 'Chassis']).stdout.split())
-
-
-def tunnel_remotes(host):
-    """The remote_ip of every tunnel port ovn-controller made on a chassis."""
-    out = sh(host, ['ovs-vsctl', '--bare', '--columns=options', 'list', 'Interface']).stdout
-    return sorted(set(re.findall(r'remote_ip="?([0-9.]+)', out)))
-
-
-def ha_chassis(via):
-    """The chassis of the northbound database's HA chassis groups."""
-    argv = ['ovn-nbctl', '--db=' + OVN_NB] + OVN_SSL + ['--bare', '--columns=chassis_name', 'list', 'HA_Chassis']
-    return sorted(sh(via, argv).stdout.split())
-
-
-# A hypervisor new to the fleet, with a VM of its own on blue.
-NEW_HYPERVISOR = {'hypervisors': {'hv4': {'lab_mgmt_address': '198.18.0.14/24', 'overlay_tep_address': '198.18.1.14/24'}},
-                  'vms': {'vm5': {'vm_hypervisor': 'hv4', 'vm_network': 'blue', 'vm_address': '198.18.100.5/24',
-                                  'vm_mac': '02:00:00:00:64:05'}}}
-BLUE_VM2_PORT = "        - {name: vm2, mac: \"{{ hostvars['vm2'].vm_mac }}\", ips: [\"{{ hostvars['vm2'].vm_address | split('/') | first }}\"]}\n"
-EDGE_GW2 = "        - {name: gw2, priority: \"{{ hostvars['gw2'].gateway_ovn_priority }}\"}\n"
-
-
-def edit_topology(inventory, *replacements):
-    """Edit the topology in the group_vars/all.yml of an inventory copy, as a user would."""
-    group_vars = os.path.join(inventory, 'group_vars', 'all.yml')
-    with open(group_vars) as handle:
-        text = handle.read()
-    for old, new in replacements:
-        assert old in text, old
-        text = text.replace(old, new)
-    with open(group_vars, 'w') as handle:
-        handle.write(text)
-    return inventory
-
-
-def test_the_fleet_is_renewed_chassis_join_and_leave(deployed, tmp_path):
-    """Day 2 on the OVN fleet. One run: hv4, new to the fleet, joins with vm5; hv3 leaves
-    (hypervisor_state: absent) and so does gw2, the standby gateway (gateway_state: absent, taken
-    out of the HA chassis group in the same run). The leavers' chassis rows, every other chassis's
-    tunnels to them, their ovn-controller, keys and certificates are gone (the PKI keeps the
-    certificates under retired/), every chassis has a tunnel to hv4 and vm5 reaches vm1; a re-run
-    changes nothing. Before that, gw2 alone set absent while the topology still lists it is refused.
-    A second run brings hv3 and gw2 back as new chassis and takes hv4 away, which is then switched
-    off. vm1 -> vm2 and vm2's way out through gw1 lose nothing meanwhile."""
-    listed = Playbook(edited_inventory(INVENTORY, tmp_path / 'listed', host_vars={'gw2': {'gateway_state': 'absent'}}))
-    listed.run(DEPLOY, extra_vars=EXTRA, expect_rc=2)
-    assert 'overlay_ovn_topology still lists its chassis gw2 in ha_chassis_groups edge' in listed.last_output
-
-    renewed = Playbook(edit_topology(
-        edited_inventory(INVENTORY, tmp_path / 'renewed', add_hosts=NEW_HYPERVISOR,
-                         host_vars={'hv3': {'hypervisor_state': 'absent'}, 'gw2': {'gateway_state': 'absent'}}),
-        (EDGE_GW2, ''), (BLUE_VM2_PORT, BLUE_VM2_PORT + BLUE_VM2_PORT.replace('vm2', 'vm5'))))
-    back = Playbook(edited_inventory(INVENTORY, tmp_path / 'back', add_hosts={
-        'hypervisors': {'hv4': dict(NEW_HYPERVISOR['hypervisors']['hv4'], hypervisor_state='absent')}}))
-    teps = {'hv3': '198.18.1.13', 'gw2': '198.18.1.32'}
-    hv4_tep = '198.18.1.14'
-    assert {'hv3', 'gw2'} <= set(chassis_names('ctl1')) and ha_chassis('ctl1') == ['gw1', 'gw2']
-    assert active_gateway('ctl1') == 'gw1'
-    assert all(set(teps.values()) <= set(tunnel_remotes(host)) for host in ('hv1', 'hv2', 'gw1'))
-    renewed.run(CREATE, extra_vars=EXTRA)
-    for vm, target in (('vm1', '198.18.100.2'), ('vm2', '198.18.200.100')):
-        sh(vm, ['ping', '-c', '3', '-i', '0.2', '-W', '1', target], check=False)
-    pings = [start_ping(STATE, 'vm1', '198.18.100.2', 0.2), start_ping(STATE, 'vm2', '198.18.200.100', 0.2)]
-    time.sleep(1)
-    start = time.monotonic()
-    renewed.run(DEPLOY, extra_vars=EXTRA)
-    renewed_in = time.monotonic() - start
-    wait_for('the chassis are gw1, hv1, hv2 and hv4', lambda: chassis_names('ctl1') == ['gw1', 'hv1', 'hv2', 'hv4'], 20)
-    assert ha_chassis('ctl1') == ['gw1']
-    _done, tunnels_in = wait_for('every chassis has a tunnel to hv4 and none to hv3 and gw2', lambda: all(
-        hv4_tep in tunnel_remotes(host) and not set(teps.values()) & set(tunnel_remotes(host)) for host in ('hv1', 'hv2', 'gw1')), 20)
-    wait_for('vm5 (on hv4) reaches vm1', lambda: sh(
-        'vm5', ['ping', '-c', '1', '-W', '1', '198.18.100.1'], check=False).returncode == 0, 30)
-    pki = pki_files(STATE + '.pki')
-    for host in teps:
-        assert sh(host, ['ovn-appctl', '-t', 'ovn-controller', 'version'], check=False).returncode != 0, \
-            'ovn-controller runs on %s' % host
-        assert sh(host, ['ls', '/etc/ovn/ovn-privkey.pem', '/etc/ovn/ovn-cert.pem'], check=False).stdout == '', \
-            '%s kept its key or certificate' % host
-        assert 'nodes/chassis/%s-cert.pem' % host not in pki and 'nodes/chassis/%s-privkey.pem' % host not in pki, sorted(pki)
-        assert [f for f in pki if re.match(r'nodes/retired/%s-left-\d{8}T\d{6}Z-cert\.pem$' % host, f)], sorted(pki)
-    assert changed_hosts(renewed.run(DEPLOY, extra_vars=EXTRA)) == {}, 'a re-run of the renewed fleet changed something'
-    during_renewal = [stop_ping(ping) for ping in pings]
-
-    pings = [start_ping(STATE, 'vm1', '198.18.100.2', 0.2), start_ping(STATE, 'vm2', '198.18.200.100', 0.2)]
-    start = time.monotonic()
-    back.run(DEPLOY, extra_vars=EXTRA)
-    back_in = time.monotonic() - start
-    for host in ('hv4', 'vm5'):  # switched off once it left
-        os.kill(lab_pid(STATE, host), signal.SIGKILL)
-    wait_for('vm3 (on hv3) reaches vm4 again', lambda: sh(
-        'vm3', ['ping', '-c', '1', '-W', '1', '198.18.101.4'], check=False).returncode == 0, 60)
-    during_return = [stop_ping(ping) for ping in pings]
-    wait_for('the chassis are gw1, gw2, hv1, hv2 and hv3', lambda: chassis_names('ctl1') == ['gw1', 'gw2', 'hv1', 'hv2', 'hv3'], 20)
-    assert ha_chassis('ctl1') == ['gw1', 'gw2'] and active_gateway('ctl1') == 'gw1'
-    figures = ', '.join('%s lost %d of %d in the renewal, %d of %d in the return'
-                        % (pair, rsent - rreceived, rsent, bsent - breceived, bsent)
-                        for pair, (rsent, rreceived, _r), (bsent, breceived, _b)
-                        in zip(('vm1 -> vm2', 'vm2 -> outside via gw1'), during_renewal, during_return))
-    print('\nfleet renewal drill: hv4 joined while hv3 and gw2 left (run %.0f s; tunnels to hv4 and none to the '
-          'leavers %.1f s after), then hv3 and gw2 joined again while hv4 left (run %.0f s); %s'
-          % (renewed_in, tunnels_in, back_in, figures))
-    for sent, received, _seqs in during_renewal + during_return:
-        assert sent > 0 and received == sent, figures
 
 
 def test_vxlan_encapsulation(deployed):
