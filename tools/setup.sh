@@ -14,15 +14,11 @@
 NVO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export NVO_ROOT
 
-NVO_DEB_LISTS=("$NVO_ROOT/tools/packages-debian.txt")
 NVO_LOCK="$NVO_ROOT/tools/requirements.lock"
-if [ "${NVO_SETUP_FOR:-}" != main-job ]; then
-    NVO_DEB_LISTS+=("$NVO_ROOT/tools/packages-debian-tests.txt")
-fi
 
-missing_debs() {
+missing_debs() {  # list files: the packages of them that are not installed
     local pkg
-    cat "${NVO_DEB_LISTS[@]}" | grep -v '^\s*#' | awk 'NF{print $1}' | while read -r pkg; do
+    cat "$@" | grep -v '^\s*#' | awk 'NF{print $1}' | while read -r pkg; do
         dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' || echo "$pkg"
     done
 }
@@ -32,12 +28,24 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-mapfile -t NEED < <(missing_debs)
-if [ "${#NEED[@]}" -gt 0 ]; then
-    echo "== installing Debian packages: ${NEED[*]}"
+# The main job's packages without their recommendations: it needs none of them, and dpkg-dev's
+# alone (build-essential, a C compiler) were most of what a fresh machine downloaded. The tests'
+# packages with theirs (krb5-user's krb5-config, for one, is what a Kerberos client is set up with).
+mapfile -t NEED < <(missing_debs "$NVO_ROOT/tools/packages-debian.txt")
+NEED_TESTS=()
+if [ "${NVO_SETUP_FOR:-}" != main-job ]; then
+    mapfile -t NEED_TESTS < <(missing_debs "$NVO_ROOT/tools/packages-debian-tests.txt")
+fi
+if [ "$((${#NEED[@]} + ${#NEED_TESTS[@]}))" -gt 0 ]; then
+    echo "== installing Debian packages: ${NEED[*]} ${NEED_TESTS[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq "${NEED[@]}" >/dev/null
+    if [ "${#NEED[@]}" -gt 0 ]; then
+        apt-get install -y -qq --no-install-recommends "${NEED[@]}" >/dev/null
+    fi
+    if [ "${#NEED_TESTS[@]}" -gt 0 ]; then
+        apt-get install -y -qq "${NEED_TESTS[@]}" >/dev/null
+    fi
 fi
 
 # The virtualenv is keyed by the pins, so a change of pins builds a fresh one.
@@ -65,4 +73,4 @@ export ANSIBLE_COLLECTIONS_PATH="$NVO_COLLECTIONS"
 export ANSIBLE_CONFIG="$NVO_ROOT/ansible.cfg"
 # A caller that sources this file gets the variables above and nothing of the working state.
 unset -f missing_debs nvo_venv_of
-unset NVO_DEB_LISTS NVO_LOCK NEED
+unset NVO_LOCK NEED NEED_TESTS
