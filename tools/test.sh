@@ -107,12 +107,12 @@ packaging() { python -m pytest tests/packaging -q -rPfE -p no:cacheprovider "${p
 # against real OVS, AWX's runner, the GRE recipe, Kerberos, Molecule) end the two busy lanes, which
 # are done with their other steps minutes before the machine lab. The namespace labs come after:
 # their failover figures are tenths of a second and want the cores to themselves.
-# (Measured on 2026-12-05 from a fresh clone: lanes A and B took about 1175 s and 1160 s, the OVN
-# machine lab 1875 s; the timed labs after all three, 33 minutes with the mesh machine lab.)
+# (Measured on 2026-12-06 from a fresh clone: lane A 2147 s with the mesh machine lab, lane B 964 s,
+# the OVN machine lab 2349 s; the timed labs after all three, 15.5 minutes; 55 min 16 s in all.)
 LANE_INTEGRATION=(tests/integration/test_machine_lab_ovn.py)
 # The mesh machine lab is of the same kind (booted machines, drills with deadlines of seconds, not
-# tenths): it ends lane A, which is done about 12 minutes before the OVN machine lab, instead of
-# lengthening the timed labs after all three lanes (about 8 minutes there, 2026-12-05).
+# tenths): it ends lane A, which is done with its other steps about 16 minutes before the OVN
+# machine lab, instead of lengthening the timed labs after all three lanes (about 8 minutes there).
 LANE_A_MACHINES=(tests/integration/test_machine_lab.py)
 TIMELESS_A=(tests/integration/test_bad_input.py tests/integration/test_ca_rotation_control_node.py
             tests/integration/test_ovs_modules.py tests/integration/test_ansible_runner.py)
