@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -165,6 +166,12 @@ def wait_booted(state, machine, started, timeout=120):
                 return took
         time.sleep(0.2)
     raise AssertionError('%s did not come back within %d s' % (machine, timeout))
+
+
+def tunnel_remotes(state, host):
+    """The remote_ip of every tunnel interface of a machine's Open vSwitch (sorted, one per port)."""
+    out = ssh(state, host, 'sudo ovs-vsctl --bare --columns=options list Interface').stdout
+    return sorted(re.findall(r'remote_ip="?([0-9.]+)', out))
 
 
 def replace_with_a_fresh_machine(pb, lab, state, machines, extra_vars):

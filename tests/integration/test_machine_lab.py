@@ -152,10 +152,10 @@ with open(os.path.join(LAB, 'group_vars', 'gateways.yml')) as _handle:
     ROUTER = yaml.safe_load(_handle)['gateway_routers'][0]
 GATEWAYS = ('gw1', 'gw2')
 with open(os.path.join(LAB, 'hosts.yml')) as _handle:
-    _gateway_vars = yaml.safe_load(_handle)['all']['children']['gateways']['hosts']
+    _GROUPS = yaml.safe_load(_handle)['all']['children']
 # nopreempt matters for the gateway of the higher VRRP priority: once it is back from a reboot, only
 # the adverts of the other gateway keep it from taking the router back.
-PREFERRED_GATEWAY = max(GATEWAYS, key=lambda gw: _gateway_vars[gw].get('gateway_vrrp_priority', 100))
+PREFERRED_GATEWAY = max(GATEWAYS, key=lambda gw: _GROUPS['gateways']['hosts'][gw].get('gateway_vrrp_priority', 100))
 
 
 def holds_router(gateway):
@@ -448,13 +448,9 @@ def test_a_move_of_the_l2_gateway_is_relearned(machine_lab):
 
 
 def tunnel_remotes(host):
-    """The remote_ip of every tunnel interface of a machine's Open vSwitch."""
-    out = ssh(host, 'sudo ovs-vsctl --bare --columns=options list Interface').stdout
-    return sorted(re.findall(r'remote_ip="?([0-9.]+)', out))
+    return machine_drills.tunnel_remotes(STATE, host)
 
 
-with open(os.path.join(LAB, 'hosts.yml')) as _handle:
-    _GROUPS = yaml.safe_load(_handle)['all']['children']
 TEP = dict((host, values['overlay_tep_address'].split('/')[0])
            for group in ('hypervisors', 'service_nodes', 'gateways') for host, values in _GROUPS[group]['hosts'].items())
 EXT1 = '198.18.64.100'  # the external host, behind the gateways' router

@@ -260,9 +260,7 @@ def ha_chassis():
 
 
 def tunnel_remotes(host):
-    """The remote_ip of every tunnel port ovn-controller made on a chassis."""
-    return sorted(set(re.findall(r'remote_ip="?([0-9.]+)', as_root(host, ['ovs-vsctl', '--bare', '--columns=options',
-                                                                          'list', 'Interface']).stdout)))
+    return machine_drills.tunnel_remotes(STATE, host)
 
 
 # A hypervisor new to the fleet (a machine like the others), with a VM of its own on blue.
