@@ -174,6 +174,14 @@ def tunnel_remotes(state, host):
     return sorted(re.findall(r'remote_ip="?([0-9.]+)', out))
 
 
+def switch_off_for_good(lab, state, machine):
+    """A running machine dies for good: switched off (no shutdown) and its disk wiped
+    (_machine.wipe_machine); its lab host, the cables, stays."""
+    netns_pid = _lab.pid_of(lab, machine)
+    assert netns_pid, 'lab %s has no host %s' % (lab, machine)
+    assert _machine.wipe_machine(lab, state, machine, netns_pid), 'machine %s was not running' % machine
+
+
 def replace_with_a_fresh_machine(pb, lab, state, machines, extra_vars):
     """Machines (a name or several) die for good and fresh ones with their names and addresses take
     their places: the dead ones are switched off and their disks wiped (_machine.wipe_machine), then
@@ -183,9 +191,7 @@ def replace_with_a_fresh_machine(pb, lab, state, machines, extra_vars):
     until they were up."""
     started = time.monotonic()
     for machine in [machines] if isinstance(machines, str) else machines:
-        netns_pid = _lab.pid_of(lab, machine)
-        assert netns_pid, 'lab %s has no host %s' % (lab, machine)
-        assert _machine.wipe_machine(lab, state, machine, netns_pid), 'machine %s was not running' % machine
+        switch_off_for_good(lab, state, machine)
     pb.run(CREATE, extra_vars=extra_vars)
     return time.monotonic() - started
 

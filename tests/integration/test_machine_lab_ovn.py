@@ -33,10 +33,9 @@ import pytest
 from conftest import (CREATE, DEPLOY, OVN_CONTROLLERS, OVN_NB, OVN_SB, OVN_TABLE, ROOT, VERIFY_OVN as VERIFY, Playbook, changed_hosts,
                       changed_tasks, created_lab, edited_inventory, in_lab_host, ovn_ctl_as, pki_files, results, wait_for)
 
-from ansible_collections.netvirt.overlay.plugins.module_utils import _lab, _machine
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._pki import certificate_signed_by
-from machine_drills import (Pinger, destroy_leaving_nothing, longest_gap, outage, replace_with_a_fresh_machine, wait_booted,
-                            wait_for_traffic)
+from machine_drills import (Pinger, destroy_leaving_nothing, longest_gap, outage, replace_with_a_fresh_machine, switch_off_for_good,
+                            wait_booted, wait_for_traffic)
 import machine_drills
 
 LAB = os.path.join(ROOT, 'inventories', 'lab_ovn')
@@ -341,7 +340,7 @@ def test_the_fleet_is_renewed_a_hypervisor_joins_while_another_and_a_gateway_lea
     back.run(DEPLOY, extra_vars=EV)
     back_in = time.monotonic() - start
     # hv4 left: switched off for good.
-    assert _machine.wipe_machine(NAME, STATE, 'hv4', _lab.pid_of(NAME, 'hv4')), 'machine hv4 was not running'
+    switch_off_for_good(NAME, STATE, 'hv4')
     wait_for_traffic(STATE, 'vm3', '198.18.101.4', time.monotonic(), timeout=60)  # vm3 on hv3 again
     wait_for('the chassis are gw1, gw2, hv1, hv2 and hv3', lambda: chassis_names() == ['gw1', 'gw2', 'hv1', 'hv2', 'hv3'], 20)
     assert ha_chassis() == ['gw1', 'gw2'] and router_chassis() == ['gw1']
