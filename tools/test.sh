@@ -2,7 +2,8 @@
 # The whole test suite: ansible-test sanity, ansible-lint (production profile), the unit tests
 # under the oldest and the newest supported ansible-core, the built artifact (tests/packaging) and the
 # integration tests whose labs time nothing (the Molecule scenarios among them), in two lanes side
-# by side, with the OVN machine lab as a third (the mesh machine lab ends lane A); last, one pytest
+# by side, with the OVN machine lab as a third (the mesh machine lab ends lane A, the upgrade drill
+# on machines lane B); last, one pytest
 # run over the labs whose drills measure time and loss (real OVS in lab namespaces). Sets up what it needs
 # first (tools/setup.sh). Run as root. Arguments go to each pytest run (e.g. -x).
 set -euo pipefail
@@ -117,11 +118,17 @@ LANE_A_MACHINES=(tests/integration/test_machine_lab.py)
 TIMELESS_A=(tests/integration/test_bad_input.py tests/integration/test_ca_rotation_control_node.py
             tests/integration/test_ovs_modules.py tests/integration/test_ansible_runner.py)
 TIMELESS_B=(tests/integration/test_molecule.py tests/integration/test_gre_pair.py tests/integration/test_kerberos_lab.py)
+# The rolling upgrade drill (booted machines, Debian 12 to Debian 13 packages; about 10 minutes
+# alone) ends lane B, which is done with its other steps about 23 minutes before the OVN machine lab.
+LANE_B_MACHINES=(tests/integration/test_machine_lab_upgrade.py)
 ovn_machines() {
     python -m pytest "${LANE_INTEGRATION[@]}" -q -rPfE --durations=10 -p no:cacheprovider "${pytest_args[@]}"
 }
 mesh_machines() {
     python -m pytest "${LANE_A_MACHINES[@]}" -q -rPfE --durations=10 -p no:cacheprovider "${pytest_args[@]}"
+}
+upgrade_machines() {
+    python -m pytest "${LANE_B_MACHINES[@]}" -q -rPfE --durations=10 -p no:cacheprovider "${pytest_args[@]}"
 }
 timeless_a() { python -m pytest "${TIMELESS_A[@]}" -q -rPfE --durations=10 -p no:cacheprovider "${pytest_args[@]}"; }
 timeless_b() { python -m pytest "${TIMELESS_B[@]}" -q -rPfE --durations=10 -p no:cacheprovider "${pytest_args[@]}"; }
@@ -135,7 +142,8 @@ lane_a=$!
 lane_b_rc=0
 lane "ansible-lint (production profile)" lint \
     "pytest: unit tests under ansible-core 2.19 (tests/unit)" units_219 "pytest: the built artifact (tests/packaging)" packaging \
-    "pytest: integration tests that time nothing (${TIMELESS_B[*]})" timeless_b >"$lane_b_log" 2>&1 || lane_b_rc=$?
+    "pytest: integration tests that time nothing (${TIMELESS_B[*]})" timeless_b \
+    "pytest: the upgrade drill on machines (${LANE_B_MACHINES[*]})" upgrade_machines >"$lane_b_log" 2>&1 || lane_b_rc=$?
 lane_a_rc=0
 wait "$lane_a" || lane_a_rc=$?
 lane_c_rc=0
@@ -152,7 +160,7 @@ stage "pytest: integration (real OVS in lab namespaces)"
 # the failed tests last, after --durations, where a log cut to its end still shows them.
 # --durations shows where the run's time goes (the CI budget is tight on 2 cores).
 timed_rc=0
-python -m pytest tests/integration "${LANE_INTEGRATION[@]/#/--ignore=}" "${LANE_A_MACHINES[@]/#/--ignore=}" "${TIMELESS_A[@]/#/--ignore=}" \
-    "${TIMELESS_B[@]/#/--ignore=}" -q -rPfE --durations=40 -p no:cacheprovider "${pytest_args[@]}" || timed_rc=$?
+python -m pytest tests/integration "${LANE_INTEGRATION[@]/#/--ignore=}" "${LANE_A_MACHINES[@]/#/--ignore=}" \
+    "${LANE_B_MACHINES[@]/#/--ignore=}" "${TIMELESS_A[@]/#/--ignore=}" "${TIMELESS_B[@]/#/--ignore=}" -q -rPfE --durations=40 -p no:cacheprovider "${pytest_args[@]}" || timed_rc=$?
 # The script's status (set -e ends it here when a test failed).
 [ "$timed_rc" -eq 0 ]
