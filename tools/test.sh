@@ -108,8 +108,9 @@ packaging() { python -m pytest tests/packaging -q -rPfE -p no:cacheprovider "${p
 # against real OVS, AWX's runner, the GRE recipe, Kerberos, Molecule) end the two busy lanes, which
 # are done with their other steps minutes before the machine lab. The namespace labs come after:
 # their failover figures are tenths of a second and want the cores to themselves.
-# (Measured on 2026-12-06 from a fresh clone: lane A 2147 s with the mesh machine lab, lane B 964 s,
-# the OVN machine lab 2349 s; the timed labs after all three, 15.5 minutes; 55 min 16 s in all.)
+# (Measured on 2026-12-06 from a fresh clone: lane A 2217 s with the mesh machine lab, lane B 1875 s
+# with the upgrade drill, the OVN machine lab 2443 s; the timed labs after all three, 14.8 minutes;
+# 56 min 5 s in all.)
 LANE_INTEGRATION=(tests/integration/test_machine_lab_ovn.py)
 # The mesh machine lab is of the same kind (booted machines, drills with deadlines of seconds, not
 # tenths): it ends lane A, which is done with its other steps about 16 minutes before the OVN
@@ -119,7 +120,7 @@ TIMELESS_A=(tests/integration/test_bad_input.py tests/integration/test_ca_rotati
             tests/integration/test_ovs_modules.py tests/integration/test_ansible_runner.py)
 TIMELESS_B=(tests/integration/test_molecule.py tests/integration/test_gre_pair.py tests/integration/test_kerberos_lab.py)
 # The rolling upgrade drill (booted machines, Debian 12 to Debian 13 packages; about 10 minutes
-# alone) ends lane B, which is done with its other steps about 23 minutes before the OVN machine lab.
+# alone) ends lane B, which is done with its other steps about 26 minutes before the OVN machine lab.
 LANE_B_MACHINES=(tests/integration/test_machine_lab_upgrade.py)
 ovn_machines() {
     python -m pytest "${LANE_INTEGRATION[@]}" -q -rPfE --durations=10 -p no:cacheprovider "${pytest_args[@]}"
