@@ -81,7 +81,7 @@ def measure(n, rounds, cache_dir):
             order = order[r % len(order):] + order[:r % len(order)]
             for i in order:
                 name, forks, env = variants[i]
-                seconds, changed, runs = Lab(inv_path, forks, env).playbook('site.yml', count_runs=True)
+                seconds, changed, runs, _slowest = Lab(inv_path, forks, env).playbook('site.yml', count_runs=True)
                 changed_total = sum(changed.values())
                 rows[i]['times'].append(seconds)
                 if changed_total:

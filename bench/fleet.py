@@ -128,6 +128,13 @@ def inventory(plane, n, relays):
     return {'all': {'vars': ovn_vars, 'children': children}}
 
 
+def hosts_of(plane, n, relays):
+    """Every host of the lab: the Open vSwitch and OVN nodes, then the VMs."""
+    nodes = ['hv%d' % i for i in range(1, n + 1)]
+    nodes += ['sn1', 'sn2'] if plane == 'mesh' else ['ctl1', 'ctl2', 'ctl3'] + ['rl%d' % i for i in range(1, relays + 1)]
+    return nodes + ['vm%d' % i for i in range(1, n + 1)]
+
+
 # The integration tests' callback (tests/integration/callback_plugins/results_file.py): every task
 # result, with the task's action and where it was delegated.
 RESULTS_CALLBACK = os.path.join(ROOT, 'tests', 'integration', 'callback_plugins')
@@ -154,6 +161,19 @@ def module_runs(data):
     return dict(runs)
 
 
+def task_seconds(data, end):
+    """[(seconds, play, task, hosts that ran it)] of a results_file record, slowest first: a task's time
+    is from its start to the next task's (the linear strategy runs one task at a time on every host),
+    the last one's to `end` (time.time() when the run ended)."""
+    tasks = [(play['play']['name'], task) for play in data['plays'] for task in play['tasks']]
+    out = []
+    for k, (play, task) in enumerate(tasks):
+        until = tasks[k + 1][1]['task']['started'] if k + 1 < len(tasks) else end
+        ran = sum(1 for res in task['hosts'].values() if not res.get('skipped'))
+        out.append((until - task['task']['started'], play, task['task']['name'], ran))
+    return sorted(out, key=lambda row: -row[0])
+
+
 class Lab(object):
     def __init__(self, inv_path, forks, env):
         self.inv = inv_path
@@ -161,7 +181,7 @@ class Lab(object):
         self.env = env
 
     def playbook(self, name, count_runs=False):
-        """Run a playbook of playbooks/: (seconds, {host: changed}, {host: module runs})."""
+        """Run a playbook of playbooks/: (seconds, {host: changed}, {host: module runs}, task_seconds())."""
         argv = ['ansible-playbook', '-i', self.inv, os.path.join(ROOT, 'playbooks', name)]
         if self.forks:
             argv += ['--forks', str(self.forks)]
@@ -176,19 +196,21 @@ class Lab(object):
         proc = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               universal_newlines=True, check=False)
         seconds = time.monotonic() - start
-        runs = {}
+        ended = time.time()
+        runs, slowest = {}, []
         if runs_file:
             with open(runs_file) as handle:
                 text = handle.read()
             os.unlink(runs_file)
-            runs = module_runs(json.loads(text)) if text else {}
+            if text:
+                runs, slowest = module_runs(json.loads(text)), task_seconds(json.loads(text), ended)
         if proc.returncode != 0:
             raise Failed('%s failed (rc %d):\n%s' % (' '.join(argv), proc.returncode, proc.stdout[-3000:]))
         changed = dict((m.group(1), int(m.group(2))) for m in re.finditer(r'^(\S+)\s+: ok=\d+\s+changed=(\d+)',
                                                                           proc.stdout, re.M))
         if not changed:
             raise Failed('%s printed no recap' % name)
-        return seconds, changed, runs
+        return seconds, changed, runs, slowest
 
 
 def inside(host, argv, check=True, timeout=60):
@@ -198,24 +220,49 @@ def inside(host, argv, check=True, timeout=60):
     return proc.stdout
 
 
-def memory_mib(hosts):
-    """{host: MiB of resident memory of every process in its PID namespace}."""
+def lab_processes(hosts, read):
+    """{(host, pid): read(pid)} for every process in the PID namespace of one of the lab's hosts;
+    processes that end while they are read are left out."""
     ns_of = dict((os.readlink('/proc/%d/ns/pid' % host_pid(STATE, h)), h) for h in hosts)
-    rss = collections.Counter()
+    found = {}
     for entry in os.listdir('/proc'):
         if not entry.isdigit():
             continue
         try:
             host = ns_of.get(os.readlink('/proc/%s/ns/pid' % entry))
-            if host is None:
-                continue
-            with open('/proc/%s/status' % entry) as handle:
-                found = re.search(r'^VmRSS:\s+(\d+) kB', handle.read(), re.M)
+            if host is not None:
+                found[(host, int(entry))] = read(entry)
         except OSError:
             continue  # the process ended meanwhile
-        if found:
-            rss[host] += int(found.group(1)) / 1024.0
+    return found
+
+
+def _rss_mib(pid):
+    with open('/proc/%s/status' % pid) as handle:
+        found = re.search(r'^VmRSS:\s+(\d+) kB', handle.read(), re.M)
+    return int(found.group(1)) / 1024.0 if found else 0.0
+
+
+def _cpu_seconds(pid):
+    with open('/proc/%s/stat' % pid) as handle:
+        fields = handle.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / float(os.sysconf('SC_CLK_TCK'))  # utime + stime
+
+
+def memory_mib(hosts):
+    """{host: MiB of resident memory of every process in its PID namespace}."""
+    rss = collections.Counter()
+    for (host, _pid), mib in lab_processes(hosts, _rss_mib).items():
+        rss[host] += mib
     return rss
+
+
+def lab_cpu_seconds(hosts, before):
+    """CPU seconds the lab's processes that ran in `before` (a lab_processes(hosts, _cpu_seconds)
+    snapshot) used since: its daemons. Processes that started after it (the module runs) are
+    Ansible's, counted in its own rusage."""
+    now = lab_processes(hosts, _cpu_seconds)
+    return sum(now[key] - seconds for key, seconds in before.items() if key in now)
 
 
 def flows(host):
@@ -280,13 +327,20 @@ def measure(plane, n, relays, forks, env):
         row['create'] = lab.playbook('lab/create.yml')[0]
         row['first'] = lab.playbook('site.yml')[0]
         lab.playbook('lab/host_networks.yml')
-        row['rerun'], changed, runs = lab.playbook('site.yml', count_runs=True)
+        # Where the re-run's CPU goes: Ansible (ansible-playbook, its workers and the module runs, all
+        # its descendants) against the lab's own daemons (Open vSwitch and OVN in every lab host).
+        lab_hosts = [h for h in hosts_of(plane, n, relays) if os.path.exists(os.path.join(STATE, '%s.pid' % h))]
+        daemons = lab_processes(lab_hosts, _cpu_seconds)
+        ansible_cpu = os.times()
+        row['rerun'], changed, runs, row['slowest'] = lab.playbook('site.yml', count_runs=True)
+        ansible_after = os.times()
+        row['cpu_ansible'] = (ansible_after.children_user + ansible_after.children_system
+                              - ansible_cpu.children_user - ansible_cpu.children_system)
+        row['cpu_lab'] = lab_cpu_seconds(lab_hosts, daemons)
         row['rerun_changed'] = sum(changed.values())
         hv_runs = [runs.get('hv%d' % i, 0) for i in range(1, n + 1)]
         row['runs'] = sum(hv_runs) / float(n)
         row['runs_all'] = dict(runs)
-        lab_hosts = [h for h in list(changed) + ['vm%d' % i for i in range(1, n + 1)]
-                     if os.path.exists(os.path.join(STATE, '%s.pid' % h))]
         mem = memory_mib(lab_hosts)
         row['mem_total'] = sum(mem.values())
         row['mem_hv'] = sum(mem['hv%d' % i] for i in range(1, n + 1)) / float(n)
@@ -304,13 +358,25 @@ def measure(plane, n, relays, forks, env):
 
 def table(rows):
     out = ['| control plane | N | lab create s | first converge s | no-change re-run s (changed) | module runs per '
-           'hypervisor (re-run) | memory of the lab MiB (per hypervisor) | flows per hypervisor | broadcast |',
-           '|---|---:|---:|---:|---:|---:|---:|---:|---|']
+           'hypervisor (re-run) | CPU s in the re-run: Ansible / the lab\'s daemons | memory of the lab MiB (per hypervisor) '
+           '| flows per hypervisor | broadcast |',
+           '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|']
     for r in rows:
         flow = '%d' % r['flows'][0] if r['flows'][0] == r['flows'][1] else '%d-%d' % r['flows']
-        out.append('| %s | %d | %.1f | %.1f | %.1f (%d) | %.1f | %.0f (%.0f) | %s | %s %s |'
+        out.append('| %s | %d | %.1f | %.1f | %.1f (%d) | %.1f | %.1f / %.1f | %.0f (%.0f) | %s | %s %s |'
                    % (r['plane'], r['n'], r['create'], r['first'], r['rerun'], r['rerun_changed'], r['runs'],
-                      r['mem_total'], r['mem_hv'], flow, 'PASS' if r['bcast_ok'] else 'FAIL', r['bcast']))
+                      r['cpu_ansible'], r['cpu_lab'], r['mem_total'], r['mem_hv'], flow,
+                      'PASS' if r['bcast_ok'] else 'FAIL', r['bcast']))
+    return '\n'.join(out)
+
+
+def slowest_tasks(rows, count):
+    """The no-change re-run's `count` slowest tasks of each row: where its time goes."""
+    out = []
+    for r in rows:
+        out += ['', 'slowest tasks of the no-change re-run, %s N=%d (%.1f s in all):' % (r['plane'], r['n'], r['rerun']),
+                '| seconds | hosts that ran it | play | task |', '|---:|---:|---|---|']
+        out += ['| %.1f | %d | %s | %s |' % (sec, ran, play, task) for sec, play, task, ran in r['slowest'][:count]]
     return '\n'.join(out)
 
 
@@ -327,6 +393,8 @@ def main():
     parser.add_argument('--env', action='append', default=[], metavar='KEY=VALUE',
                         help='environment for ansible-playbook (ANSIBLE_* tuning), repeatable')
     parser.add_argument('--output', help='also write the table (markdown) to this file')
+    parser.add_argument('--slowest', type=int, default=0, metavar='K',
+                        help="also print the no-change re-run's K slowest tasks of each lab")
     args = parser.parse_args()
     env = dict(item.split('=', 1) for item in args.env)
     sizes = [int(s) for s in args.sizes.split(',')]
@@ -346,6 +414,8 @@ def main():
     text = ('fleet benchmark, %s UTC; forks %s%s\nload before: %s\nload after:  %s\n\n%s\n'
             % (started.strftime('%Y-%m-%d %H:%M'), args.forks or "ansible.cfg's",
                ''.join('; %s=%s' % kv for kv in sorted(env.items())), load_before, uptime(), table(rows)))
+    if args.slowest:
+        text += slowest_tasks(rows, args.slowest) + '\n'
     verdict = report(text, args.output, failure, changed)
     if verdict:
         return verdict
