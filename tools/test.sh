@@ -108,9 +108,9 @@ packaging() { python -m pytest tests/packaging -q -rPfE -p no:cacheprovider "${p
 # against real OVS, AWX's runner, the GRE recipe, Kerberos, Molecule) end the two busy lanes, which
 # are done with their other steps minutes before the machine lab. The namespace labs come after:
 # their failover figures are tenths of a second and want the cores to themselves.
-# (Measured on 2026-12-06 from a fresh clone: lane A 2217 s with the mesh machine lab, lane B 1875 s
-# with the upgrade drill, the OVN machine lab 2443 s; the timed labs after all three, 14.8 minutes;
-# 56 min 5 s in all.)
+# (Measured on 2026-12-06 from a fresh clone of 7dcd6bf: lane A 2166 s with the mesh machine lab,
+# lane B 1793 s with the upgrade drill, the OVN machine lab 2337 s; the timed labs after all three,
+# 15.6 minutes; 55 min 4 s in all. The run of c1e2b83 before it: 56 min 5 s.)
 LANE_INTEGRATION=(tests/integration/test_machine_lab_ovn.py)
 # The mesh machine lab is of the same kind (booted machines, drills with deadlines of seconds, not
 # tenths): it ends lane A, which is done with its other steps about 16 minutes before the OVN
