@@ -206,7 +206,8 @@ class Lab(object):
                 text = handle.read()
             os.unlink(runs_file)
             if text:
-                runs, slowest = module_runs(json.loads(text)), task_seconds(json.loads(text), ended)
+                record = json.loads(text)
+                runs, slowest = module_runs(record), task_seconds(record, ended)
         if proc.returncode != 0:
             raise Failed('%s failed (rc %d):\n%s' % (' '.join(argv), proc.returncode, proc.stdout[-3000:]))
         changed = dict((m.group(1), int(m.group(2))) for m in re.finditer(r'^(\S+)\s+: ok=\d+\s+changed=(\d+)',
