@@ -3,9 +3,9 @@
 # under the oldest and the newest supported ansible-core, the built artifact (tests/packaging) and the
 # integration tests whose labs time nothing (the Molecule scenarios among them), in two lanes side
 # by side, with the OVN machine lab as a third (the mesh machine lab ends lane A, the upgrade drill
-# on machines lane B); last, one pytest
-# run over the labs whose drills measure time and loss (real OVS in lab namespaces). Sets up what it needs
-# first (tools/setup.sh). Run as root. Arguments go to each pytest run (e.g. -x).
+# on machines lane B); last, one pytest run over the labs whose drills measure time and loss (real
+# OVS in lab namespaces). Sets up what it needs first (tools/setup.sh). Run as root. Arguments go to
+# each pytest run (e.g. -x).
 set -euo pipefail
 pytest_args=("$@")
 
@@ -122,17 +122,13 @@ TIMELESS_B=(tests/integration/test_molecule.py tests/integration/test_gre_pair.p
 # The rolling upgrade drill (booted machines, Debian 12 to Debian 13 packages; about 10 minutes
 # alone) ends lane B, which is done with its other steps about 26 minutes before the OVN machine lab.
 LANE_B_MACHINES=(tests/integration/test_machine_lab_upgrade.py)
-ovn_machines() {
-    python -m pytest "${LANE_INTEGRATION[@]}" -q -rPfE --durations=10 -p no:cacheprovider "${pytest_args[@]}"
-}
-mesh_machines() {
-    python -m pytest "${LANE_A_MACHINES[@]}" -q -rPfE --durations=10 -p no:cacheprovider "${pytest_args[@]}"
-}
-upgrade_machines() {
-    python -m pytest "${LANE_B_MACHINES[@]}" -q -rPfE --durations=10 -p no:cacheprovider "${pytest_args[@]}"
-}
-timeless_a() { python -m pytest "${TIMELESS_A[@]}" -q -rPfE --durations=10 -p no:cacheprovider "${pytest_args[@]}"; }
-timeless_b() { python -m pytest "${TIMELESS_B[@]}" -q -rPfE --durations=10 -p no:cacheprovider "${pytest_args[@]}"; }
+# One pytest run of the given integration test files, as every lane step runs them.
+integration() { python -m pytest "$@" -q -rPfE --durations=10 -p no:cacheprovider "${pytest_args[@]}"; }
+ovn_machines() { integration "${LANE_INTEGRATION[@]}"; }
+mesh_machines() { integration "${LANE_A_MACHINES[@]}"; }
+upgrade_machines() { integration "${LANE_B_MACHINES[@]}"; }
+timeless_a() { integration "${TIMELESS_A[@]}"; }
+timeless_b() { integration "${TIMELESS_B[@]}"; }
 
 lane "pytest: the OVN machine lab (tests/integration/test_machine_lab_ovn.py)" ovn_machines >"$lane_c_log" 2>&1 &
 lane_c=$!

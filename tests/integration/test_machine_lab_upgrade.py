@@ -12,7 +12,7 @@ every machine, each machine's step with its duration and what each pair lost in 
 Then the verification table must pass and a run of site.yml (playbooks/lab/deploy.yml) must change
 nothing.
 
-About 10 minutes alone on the 2-core machine (upgrade.yml 276 s on 2026-12-05); .ci/run runs it at
+About 10 minutes alone on the 2-core machine (upgrade.yml 276 s on 2026-12-03); .ci/run runs it at
 the end of its lane B (tools/test.sh), beside the two other machine labs.
 """
 
