@@ -414,7 +414,7 @@ def ensure_machines(lab, hosts, entries, release='bookworm', mirror=None, upgrad
     keys = _machine.ensure_keys(sdir, [h['name'] for h in machines])
     with open(keys['admin'] + '.pub') as handle:
         admin_key = handle.read()
-    booting = {}
+    booting, loops = {}, {}
     for host in machines:
         name = host['name']
         netns_pid = pid_of(lab, name)
@@ -424,12 +424,14 @@ def ensure_machines(lab, hosts, entries, release='bookworm', mirror=None, upgrad
                                    host['ssh_address'], keys[name], admin_key)
         script = _machine.boot_script(name, paths['rootfs'], upper, paths['repo'], netns_pid,
                                       _machine.cgroup_dirs(lab, name), upgrade_repo=upgrade_repo)
-        if _machine.start_machine(sdir, name, script):
+        loop = _machine.start_machine(sdir, name, script)
+        if loop is not None:
+            loops[name] = loop
             out['started'].append(name)
         booting[name] = netns_pid
         out['machines'][name] = host['ssh_address']
     try:
-        _machine.wait_booted(sdir, booting)
+        _machine.wait_booted(sdir, booting, started=loops)
     except _machine.MachineError as exc:
         raise LabError(str(exc))
     out['ssh'] = _machine.write_ssh_client(

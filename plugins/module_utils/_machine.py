@@ -492,7 +492,8 @@ def boot_script(name, rootfs, upper, repo, netns_pid, cgroups=(), upgrade_repo=N
             'while :; do\n'
             '    %s\n'
             '    rc=$?\n'
-            '    [ "$rc" -eq 133 ] || exit "$rc"\n'
+            # Its console says how the machine ended (a boot that ends at once prints nothing else).
+            '    [ "$rc" -eq 133 ] || { echo "== systemd-nspawn exited $rc $(date +%%s.%%N)"; exit "$rc"; }\n'
             '    echo "== reboot $(date +%%s.%%N)"\n'
             '    power_cycle\n'
             'done\n') % (enter, netns_pid, _POWER_CYCLE % {'pid': netns_pid}, ' '.join(_q(a) for a in argv))
@@ -547,9 +548,9 @@ def supervisor_pid(sdir, name):
 
 
 def start_machine(sdir, name, script_text):
-    """Start the boot loop of a machine unless it runs; True when it was started."""
+    """Start the boot loop of a machine unless it runs: its Popen, None when it was running."""
     if supervisor_pid(sdir, name):
-        return False
+        return None
     script = boot_script_path(sdir, name)
     with open(script, 'w') as handle:
         handle.write(script_text)
@@ -559,7 +560,7 @@ def start_machine(sdir, name, script_text):
     log.close()
     with open(os.path.join(sdir, '%s.boot.pid' % name), 'w') as handle:
         handle.write('%d\n' % proc.pid)
-    return True
+    return proc
 
 
 def system_state(init_pid):
@@ -568,9 +569,21 @@ def system_state(init_pid):
     return proc.stdout.strip()
 
 
-def wait_booted(sdir, machines, timeout=120):
+def how_it_ended(proc):
+    """How a boot loop this process started ended, for an error message: '' when unknown."""
+    status = proc.poll() if proc is not None else None
+    if status is None:
+        return ''
+    if status < 0:
+        return ' (its boot loop was killed by %s)' % signal.Signals(-status).name
+    return ' (its boot loop exited with status %d)' % status
+
+
+def wait_booted(sdir, machines, timeout=120, started=None):
     """Wait until every machine (name -> netns pid) is up; returns {name: init pid}.
-    'degraded' counts as up: a unit that failed is for the checks to report, not the boot."""
+    'degraded' counts as up: a unit that failed is for the checks to report, not the boot.
+    started: name -> the Popen of start_machine, to say how a boot loop ended."""
+    started = started or {}
     pending = dict(machines)
     done = {}
     deadline = time.monotonic() + timeout
@@ -581,7 +594,8 @@ def wait_booted(sdir, machines, timeout=120):
                 done[name] = init
                 del pending[name]
             elif not supervisor_pid(sdir, name):
-                raise MachineError('machine %s stopped while booting: %s' % (name, console_tail(sdir, name)))
+                raise MachineError('machine %s stopped while booting%s; its console: %s'
+                                   % (name, how_it_ended(started.get(name)), console_tail(sdir, name) or '(empty)'))
         time.sleep(0.2)
     if pending:
         raise MachineError('machines did not finish booting in %d s: %s; last console lines of %s: %s'

@@ -97,7 +97,7 @@ def test_installed_stanzas_fail_on_a_package_the_index_does_not_have():
 def test_the_boot_loop_restarts_only_on_reboot_and_keeps_the_machine_in_its_namespace(tmp_path):
     text = _machine.boot_script('hv1', '/img/rootfs', '/layers/hv1', '/img/repo', 4242,
                                 cgroups=['/sys/fs/cgroup/systemd/netvirt-lab/lab/hv1'])
-    assert '[ "$rc" -eq 133 ] || exit "$rc"' in text
+    assert '[ "$rc" -eq 133 ] || { echo "== systemd-nspawn exited $rc' in text
     assert "'--network-namespace-path=/proc/4242/ns/net'" in text
     assert "'--overlay=/img/rootfs:/layers/hv1:/'" in text
     assert "'--bind-ro=/img/repo:/srv/netvirt-lab-repo'" in text
@@ -210,3 +210,21 @@ def test_the_mirror_comes_from_the_machines_own_sources(tmp_path, monkeypatch):
     monkeypatch.setattr('builtins.open', lambda path, *a, **k: real_open(
         str(deb822) if path == '/etc/apt/sources.list.d/debian.sources' else path, *a, **k))
     assert _machine.default_mirror() == 'http://mirror.example/debian'
+
+
+def test_a_boot_loop_that_ends_at_once_says_how_and_what_its_console_holds(tmp_path):
+    # A CI run (2026-12-06) lost a machine whose boot loop ended before anything reached its
+    # console: the message said nothing more. Now it says how the loop ended.
+    killed = subprocess.Popen(['sh', '-c', 'kill -9 $$'])
+    killed.wait()
+    (tmp_path / 'hv1.console').write_text('')
+    with pytest.raises(_machine.MachineError) as info:
+        _machine.wait_booted(str(tmp_path), {'hv1': killed.pid}, timeout=5, started={'hv1': killed})
+    assert str(info.value) == 'machine hv1 stopped while booting (its boot loop was killed by SIGKILL); its console: (empty)'
+    exited = subprocess.Popen(['sh', '-c', 'exit 3'])
+    exited.wait()
+    (tmp_path / 'hv1.console').write_text('== systemd-nspawn exited 3 1.0\n')
+    with pytest.raises(_machine.MachineError, match=r'exited with status 3\); its console: == systemd-nspawn exited 3'):
+        _machine.wait_booted(str(tmp_path), {'hv1': exited.pid}, timeout=5, started={'hv1': exited})
+    # A loop some other run started: how it ended is not known here.
+    assert _machine.how_it_ended(None) == ''
