@@ -1,13 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) netvirt.overlay contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""ovs_bridges: several ovs_bridge and ovs_tunnels requests converged in one transaction.
+"""ovs_bridges: several ovs_bridge and ovs_tunnels requests converged in one transaction, and
+ovs_flows requests (openflow) applied after it, in the same module run.
 
 Each item is the request of the single-purpose module, checked by that module's own argument
 spec and resource class (``_bridge.Bridge``, ``_tunnels.Tunnels``); nothing of what they check or
 plan is written again here. The items are planned in order, each against the state the ones
 before it would leave (bridges first, then tunnel groups), and the changes of all of them go into
 one commit: one ovs-vswitchd reconfiguration, one cur_cfg wait, one rollback if it refuses any.
+Then each openflow item is ovs_flows' run (``_ovs_flows.converge_flows``) on the bridges as the
+commit left them: a bundle per item. A host's switch and its flows then cost one module run.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._bridge import BRIDGE_ARGUMENT_SPEC, Bridge
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError
+from ansible_collections.netvirt.overlay.plugins.module_utils._ovs_flows import (
+    FLOWS_ARGUMENT_SPEC, FlowsError, check_all as check_flows_request, converge_flows, diff_text)
 from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import TUNNELS_ARGUMENT_SPEC, Tunnels
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError, simulate
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_resource import PortsResource
@@ -68,6 +73,27 @@ def _check_distinct(parts):
                             % (part.where, params['bridge'], owner.where))
 
 
+def _check_openflow(items, parts):
+    """One item per bridge and cookie, the groups of a bridge in one item, none on a bridge that goes."""
+    seen, groups = {}, {}
+    removed = dict((part.resource.params['bridge'], part.where) for part in parts
+                   if isinstance(part.resource, Bridge) and part.resource.params['state'] == 'absent')
+    for where, p, _request in items:
+        key = (p['bridge'], p['cookie'])
+        if key in seen:
+            raise PlanError("%s: the flows of cookie %d on bridge '%s' are listed twice (first as %s); give them once"
+                            % (where, p['cookie'], p['bridge'], seen[key]))
+        seen[key] = where
+        if p['groups'] is not None:
+            if p['bridge'] in groups:
+                raise PlanError("%s.groups: the groups of bridge '%s' are given twice (first in %s); a bridge's groups "
+                                "belong to one item" % (where, p['bridge'], groups[p['bridge']]))
+            groups[p['bridge']] = where
+        if p['bridge'] in removed:
+            raise PlanError("%s.bridge: bridge '%s' is removed by %s (state absent); its flows cannot stay"
+                            % (where, p['bridge'], removed[p['bridge']]))
+
+
 class Bridges(PortsResource):
     """Bridges with their ports, and tunnel groups, in one transaction."""
 
@@ -86,6 +112,16 @@ class Bridges(PortsResource):
         if not self.parts:
             raise PlanError('bridges, tunnels: both are empty; give at least one bridge or tunnel group')
         _check_distinct(self.parts)
+        # (where, params, checked request) of each openflow item, all checked before anything is read.
+        self.openflow = []
+        for index, item in enumerate(params.get('openflow') or []):
+            where = 'openflow[%d]' % index
+            try:
+                flow_params = _item_params(item, FLOWS_ARGUMENT_SPEC)
+                self.openflow.append((where, flow_params, check_flows_request(flow_params)))
+            except (PlanError, InputError) as exc:
+                raise PlanError('%s: %s' % (where, exc))
+        _check_openflow(self.openflow, self.parts)
 
     def bridge_names(self):
         names = []
@@ -119,3 +155,24 @@ class Bridges(PortsResource):
         names = self.bridge_names()
         return (fields, dict((name, before[name]) for name in names if name in before),
                 dict((name, after[name]) for name in names if name in after))
+
+    def finish(self, module, result):
+        """Each openflow item on the bridges as the commit left them (check mode: as it would)."""
+        result['openflow'] = []
+        removed, added = {}, {}
+        for where, p, request in self.openflow:
+            try:
+                flows = converge_flows(module, p, request)
+            except FlowsError as exc:
+                result.update(exc.fields)
+                raise PlanError('%s: %s' % (where, exc))
+            for text in flows.pop('warnings'):
+                module.warn('%s: %s' % (where, text))
+            result['openflow'].append(flows)
+            if flows['changed']:
+                result['changed'] = True
+                removed[p['bridge']] = removed.get(p['bridge'], '') + diff_text(flows['removed'] + flows['removed_groups'])
+                added[p['bridge']] = added.get(p['bridge'], '') + diff_text(flows['added'] + flows['added_groups'])
+        if removed and 'diff' in result:
+            result['diff']['before']['openflow'] = removed
+            result['diff']['after']['openflow'] = added

@@ -96,6 +96,11 @@ class Resource(object):
         """After the run (check mode too): a failure message for what the database reports, None when fine."""
         return None
 
+    def finish(self, module, result):
+        """What the module does besides OVSDB, once the database is as asked (check mode: predicted):
+        may add fields to ``result`` and set its ``changed``; PlanError fails the module with
+        ``result`` as it stands then."""
+
     def report(self, before, changes, after):
         """(result fields, diff before, diff after); diff None when the module has no --diff."""
         raise NotImplementedError
@@ -207,4 +212,8 @@ def run(module, resource_class):
         module.warn(warning)
     if failure:
         module.fail_json(msg=failure, **result)
+    try:
+        resource.finish(module, result)
+    except PlanError as exc:
+        module.fail_json(msg=resource.error_prefix + str(exc), **result)
     module.exit_json(**result)

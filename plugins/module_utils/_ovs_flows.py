@@ -14,10 +14,30 @@ import os
 import re
 import tempfile
 
+from ansible_collections.netvirt.overlay.plugins.module_utils._constants import FLOW_COOKIES
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, checked_or_fail, integer
 from ansible_collections.netvirt.overlay.plugins.module_utils._openflow import (
     check_flows, check_groups, parse_group_dump, plan_groups)
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError, check_ifname
+
+
+# ovs_flows' options; each item of ovs_bridges' openflow takes the same.
+FLOWS_ARGUMENT_SPEC = dict(
+    bridge=dict(type='str', required=True),
+    flows=dict(type='list', elements='str'),
+    groups=dict(type='list', elements='str'),
+    cookie=dict(type='int', default=FLOW_COOKIES['overlay']),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    protocol=dict(type='str', default='OpenFlow14', choices=['OpenFlow14', 'OpenFlow15']),
+)
+
+
+class FlowsError(Exception):
+    """ovs-ofctl refused or failed; ``fields`` go into the failed result."""
+
+    def __init__(self, msg, **fields):
+        super(FlowsError, self).__init__(msg)
+        self.fields = fields
 
 
 def cookie_text(cookie):
@@ -137,7 +157,7 @@ def ask_for_diff(module, ofctl, p, flows, desired):
             continue
         if module.check_mode and not stand_ins and NOT_A_BRIDGE_RE.search(err):
             return None, []
-        module.fail_json(msg=ofctl_error(err, path, desired) or 'bridge %s: ovs-ofctl diff-flows failed: %s'
+        raise FlowsError(ofctl_error(err, path, desired) or 'bridge %s: ovs-ofctl diff-flows failed: %s'
                          % (p['bridge'], err.strip() or out.strip()))
     removed, added = parse_diff(out, p['cookie'])
     for name, number in stand_ins.items():
@@ -153,8 +173,7 @@ def groups_on_switch(module, ofctl, p):
         return parse_group_dump(out)
     if module.check_mode and NOT_A_BRIDGE_RE.search(err):
         return {}
-    module.fail_json(msg='bridge %s: ovs-ofctl dump-groups failed: %s' % (p['bridge'], err.strip() or out.strip()))
-    return None  # not reached
+    raise FlowsError('bridge %s: ovs-ofctl dump-groups failed: %s' % (p['bridge'], err.strip() or out.strip()))
 
 
 def apply_bundle(module, ofctl, p, lines, removed, added):
@@ -165,20 +184,26 @@ def apply_bundle(module, ofctl, p, lines, removed, added):
             handle.write('\n'.join(lines) + '\n')
         rc, out, err = module.run_command([ofctl, '-O', p['protocol'], 'bundle', p['bridge'], path])
         if rc != 0:
-            module.fail_json(msg='ovs-ofctl could not apply the flows and groups to %s (nothing was changed, the '
+            raise FlowsError('ovs-ofctl could not apply the flows and groups to %s (nothing was changed, the '
                              'bundle is atomic): %s' % (p['bridge'], err.strip()), removed=removed, added=added)
         if 'normalization changed' in err:
             # A field the check does not know lost its prerequisite: the switch holds less than written.
-            module.warn('ovs-ofctl dropped match fields that lack a prerequisite: %s' % err.strip())
+            return ['ovs-ofctl dropped match fields that lack a prerequisite: %s' % err.strip()]
+        return []
     finally:
         os.unlink(path)
 
 
-def run(module):
-    """The whole module run (exits or fails the module)."""
-    p = module.params
-    desired = checked_or_fail(module, check_request, (PlanError,))
-    want_groups = checked_or_fail(module, check_group_request)
+def check_all(p):
+    """(flows to write, {group_id: text} or None): every input of one request checked, before the
+    switch is asked anything (InputError/PlanError)."""
+    return check_request(p), check_group_request(p)
+
+
+def converge_flows(module, p, request):
+    """One bridge's flows and groups made what ``p`` asks (``request``: check_all(p)); returns the
+    result fields (changed, removed, added, ..., warnings). FlowsError when ovs-ofctl fails."""
+    desired, want_groups = request
     flows = [with_cookie(f, p['cookie']) for f in desired]
     # A fresh host in check mode: Open vSwitch is to be installed by an earlier task.
     ofctl = module.get_bin_path('ovs-ofctl', required=not module.check_mode)
@@ -192,19 +217,34 @@ def run(module):
         have_groups = groups_on_switch(module, ofctl, p) if diff is not None else {}
         groups_removed, groups_added, (groups_first, groups_last) = plan_groups(want_groups, have_groups)
     changed = bool(removed or added or groups_removed or groups_added)
+    warnings = []
     if changed and not module.check_mode:
         lines = (groups_first + ['flow ' + delete_strict(f) for f in removed] + ['flow add ' + f for f in added]
                  + groups_last)
-        apply_bundle(module, ofctl, p, lines, removed, added)
+        warnings += apply_bundle(module, ofctl, p, lines, removed, added)
         if groups_added:
             printed = groups_on_switch(module, ofctl, p)
-            for group_id, text in sorted(want_groups.items()):
-                if printed.get(group_id) != text:
-                    module.warn('group %d is printed by the switch as %r, not as given (%r): write it that way, or '
-                                'every run changes it again' % (group_id, printed.get(group_id), text))
-    result = dict(changed=changed, removed=removed, added=added, removed_groups=groups_removed,
-                  added_groups=groups_added, ports_to_come=ports_to_come)
+            warnings += ['group %d is printed by the switch as %r, not as given (%r): write it that way, or every run '
+                         'changes it again' % (group_id, printed.get(group_id), text)
+                         for group_id, text in sorted(want_groups.items()) if printed.get(group_id) != text]
+    return dict(changed=changed, removed=removed, added=added, removed_groups=groups_removed,
+                added_groups=groups_added, ports_to_come=ports_to_come, warnings=warnings)
+
+
+def diff_text(lines):
+    return ''.join('%s\n' % line for line in lines)
+
+
+def run(module):
+    """The whole module run (exits or fails the module)."""
+    request = checked_or_fail(module, check_all, (PlanError,))
+    try:
+        result = converge_flows(module, module.params, request)
+    except FlowsError as exc:
+        module.fail_json(msg=str(exc), **exc.fields)
+    for warning in result.pop('warnings'):
+        module.warn(warning)
     if module._diff:
-        result['diff'] = dict(before=''.join('%s\n' % f for f in removed + groups_removed),
-                              after=''.join('%s\n' % f for f in added + groups_added))
+        result['diff'] = dict(before=diff_text(result['removed'] + result['removed_groups']),
+                              after=diff_text(result['added'] + result['added_groups']))
     module.exit_json(**result)

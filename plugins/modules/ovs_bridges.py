@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 ---
 module: ovs_bridges
-short_description: Several Open vSwitch bridges, their ports and their tunnel groups in one transaction
+short_description: Several Open vSwitch bridges, their ports and their tunnel groups in one transaction, and their flows
 version_added: 0.2.0
 author: netvirt.overlay developers (@netvirt)
 description:
@@ -26,6 +26,11 @@ description:
   - The items are planned in order, O(bridges) first, each against what the ones before it would
     leave, so a tunnel group may be on a bridge that O(bridges) creates. If ovs-vswitchd refuses
     an interface of the commit, the whole commit is rolled back.
+  - After the commit, each item of O(openflow) does what a M(netvirt.overlay.ovs_flows) task would,
+    in order, on the bridges as the commit left them (flows may name the ports and tunnels it
+    created), one OpenFlow bundle per item, atomic. The items are checked with everything else,
+    before the module connects. If ovs-ofctl fails on an item, the module fails with what the
+    commit and the items before it changed (RV(ignore:changed) is true when they changed something).
 extends_documentation_fragment:
   - netvirt.overlay.attributes
   - netvirt.overlay.ovsdb
@@ -50,11 +55,24 @@ options:
     type: list
     elements: dict
     default: []
+  openflow:
+    description:
+      - Flows and groups of bridges, each a dict of the options of M(netvirt.overlay.ovs_flows)
+        (C(bridge) required; C(flows), C(groups), C(cookie), C(state), C(protocol)), with their meaning and checks.
+      - One item per bridge and cookie; the groups of a bridge in at most one item; not on a bridge that
+        O(bridges) removes.
+      - Check mode and C(--diff) as M(netvirt.overlay.ovs_flows) (flows that name a port the commit would
+        create are predicted as added); the diff shows each bridge's removed and added flows and groups under
+        C(openflow).
+    type: list
+    elements: dict
+    default: []
 notes:
   - At least one of O(bridges) and O(tunnels) is not empty.
 seealso:
   - module: netvirt.overlay.ovs_bridge
   - module: netvirt.overlay.ovs_tunnels
+  - module: netvirt.overlay.ovs_flows
 '''
 
 EXAMPLES = r'''
@@ -111,6 +129,14 @@ bridges:
   type: list
   elements: dict
   sample: [{"changes": [], "bridge": {"datapath_type": "netdev", "fail_mode": null, "ports": {}}}]
+openflow:
+  description:
+    - What M(netvirt.overlay.ovs_flows) returns for each item of O(openflow), in order
+      (RV(ignore:removed), RV(ignore:added), RV(ignore:removed_groups), RV(ignore:added_groups), RV(ignore:ports_to_come), RV(ignore:changed)).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"changed": false, "removed": [], "added": [], "removed_groups": [], "added_groups": [], "ports_to_come": []}]
 tunnels:
   description: >-
     What M(netvirt.overlay.ovs_tunnels) returns for each item of O(tunnels), in order: the group's
@@ -127,6 +153,7 @@ from ansible_collections.netvirt.overlay.plugins.module_utils._converge import r
 ARGUMENT_SPEC = dict(
     bridges=dict(type='list', elements='dict', default=[]),
     tunnels=dict(type='list', elements='dict', default=[]),
+    openflow=dict(type='list', elements='dict', default=[]),
 )
 
 

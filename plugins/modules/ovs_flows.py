@@ -162,21 +162,11 @@ ports_to_come:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._constants import FLOW_COOKIES
-from ansible_collections.netvirt.overlay.plugins.module_utils._ovs_flows import run
-
-ARGUMENT_SPEC = dict(
-    bridge=dict(type='str', required=True),
-    flows=dict(type='list', elements='str'),
-    groups=dict(type='list', elements='str'),
-    cookie=dict(type='int', default=FLOW_COOKIES['overlay']),
-    state=dict(type='str', default='present', choices=['present', 'absent']),
-    protocol=dict(type='str', default='OpenFlow14', choices=['OpenFlow14', 'OpenFlow15']),
-)
+from ansible_collections.netvirt.overlay.plugins.module_utils._ovs_flows import FLOWS_ARGUMENT_SPEC, run
 
 
 def main():
-    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
+    run(AnsibleModule(argument_spec=FLOWS_ARGUMENT_SPEC, supports_check_mode=True))
 
 
 if __name__ == '__main__':

@@ -34,8 +34,8 @@ LAB = os.path.join(ROOT, 'inventories', 'lab')
 MESH_TABLE = {'ping ': 12, 'TCP overlay': 1, 'TCP underlay': 1, 'overlay / underlay throughput': 1, 'BUM: ': 1,
               'service-node failover': 1, 'L2 gateway': 1, 'L3 gateway': 1, 'floating ': 1, 'gateway failover': 1}
 
-# The hypervisor role's one task for its bridges and tunnels (netvirt.overlay.ovs_bridges).
-SWITCH_TASK = 'Bridges, ports and tunnels of this endpoint (stale tunnels removed)'
+# The hypervisor role's one task for its bridges, tunnels and br-tun's flows (netvirt.overlay.ovs_bridges).
+SWITCH_TASK = 'Bridges, ports, tunnels and overlay flows of this endpoint (stale tunnels removed)'
 
 
 def lab_vars(name, **extra):
@@ -58,7 +58,6 @@ ALL_HOSTS = ('hv1', 'hv2', 'hv3', 'sn1', 'sn2', 'gw1', 'gw2', 'phys1', 'ext1', '
 FILE_DIRS = ('/run/netvirt-gateway',)
 # What check mode must foresee on hv1 on a change of encapsulation.
 SWITCHED_TASKS = ('netvirt.overlay.hypervisor : ' + SWITCH_TASK,
-                  'netvirt.overlay.hypervisor : Overlay flows on the tunnel bridge',
                   'netvirt.overlay.hypervisor : Forget the MAC addresses learned through tunnels that were removed or replaced')
 
 

@@ -6,6 +6,8 @@ bad input refused before anything is written."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from ansible_collections.netvirt.overlay.plugins.module_utils import _ovsdb
@@ -13,6 +15,8 @@ from ansible_collections.netvirt.overlay.plugins.module_utils._bridges import Br
 from ansible_collections.netvirt.overlay.plugins.modules import ovs_bridge, ovs_bridges, ovs_tunnels
 from ansible_collections.netvirt.overlay.tests.unit.plugins.module_utils.test_converge import (  # noqa: F401 pylint: disable=unused-import
     converge_then_refuse, pytestmark, run_module, server, vsctl)
+from ansible_collections.netvirt.overlay.tests.unit.plugins.modules.test_ovs_flows_groups import (  # noqa: F401 pylint: disable=unused-import
+    switch)
 
 # Names no host has: internal ports create devices, and the module checks the names are free.
 BRIDGES = [
@@ -108,6 +112,18 @@ def test_check_mode_and_diff_predict_the_real_run(server, capsys):
     (dict(bridges=[dict(bridge='nvt-tun', state='absent')]), "tunnels[0].bridge: bridge 'nvt-tun' is removed by bridges[0]"),
     (dict(bridges=[], tunnels=[]), 'both are empty'),
     (dict(bridges=['nvt-int']), "bridges"),  # AnsibleModule's own check of elements: dict
+    (dict(openflow=[dict(bridge='nvt-tun', flows=[])]), 'openflow[0]: flows: the list is empty'),
+    (dict(openflow=[dict(bridge='nvt-tun', flows=['table=255,priority=1 actions=drop'])]), 'openflow[0]: flows[0]'),
+    (dict(openflow=[dict(bridge='nvt-tun', flowz=['priority=1 actions=drop'])]), 'openflow[0]: unsupported option(s) flowz'),
+    (dict(openflow=[dict(bridge='nvt-tun', flows=['priority=1 actions=drop']),
+                    dict(bridge='nvt-tun', flows=['priority=2 actions=drop'])]),
+     "openflow[1]: the flows of cookie 20054 on bridge 'nvt-tun' are listed twice (first as openflow[0])"),
+    (dict(openflow=[dict(bridge='nvt-tun', flows=['priority=1 actions=drop'], groups=[]),
+                    dict(bridge='nvt-tun', cookie=7, flows=['priority=2 actions=drop'], groups=[])]),
+     "openflow[1].groups: the groups of bridge 'nvt-tun' are given twice (first in openflow[0])"),
+    (dict(bridges=[dict(bridge='nvt-tun', state='absent')], tunnels=[],
+          openflow=[dict(bridge='nvt-tun', flows=['priority=1 actions=drop'])]),
+     "openflow[0].bridge: bridge 'nvt-tun' is removed by bridges[0]"),
 ])
 def test_bad_input_is_refused_before_anything_is_read(server, capsys, args, message):
     result = bridges(server, capsys, **args)
@@ -139,3 +155,50 @@ def test_an_interface_refused_after_the_commit_takes_every_item_back(server):
     refused = converge_then_refuse(server, resource, 'sn-c6120009')
     assert refused.changed is False
     assert vsctl(server, 'list-br') == []
+
+
+def test_flows_and_groups_in_the_same_run_name_a_port_the_commit_creates(switch, capsys, monkeypatch):
+    """openflow: after the commit, on a real ovs-vswitchd. Check mode predicts the flows that name a
+    port the commit would create as added and changes nothing; the real run makes the port and the
+    flows and groups in one module run; a second run has nothing to do."""
+    monkeypatch.setenv('OVS_RUNDIR', switch['OVS_RUNDIR'])
+    db = 'unix:%s/db.sock' % switch['OVS_RUNDIR']
+    group = 'group_id=7,type=all,bucket=actions=output:nvt-p2'
+    args = dict(db=db, bridges=[dict(bridge='br0', ports=[dict(name='nvt-p2', type='internal')])],
+                openflow=[dict(bridge='br0', cookie=0x77, groups=[group],
+                               flows=['table=0,priority=7,in_port=p1 actions=group:7',
+                                      'table=0,priority=6,in_port=nvt-p2 actions=output:p1'])])
+
+    def flows_of():
+        out = subprocess.run(['ovs-ofctl', '-O', 'OpenFlow13', '--names', 'dump-flows', 'br0', 'cookie=0x77/-1'],
+                             env=switch, check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
+        return sorted(line.split(' actions=')[1] for line in out.splitlines() if 'actions=' in line)
+
+    check = run_module(ovs_bridges, dict(args, _ansible_check_mode=True, _ansible_diff=True), capsys)
+    assert check['changed'] is True and 'failed' not in check, check
+    [flows] = check['openflow']
+    assert flows['ports_to_come'] == ['nvt-p2'] and len(flows['added']) == 2 and flows['added_groups'] == [group]
+    assert 'nvt-p2' in check['diff']['after']['openflow']['br0'] and group in check['diff']['after']['openflow']['br0']
+    assert 'nvt-p2' not in vsctl(db, 'list-ports', 'br0') and flows_of() == []
+
+    done = run_module(ovs_bridges, dict(args, _ansible_diff=True), capsys)
+    assert done['changed'] is True and 'failed' not in done, done
+    # (The switch quotes a port name with a dash; check mode's stand-in was put back without quotes.)
+    assert sorted(f.replace('"', '') for f in done['openflow'][0]['added']) == sorted(flows['added']), (done, flows)
+    assert 'nvt-p2' in vsctl(db, 'list-ports', 'br0')
+    assert flows_of() == ['group:7', 'output:p1']
+
+    again = run_module(ovs_bridges, args, capsys)
+    assert again['changed'] is False and again['openflow'][0]['changed'] is False, again
+
+
+def test_flows_refused_by_the_switch_fail_with_what_the_commit_changed(switch, capsys, monkeypatch):
+    """The commit is done when ovs-ofctl refuses an item: the module fails, says changed, applies no flow."""
+    monkeypatch.setenv('OVS_RUNDIR', switch['OVS_RUNDIR'])
+    db = 'unix:%s/db.sock' % switch['OVS_RUNDIR']
+    result = run_module(ovs_bridges, dict(db=db, bridges=[dict(bridge='br0', ports=[dict(name='nvt-p3', type='internal')])],
+                                          openflow=[dict(bridge='br0', cookie=0x78,
+                                                         flows=['table=0,priority=8 actions=output:nosuchport'])]), capsys)
+    assert result['failed'] is True and result['changed'] is True, result
+    assert result['msg'].startswith('openflow[0]: ') and 'nosuchport' in result['msg'], result['msg']
+    assert 'nvt-p3' in vsctl(db, 'list-ports', 'br0')
