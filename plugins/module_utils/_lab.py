@@ -392,9 +392,10 @@ def ensure_machines(lab, hosts, entries, release='bookworm', mirror=None, upgrad
     ensure_lab wired it), and write the lab's SSH client files. With ``upgrade_release``, every
     machine also has the upgrade repository of that release (_machine.ensure_upgrade_repo). Returns a
     dict: machines (name -> address), started (names), image (paths and whether it was built,
-    seconds), upgrade_repo (the same, or None), ssh (paths)."""
+    seconds), upgrade_repo (the same, or None), ssh (paths), notes (what the boot saw that the user
+    should hear of: lines for warnings)."""
     machines = [h for h in hosts if h.get('machine')]
-    out = {'machines': {}, 'started': [], 'image': None, 'upgrade_repo': None, 'ssh': None}
+    out = {'machines': {}, 'started': [], 'image': None, 'upgrade_repo': None, 'ssh': None, 'notes': []}
     if not machines:
         return out
     sdir = state_dir(lab)
@@ -431,7 +432,7 @@ def ensure_machines(lab, hosts, entries, release='bookworm', mirror=None, upgrad
         booting[name] = netns_pid
         out['machines'][name] = host['ssh_address']
     try:
-        _machine.wait_booted(sdir, booting, started=loops)
+        _machine.wait_booted(sdir, booting, started=loops, notes=out['notes'])
     except _machine.MachineError as exc:
         raise LabError(str(exc))
     out['ssh'] = _machine.write_ssh_client(

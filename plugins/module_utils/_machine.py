@@ -569,23 +569,40 @@ def system_state(init_pid):
     return proc.stdout.strip()
 
 
-def how_it_ended(proc):
-    """How a boot loop this process started ended, for an error message: '' when unknown."""
+def how_it_ended(sdir, name, proc):
+    """How a boot loop ended, for an error message: its exit when this process started it, else
+    what its PID file names."""
     status = proc.poll() if proc is not None else None
-    if status is None:
-        return ''
-    if status < 0:
+    if status is not None and status < 0:
         return ' (its boot loop was killed by %s)' % signal.Signals(-status).name
-    return ' (its boot loop exited with status %d)' % status
+    if status is not None:
+        return ' (its boot loop exited with status %d)' % status
+    path = os.path.join(sdir, '%s.boot.pid' % name)
+    try:
+        with open(path) as handle:
+            pid = int(handle.read().strip())
+    except (OSError, ValueError) as exc:
+        return ' (no boot loop PID in %s: %s)' % (path, exc)
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as handle:
+            cmdline = handle.read().replace(b'\0', b' ').decode(errors='replace').strip()
+        with open('/proc/%d/stat' % pid) as handle:
+            state = handle.read().rsplit(')', 1)[1].split()[0]
+    except OSError:
+        return ' (its boot loop, PID %d, is gone%s)' % (pid, '' if proc is None else ', started by this run')
+    return ' (its boot loop PID %d is in state %s, command line %r%s)' % (
+        pid, state, cmdline, '' if proc is None else ', started by this run')
 
 
-def wait_booted(sdir, machines, timeout=120, started=None):
+def wait_booted(sdir, machines, timeout=120, started=None, notes=None):
     """Wait until every machine (name -> netns pid) is up; returns {name: init pid}.
     'degraded' counts as up: a unit that failed is for the checks to report, not the boot.
-    started: name -> the Popen of start_machine, to say how a boot loop ended."""
+    started: name -> the Popen of start_machine. A boot loop this run started is alive while its
+    Popen has not ended (which /proc cannot fool); one an earlier run started, while the PID in its
+    PID file runs it. When the two disagree on a loop started here, a line goes to ``notes``."""
     started = started or {}
     pending = dict(machines)
-    done = {}
+    done, noted = {}, set()
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
         for name, netns_pid in list(pending.items()):
@@ -593,9 +610,17 @@ def wait_booted(sdir, machines, timeout=120, started=None):
             if init and system_state(init) in ('running', 'degraded'):
                 done[name] = init
                 del pending[name]
-            elif not supervisor_pid(sdir, name):
-                raise MachineError('machine %s stopped while booting%s; its console: %s'
-                                   % (name, how_it_ended(started.get(name)), console_tail(sdir, name) or '(empty)'))
+                continue
+            loop = started.get(name)
+            by_pid_file = bool(supervisor_pid(sdir, name))
+            if loop is None and by_pid_file or loop is not None and loop.poll() is None:
+                if loop is not None and not by_pid_file and notes is not None and name not in noted:
+                    noted.add(name)
+                    notes.append('machine %s: its boot loop (PID %d) runs, but the check of its PID file found it not '
+                                 'running%s' % (name, loop.pid, how_it_ended(sdir, name, None)))
+                continue
+            raise MachineError('machine %s stopped while booting%s; its console: %s'
+                               % (name, how_it_ended(sdir, name, loop), console_tail(sdir, name) or '(empty)'))
         time.sleep(0.2)
     if pending:
         raise MachineError('machines did not finish booting in %d s: %s; last console lines of %s: %s'

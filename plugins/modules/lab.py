@@ -323,6 +323,8 @@ def main():
                                  mirror=p['machine_mirror'], upgrade_release=p['machine_upgrade_release'])
     except LabError as exc:
         module.fail_json(msg=str(exc))
+    for note in booted.get('notes') or []:
+        module.warn(note)
     created += ['machine %s' % name for name in booted['started']]
     pids = dict((h['name'], pid_of(p['name'], h['name'])) for h in p['hosts'])
     module.exit_json(changed=bool(created), created=created, pids=pids, machines=booted['machines'],

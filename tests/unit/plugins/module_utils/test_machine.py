@@ -226,5 +226,21 @@ def test_a_boot_loop_that_ends_at_once_says_how_and_what_its_console_holds(tmp_p
     (tmp_path / 'hv1.console').write_text('== systemd-nspawn exited 3 1.0\n')
     with pytest.raises(_machine.MachineError, match=r'exited with status 3\); its console: == systemd-nspawn exited 3'):
         _machine.wait_booted(str(tmp_path), {'hv1': exited.pid}, timeout=5, started={'hv1': exited})
-    # A loop some other run started: how it ended is not known here.
-    assert _machine.how_it_ended(None) == ''
+    # A loop some other run started: what its PID file names.
+    assert _machine.how_it_ended(str(tmp_path), 'hv1', None).startswith(' (no boot loop PID in ')
+    (tmp_path / 'hv1.boot.pid').write_text('%d\n' % exited.pid)
+    assert _machine.how_it_ended(str(tmp_path), 'hv1', None) == ' (its boot loop, PID %d, is gone)' % exited.pid
+
+
+def test_a_boot_loop_started_here_is_alive_while_its_process_runs_whatever_proc_says(tmp_path):
+    # Its PID file is missing, so the check by PID file says "not running": the process this run
+    # started says otherwise, the machine is waited for (here until the timeout), and a note says so.
+    loop = subprocess.Popen(['sleep', '30'])
+    try:
+        notes = []
+        with pytest.raises(_machine.MachineError, match='did not finish booting in 1 s: hv1'):
+            _machine.wait_booted(str(tmp_path), {'hv1': loop.pid}, timeout=1, started={'hv1': loop}, notes=notes)
+        assert len(notes) == 1 and notes[0].startswith('machine hv1: its boot loop (PID %d) runs, but' % loop.pid), notes
+    finally:
+        loop.kill()
+        loop.wait()
