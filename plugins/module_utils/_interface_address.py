@@ -11,6 +11,7 @@ MTU) before anything is changed; the plan is a list of ip commands.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 
@@ -36,6 +37,19 @@ def read_interface(module, name):
     return {'addresses': addresses, 'mtu': link.get('mtu'), 'up': 'UP' in link.get('flags', []),
             # 0 or absent: the driver sets no limit of its own.
             'mtu_range': (link.get('min_mtu') or 0, link.get('max_mtu') or 0), 'mac': link.get('address')}
+
+
+def read_tx_checksum_offload(module, ethtool, name):
+    """Whether TX checksumming is on (``ethtool -k``); None when the device is not there."""
+    rc, out, err = module.run_command([ethtool, '-k', name])
+    if rc != 0:
+        if 'No such device' in err or 'no such device' in err.lower():
+            return None
+        module.fail_json(msg="'%s -k %s' failed: %s" % (ethtool, name, err.strip()))
+    found = re.search(r'^tx-checksumming:\s+(on|off)', out, re.M)
+    if not found:
+        module.fail_json(msg="'%s -k %s' printed no tx-checksumming line: %s" % (ethtool, name, out.strip()[:500]))
+    return found.group(1) == 'on'
 
 
 def public(state):
@@ -104,7 +118,7 @@ def check_against(name, current, addresses, purge, mtu):
                              % (', '.join(ipv6), name, current['mtu'], IPV6_MIN_MTU))
 
 
-def plan(name, current, addresses, purge, mtu, link):
+def plan(name, current, addresses, purge, mtu, link, tx_checksum_offload=None, ethtool='ethtool'):
     commands, after = [], dict(current, addresses=list(current['addresses']))
     have = set(current['addresses'])
     wanted_ips = set(addr.split('/')[0] for addr in addresses)
@@ -128,6 +142,10 @@ def plan(name, current, addresses, purge, mtu, link):
     if link != 'unchanged' and (link == 'up') != current['up']:
         commands.append(['ip', 'link', 'set', 'dev', name, link])
         after['up'] = link == 'up'
+    # (Unknown, None, on an interface that check mode predicts: set, as a new device may have it either way.)
+    if tx_checksum_offload is not None and current.get('tx_checksum_offload') is not tx_checksum_offload:
+        commands.append([ethtool, '-K', name, 'tx', 'on' if tx_checksum_offload else 'off'])
+        after['tx_checksum_offload'] = tx_checksum_offload
     after['addresses'] = sorted(after['addresses'])
     return commands, after
 
@@ -137,6 +155,8 @@ def run(module):
     p = module.params
     addresses = checked_or_fail(module, check_request, (PlanError,))
     module.get_bin_path('ip', required=True)
+    offload = p['tx_checksum_offload']
+    ethtool = module.get_bin_path('ethtool', required=True, opt_dirs=['/sbin', '/usr/sbin']) if offload is not None else None
 
     deadline = time.monotonic() + p['wait_timeout']
     current = read_interface(module, p['interface'])
@@ -153,8 +173,10 @@ def run(module):
         check_against(p['interface'], current, addresses, p['purge'], p['mtu'])
     except InputError as exc:
         module.fail_json(msg=str(exc))
+    if offload is not None:
+        current['tx_checksum_offload'] = read_tx_checksum_offload(module, ethtool, p['interface'])
 
-    commands, after = plan(p['interface'], current, addresses, p['purge'], p['mtu'], p['link'])
+    commands, after = plan(p['interface'], current, addresses, p['purge'], p['mtu'], p['link'], offload, ethtool)
     if commands and not module.check_mode:
         done = []
         for cmd in commands:
@@ -166,6 +188,8 @@ def run(module):
                                  changed=bool(done), commands=done, interface=public(read_interface(module, p['interface'])))
             done.append(' '.join(cmd))
         after = read_interface(module, p['interface'])
+        if offload is not None:
+            after['tx_checksum_offload'] = read_tx_checksum_offload(module, ethtool, p['interface'])
     # Announced once, when the address is added (or the MAC address behind it has just changed),
     # so that a re-run sends nothing.
     announced = [addr for addr in addresses if ':' not in addr and (p['mac_changed'] or addr not in current['addresses'])] \

@@ -78,8 +78,17 @@ options:
     type: bool
     default: false
     version_added: 0.2.0
+  tx_checksum_offload:
+    description:
+      - TX checksum offload of the interface (C(ethtool -K INTERFACE tx on|off)); unset leaves it alone.
+      - Set it V(false) on a tunnel endpoint where the offload breaks TCP through Open vSwitch's
+        userspace datapath (veth and tap devices).
+      - In check mode, an interface that does not exist yet is predicted to need it set.
+    type: bool
+    version_added: 0.2.0
 requirements:
   - iproute2 with JSON output (C(ip -j)), as on every current distribution.
+  - ethtool, when O(tx_checksum_offload) is set.
 '''
 
 EXAMPLES = r'''
@@ -94,7 +103,7 @@ EXAMPLES = r'''
 RETURN = r'''
 commands:
   description:
-    - The ip commands run (or, in check mode, that would run).
+    - The ip (and ethtool) commands run (or, in check mode, that would run).
     - When a command fails, the commands that ran before it (the task then reports C(changed) if there
       were any).
   returned: always
@@ -109,7 +118,9 @@ announced:
   sample: ["198.18.1.11/24"]
   version_added: 0.2.0
 interface:
-  description: Addresses, MTU and link state after the run (predicted in check mode).
+  description:
+    - Addresses, MTU and link state after the run (predicted in check mode), and C(tx_checksum_offload)
+      when O(tx_checksum_offload) is set.
   returned: always
   type: dict
   sample: {"addresses": ["198.18.1.11/24"], "mtu": 1500, "up": true}
@@ -128,6 +139,7 @@ ARGUMENT_SPEC = dict(
     wait_timeout=dict(type='int', default=10),
     announce=dict(type='bool', default=False),
     mac_changed=dict(type='bool', default=False),
+    tx_checksum_offload=dict(type='bool'),
 )
 
 

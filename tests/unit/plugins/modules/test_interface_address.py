@@ -330,3 +330,84 @@ def test_announce_sends_the_announcements_on_the_wire():
     took, *frames = done.stdout.split()
     assert 0.2 <= float(took) < 2
     assert frames == [ia.arp_announcement('02:00:00:00:01:0b', '198.18.1.11').hex()] * 3
+
+
+class OffloadHost(FakeHost):
+    """FakeHost with ethtool: -k prints the TX checksumming state, -K sets it (recorded as a change)."""
+
+    def __init__(self, offload, exists=True, **kw):
+        FakeHost.__init__(self, **kw)
+        self.offload = offload
+        self.exists = exists
+
+    def run_command(self, cmd):
+        cmd = list(cmd)
+        if cmd[:2] == ['/sbin/ethtool', '-k']:
+            if not self.exists:
+                return 1, '', 'netlink error: no device matches name (offset 24)\nnetlink error: No such device'
+            return 0, 'Features for %s:\nrx-checksumming: on\ntx-checksumming: %s\n\ttx-checksum-ipv4: off [fixed]\n' % (
+                cmd[2], 'on' if self.offload else 'off'), ''
+        if not self.exists and cmd[:4] == ['ip', '-d', '-j', 'address']:
+            return 1, '', 'Device "%s" does not exist.' % cmd[-1]
+        if cmd[:2] == ['/sbin/ethtool', '-K']:
+            self.changes.append(' '.join(cmd))
+            self.offload = cmd[4] == 'on'
+            return 0, '', ''
+        return FakeHost.run_command(self, cmd)
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_tx_checksum_offload_is_set_when_it_differs_then_left(monkeypatch, capsys, check_mode):
+    host = OffloadHost(offload=True, addresses=['198.18.1.11/24'])
+    args = dict(interface='tep0', addresses=['198.18.1.11/24'], tx_checksum_offload=False, _ansible_check_mode=check_mode)
+    rc, out = run_module(monkeypatch, capsys, host, args)
+    assert rc == 0 and out['changed'] and out['commands'] == ['/sbin/ethtool -K tep0 tx off']
+    assert out['interface']['tx_checksum_offload'] is False
+    assert host.changes == ([] if check_mode else ['/sbin/ethtool -K tep0 tx off'])
+    if not check_mode:
+        rc, out = run_module(monkeypatch, capsys, host, args)
+        assert rc == 0 and not out['changed'] and out['commands'] == [] and out['interface']['tx_checksum_offload'] is False
+
+
+def test_tx_checksum_offload_unset_is_left_alone_and_not_read(monkeypatch, capsys):
+    host = OffloadHost(offload=True, addresses=['198.18.1.11/24'])
+    rc, out = run_module(monkeypatch, capsys, host, dict(interface='tep0', addresses=['198.18.1.11/24']))
+    assert rc == 0 and not out['changed'] and 'tx_checksum_offload' not in out['interface']
+
+
+def test_check_mode_predicts_the_offload_of_an_interface_still_to_come(monkeypatch, capsys):
+    host = OffloadHost(offload=False, exists=False)
+    args = dict(interface='tep0', addresses=['198.18.1.11/24'], tx_checksum_offload=False, _ansible_check_mode=True)
+    rc, out = run_module(monkeypatch, capsys, host, args)
+    assert rc == 0 and out['changed'] and out['commands'][-1] == '/sbin/ethtool -K tep0 tx off' and host.changes == []
+
+
+SET_OFFLOAD = r'''
+import json, subprocess, sys
+sys.path[:0] = sys.argv[1:]
+subprocess.run(['ip', 'link', 'add', 'a0', 'type', 'veth', 'peer', 'name', 'b0'], check=True)
+from ansible_collections.netvirt.overlay.tests.unit.module_args import patch_module_args
+from ansible_collections.netvirt.overlay.plugins.modules import interface_address
+for _round in (1, 2):
+    with patch_module_args({'interface': 'a0', 'addresses': ['198.18.1.11/24'], 'tx_checksum_offload': False}):
+        try:
+            interface_address.main()
+        except SystemExit:
+            pass
+print(subprocess.run(['ethtool', '-k', 'a0'], capture_output=True, text=True, check=True).stdout)
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which('unshare') or not shutil.which('ethtool'),
+                    reason='needs root, unshare (a network namespace of its own) and ethtool')
+def test_tx_checksum_offload_off_on_a_real_veth():
+    """A veth (TX checksumming on when made) in a network namespace of the test's own: the first run
+    turns it off, the second changes nothing."""
+    paths = [p for p in sys.path if p]
+    done = subprocess.run(['unshare', '--net', sys.executable, '-c', SET_OFFLOAD] + paths, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith('{')]
+    assert [r['changed'] for r in results] == [True, False], results
+    assert results[0]['commands'][-1].endswith('-K a0 tx off') and results[1]['commands'] == []
+    assert 'tx-checksumming: off' in done.stdout
