@@ -412,6 +412,10 @@ def ensure_machines(lab, hosts, entries, release='bookworm', mirror=None, upgrad
             raise LabError('the %s upgrade repository: %s' % (upgrade_release, exc))
         out['upgrade_repo'] = {'path': upgrade_repo, 'release': upgrade_release, 'mount': _machine.UPGRADE_REPO_MOUNT,
                                'built': built, 'seconds': round(seconds, 1)}
+    raised_from = _machine.ensure_inotify_instances()
+    if raised_from is not None:
+        out['notes'].append('fs.inotify.max_user_instances raised from %d to %d: booted machines take about 7 inotify '
+                            'instances each, all counted against root' % (raised_from, _machine.INOTIFY_INSTANCES_FOR_LABS))
     keys = _machine.ensure_keys(sdir, [h['name'] for h in machines])
     with open(keys['admin'] + '.pub') as handle:
         admin_key = handle.read()

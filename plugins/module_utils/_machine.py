@@ -418,6 +418,26 @@ def remove_cgroups(lab, name=None):
                 pass
 
 
+# Every booted machine's systemd, logind and dbus hold about 7 inotify instances, all counted against
+# root's limit on this machine (the kernel's default, 128): .ci/run's three machine labs side by side
+# (about 25 machines) went past it, and units that need one failed at boot ("failed units" of a drill).
+INOTIFY_INSTANCES = '/proc/sys/fs/inotify/max_user_instances'
+INOTIFY_INSTANCES_FOR_LABS = 1024
+
+
+def ensure_inotify_instances(path=INOTIFY_INSTANCES, wanted=INOTIFY_INSTANCES_FOR_LABS):
+    """Raise root's inotify instance limit to ``wanted`` when it is lower; the old value when it
+    was raised, else None. (A kernel setting of this machine, not of its network: the lab never
+    touches those.)"""
+    with open(path) as handle:
+        current = int(handle.read().strip())
+    if current >= wanted:
+        return None
+    with open(path, 'w') as handle:
+        handle.write('%d\n' % wanted)
+    return current
+
+
 def boot_script_path(sdir, name):
     return os.path.join(sdir, 'etc', '%s.boot' % name)
 

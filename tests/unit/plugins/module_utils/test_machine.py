@@ -244,3 +244,13 @@ def test_a_boot_loop_started_here_is_alive_while_its_process_runs_whatever_proc_
     finally:
         loop.kill()
         loop.wait()
+
+
+def test_the_inotify_instance_limit_is_raised_only_when_lower(tmp_path):
+    limit = tmp_path / 'max_user_instances'
+    limit.write_text('128\n')
+    assert _machine.ensure_inotify_instances(str(limit), 1024) == 128
+    assert limit.read_text() == '1024\n'
+    assert _machine.ensure_inotify_instances(str(limit), 1024) is None
+    limit.write_text('8192\n')
+    assert _machine.ensure_inotify_instances(str(limit), 1024) is None and limit.read_text() == '8192\n'
