@@ -137,6 +137,17 @@ class Ping(object):
         self.proc = subprocess.Popen(lab_command(state_dir, host, argv), stdout=self.output, stderr=subprocess.STDOUT,
                                      universal_newlines=True, start_new_session=True)
 
+    def discard(self):
+        """End the ping without judging it (a drill that failed half way): its pings would go on
+        through the checks of the tests after it (a verification table counted them as copies of a
+        broadcast)."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
+
     def result(self, timeout=120):
         """(sent, received, the icmp_seq numbers answered, the wall-clock times of the replies) once
         ping has ended. Error lines such as "Destination Host Unreachable" carry an icmp_seq too:

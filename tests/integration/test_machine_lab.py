@@ -256,7 +256,15 @@ DRILLS = [('hv1', ('vm2', 'vm1'), ('vm3', 'vm4')),
 
 
 def test_reboot_drills_need_no_ansible(machine_lab):
-    _pb, _runs = machine_lab
+    pingers = []
+    try:
+        reboot_drills(pingers)
+    finally:
+        for pinger in pingers:  # stopped when the drills passed; a failure must not leave them pinging
+            pinger.discard()
+
+
+def reboot_drills(pingers):
     figures, failover = [], None
     for machine, (vm, target), (ovm, otarget) in DRILLS:
         standby = None
@@ -274,10 +282,12 @@ def test_reboot_drills_need_no_ansible(machine_lab):
             machine, standby = PREFERRED_GATEWAY, [gw for gw in GATEWAYS if gw != PREFERRED_GATEWAY][0]
         target_ip = VM_ADDRESS.get(target, target)
         own, other = Pinger(STATE, vm, target_ip), Pinger(STATE, ovm, VM_ADDRESS[otarget])
+        pingers += [own, other]
         if standby:
             # The gateway's bridged traffic as well: phys1 on VLAN 100 to vm1 through the L2 gateway.
             l2_before = l2_holders(l2_gateway_state())
             bridged = Pinger(STATE, 'phys1', VM_ADDRESS['vm1'])
+            pingers.append(bridged)
         time.sleep(1)
         started, started_wall = time.monotonic(), time.time()
         ssh(machine, 'sudo systemctl reboot', check=False, timeout=10)
