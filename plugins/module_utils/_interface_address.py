@@ -43,7 +43,7 @@ def read_tx_checksum_offload(module, ethtool, name):
     """Whether TX checksumming is on (``ethtool -k``); None when the device is not there."""
     rc, out, err = module.run_command([ethtool, '-k', name])
     if rc != 0:
-        if 'No such device' in err or 'no such device' in err.lower():
+        if 'no such device' in err.lower():
             return None
         module.fail_json(msg="'%s -k %s' failed: %s" % (ethtool, name, err.strip()))
     found = re.search(r'^tx-checksumming:\s+(on|off)', out, re.M)

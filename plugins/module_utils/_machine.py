@@ -420,7 +420,7 @@ def remove_cgroups(lab, name=None):
 
 # Every booted machine's systemd, logind and dbus hold about 7 inotify instances, all counted against
 # root's limit on this machine (the kernel's default, 128): .ci/run's three machine labs side by side
-# (about 25 machines) went past it, and units that need one failed at boot ("failed units" of a drill).
+# (about 23 machines) went past it, and units that need one failed at boot ("failed units" of a drill).
 INOTIFY_INSTANCES = '/proc/sys/fs/inotify/max_user_instances'
 INOTIFY_INSTANCES_FOR_LABS = 1024
 
@@ -555,10 +555,19 @@ def machine_init(netns_pid):
     return None
 
 
+def boot_pid_path(sdir, name):
+    return os.path.join(sdir, '%s.boot.pid' % name)
+
+
+def boot_pid(sdir, name):
+    """The PID in a machine's boot loop PID file (OSError, ValueError when there is none)."""
+    with open(boot_pid_path(sdir, name)) as handle:
+        return int(handle.read().strip())
+
+
 def supervisor_pid(sdir, name):
     try:
-        with open(os.path.join(sdir, '%s.boot.pid' % name)) as handle:
-            pid = int(handle.read().strip())
+        pid = boot_pid(sdir, name)
         with open('/proc/%d/cmdline' % pid, 'rb') as handle:
             cmdline = handle.read().split(b'\0')
     except (OSError, ValueError):
@@ -578,7 +587,7 @@ def start_machine(sdir, name, script_text):
     proc = subprocess.Popen(['/bin/sh', script], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                             start_new_session=True, close_fds=True)
     log.close()
-    with open(os.path.join(sdir, '%s.boot.pid' % name), 'w') as handle:
+    with open(boot_pid_path(sdir, name), 'w') as handle:
         handle.write('%d\n' % proc.pid)
     return proc
 
@@ -597,12 +606,10 @@ def how_it_ended(sdir, name, proc):
         return ' (its boot loop was killed by %s)' % signal.Signals(-status).name
     if status is not None:
         return ' (its boot loop exited with status %d)' % status
-    path = os.path.join(sdir, '%s.boot.pid' % name)
     try:
-        with open(path) as handle:
-            pid = int(handle.read().strip())
+        pid = boot_pid(sdir, name)
     except (OSError, ValueError) as exc:
-        return ' (no boot loop PID in %s: %s)' % (path, exc)
+        return ' (no boot loop PID in %s: %s)' % (boot_pid_path(sdir, name), exc)
     try:
         with open('/proc/%d/cmdline' % pid, 'rb') as handle:
             cmdline = handle.read().replace(b'\0', b' ').decode(errors='replace').strip()
