@@ -145,8 +145,21 @@ lane_a_rc=0
 wait "$lane_a" || lane_a_rc=$?
 lane_c_rc=0
 wait "$lane_c" || lane_c_rc=$?
-cat "$lane_a_log" "$lane_b_log" "$lane_c_log"
-if [ "$lane_a_rc" -ne 0 ] || [ "$lane_b_rc" -ne 0 ] || [ "$lane_c_rc" -ne 0 ]; then
+# A log is often seen cut to its beginning and its end: the lanes that passed are printed first,
+# the failed ones last, and then once more the tracebacks of their failed tests (CI43's failure in
+# lane B, printed between lanes A and C, was cut away entirely).
+failed_logs=()
+for lane_log in "$lane_a_log:$lane_a_rc" "$lane_b_log:$lane_b_rc" "$lane_c_log:$lane_c_rc"; do
+    if [ "${lane_log##*:}" -eq 0 ]; then cat "${lane_log%:*}"; else failed_logs+=("${lane_log%:*}"); fi
+done
+if [ "${#failed_logs[@]}" -gt 0 ]; then
+    cat "${failed_logs[@]}"
+    printf '\nthe failed tests of the failed lanes (their last 150 lines each):\n' >&2
+    for lane_log in "${failed_logs[@]}"; do
+        # pytest's section of tracebacks runs from "= FAILURES =" or "= ERRORS =" to the next "= ... =" line.
+        awk '/^=+ (FAILURES|ERRORS) =+$/ {on = 1; print; next} on && /^=+ .* =+$/ {on = 0} on' "$lane_log" | tail -n 150 >&2
+        grep -E '^(FAILED|ERROR) ' "$lane_log" >&2 || true
+    done
     printf '\nfailed in the lanes (the other labs did not run):\n' >&2
     cat "$failures" >&2
     exit 1
