@@ -44,7 +44,7 @@ from ansible.module_utils.common.text.converters import to_bytes
 from ansible.plugins.connection import ConnectionBase
 from ansible.utils.display import Display
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._lab import LabError, enter, host_pid
+from ansible_collections.netvirt.overlay.plugins.module_utils._lab_enter import LabError, enter, host_pid
 
 display = Display()
 

@@ -9,12 +9,9 @@ the YAML file of its name next to this one.
 
 from __future__ import annotations
 
-from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import as_filter_errors
-from ansible_collections.netvirt.overlay.plugins.plugin_utils._gateway import gateway_plan
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import lazy_filters
 
 
 class FilterModule(object):
     def filters(self):
-        return {
-            'gateway_plan': as_filter_errors(gateway_plan),
-        }
+        return lazy_filters('_gateway', 'gateway_plan')

@@ -10,18 +10,10 @@ the YAML file of its name next to this one.
 
 from __future__ import annotations
 
-from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import as_filter_errors
-from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import (
-    integration_bridge_ports, mesh_check, mesh_peers, normalise_networks, tenant_mtu, tep_mac)
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import lazy_filters
 
 
 class FilterModule(object):
     def filters(self):
-        return {
-            'overlay_networks': as_filter_errors(normalise_networks),
-            'tenant_mtu': as_filter_errors(tenant_mtu),
-            'mesh_peers': as_filter_errors(mesh_peers),
-            'mesh_check': as_filter_errors(mesh_check),
-            'integration_bridge_ports': as_filter_errors(integration_bridge_ports),
-            'tep_mac': as_filter_errors(tep_mac),
-        }
+        return lazy_filters('_mesh', 'tenant_mtu', 'mesh_peers', 'mesh_check', 'integration_bridge_ports', 'tep_mac',
+                            overlay_networks='normalise_networks')

@@ -9,13 +9,10 @@ and its health (raft_kick_plan, in its own file, reads cluster/status too)."""
 
 from __future__ import annotations
 
-from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import filters_named_as
-from ansible_collections.netvirt.overlay.plugins.plugin_utils._ovn import (
-    cluster_problems, cluster_servers, ovn_bridge_ports, ovn_certificate, ovn_database_options, ovn_gateway_uses,
-    ovn_listener, ovn_members, ovn_remote)
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import lazy_filters
 
 
 class FilterModule(object):
     def filters(self):
-        return filters_named_as(ovn_members, ovn_remote, ovn_listener, ovn_certificate, ovn_bridge_ports,
-                                ovn_gateway_uses, cluster_servers, cluster_problems, ovn_database_options)
+        return lazy_filters('_ovn', 'ovn_members', 'ovn_remote', 'ovn_listener', 'ovn_certificate', 'ovn_bridge_ports',
+                            'ovn_gateway_uses', 'cluster_servers', 'cluster_problems', 'ovn_database_options')

@@ -7,11 +7,9 @@ signed it, and the CAs the nodes trust while the CA is rotated."""
 
 from __future__ import annotations
 
-from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import filters_named_as
-from ansible_collections.netvirt.overlay.plugins.plugin_utils._pki import (
-    certificate_expiry, certificate_signed_by, ovn_ca_trust)
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import lazy_filters
 
 
 class FilterModule(object):
     def filters(self):
-        return filters_named_as(certificate_expiry, certificate_signed_by, ovn_ca_trust)
+        return lazy_filters('_pki', 'certificate_expiry', 'certificate_signed_by', 'ovn_ca_trust')

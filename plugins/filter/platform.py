@@ -43,17 +43,14 @@ _value:
 
 import copy
 
-from ansible.errors import AnsibleFilterError
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import lazy_filter
 
-from ansible_collections.netvirt.overlay.plugins.plugin_utils._platform import PlatformError, platform as _platform
+_platform = lazy_filter('_platform', 'platform')
 
 
 def platform(os_family):
-    try:
-        # A copy: a play that changes what it got must not change the table for the next host.
-        return copy.deepcopy(_platform(os_family))
-    except PlatformError as exc:
-        raise AnsibleFilterError(str(exc))
+    # A copy: a play that changes what it got must not change the table for the next host.
+    return copy.deepcopy(_platform(os_family))
 
 
 class FilterModule(object):

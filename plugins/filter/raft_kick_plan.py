@@ -56,11 +56,10 @@ _value:
   type: dict
 '''
 
-from ansible_collections.netvirt.overlay.plugins.plugin_utils import _ovn
-from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import as_filter_errors
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import lazy_filter
 
 # The logic is in plugins/plugin_utils/_ovn.py, next to the other readers of cluster/status.
-raft_kick_plan = as_filter_errors(_ovn.raft_kick_plan)
+raft_kick_plan = lazy_filter('_ovn', 'raft_kick_plan')
 
 
 class FilterModule(object):

@@ -56,10 +56,9 @@ _value:
   type: dict
 '''
 
-from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import as_filter_errors
-from ansible_collections.netvirt.overlay.plugins.plugin_utils._roles import role_values as _role_values
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import lazy_filter
 
-role_values = as_filter_errors(_role_values)
+role_values = lazy_filter('_roles', 'role_values')
 
 
 class FilterModule(object):

@@ -9,16 +9,9 @@ the YAML file of its name next to this one.
 
 from __future__ import annotations
 
-from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import as_filter_errors
-from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import (
-    flood_groups, flow_cookie, service_node_flows, tunnel_bridge_flows)
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import lazy_filters
 
 
 class FilterModule(object):
     def filters(self):
-        return {
-            'tunnel_bridge_flows': as_filter_errors(tunnel_bridge_flows),
-            'flood_groups': as_filter_errors(flood_groups),
-            'service_node_flows': as_filter_errors(service_node_flows),
-            'flow_cookie': as_filter_errors(flow_cookie),
-        }
+        return lazy_filters('_mesh', 'tunnel_bridge_flows', 'flood_groups', 'service_node_flows', 'flow_cookie')

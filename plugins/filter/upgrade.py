@@ -7,13 +7,10 @@ HA priorities, the versions the daemons answer, and the tunnels' health (an OVN 
 
 from __future__ import annotations
 
-from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import filters_named_as
-from ansible_collections.netvirt.overlay.plugins.plugin_utils._upgrade import (
-    apt_policy, daemon_versions, ha_priority, tunnel_problems, upgrade_plan, upgrade_targets,
-    upgrade_version, version_answer)
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import lazy_filters
 
 
 class FilterModule(object):
     def filters(self):
-        return filters_named_as(upgrade_plan, apt_policy, upgrade_version, upgrade_targets, ha_priority,
-                                tunnel_problems, version_answer, daemon_versions)
+        return lazy_filters('_upgrade', 'upgrade_plan', 'apt_policy', 'upgrade_version', 'upgrade_targets', 'ha_priority',
+                            'tunnel_problems', 'version_answer', 'daemon_versions')

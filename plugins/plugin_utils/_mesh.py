@@ -41,6 +41,7 @@ from ansible_collections.netvirt.overlay.plugins.module_utils._constants import 
     TABLE_FROM_TUNNEL, TABLE_LEARN, TABLE_LEARNED, TABLE_UNKNOWN_UNICAST)
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, unicast_mac
 from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import port_name
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import FilterInputError
 
 # Bytes a frame grows by when encapsulated (outer IPv4, tunnel header and the
 # inner Ethernet header that the tenant MTU does not count). GRE always carries a
@@ -60,7 +61,7 @@ SERVICE_NODE = 'service_node'
 GATEWAY = 'gateway'
 
 
-class MeshError(Exception):
+class MeshError(FilterInputError):
     pass
 
 

@@ -12,6 +12,8 @@ NFV SIG) names them through the roles' package variables.
 
 from __future__ import annotations
 
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import FilterInputError
+
 # The names both families share; each family below adds or replaces its own.
 # python3-openvswitch with the OVN packages: the collection's modules talk OVSDB through it
 # (netvirt.overlay.ovn_topology runs on a controller).
@@ -77,7 +79,7 @@ PLATFORMS = {
 }
 
 
-class PlatformError(Exception):
+class PlatformError(FilterInputError):
     pass
 
 

@@ -13,8 +13,10 @@ from ansible.errors import AnsibleUndefinedVariable
 from jinja2 import Undefined
 from jinja2.exceptions import UndefinedError
 
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import FilterInputError
 
-class RoleValuesError(Exception):
+
+class RoleValuesError(FilterInputError):
     """The filter's input is not what it takes; _filter_errors reports it as AnsibleFilterError."""
 
 

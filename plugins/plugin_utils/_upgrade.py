@@ -27,6 +27,7 @@ import fnmatch
 import re
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import TUNNEL_TYPES
+from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import FilterInputError
 
 # Kinds of machines, in the order their batch is upgraded within the chassis phase: a service node
 # or a standby gateway first, the hypervisors (whose VMs see the loss) last.
@@ -35,7 +36,7 @@ KINDS = ('controller',) + CHASSIS_KINDS
 PROCEDURES = ('auto', 'rolling', 'fail-safe')
 
 
-class UpgradeError(Exception):
+class UpgradeError(FilterInputError):
     pass
 
 
