@@ -9,8 +9,9 @@ spec and resource class (``_bridge.Bridge``, ``_tunnels.Tunnels``); nothing of w
 plan is written again here. The items are planned in order, each against the state the ones
 before it would leave (bridges first, then tunnel groups), and the changes of all of them go into
 one commit: one ovs-vswitchd reconfiguration, one cur_cfg wait, one rollback if it refuses any.
-Then each openflow item is ovs_flows' run (``_ovs_flows.converge_flows``) on the bridges as the
-commit left them: a bundle per item. A host's switch and its flows then cost one module run.
+Then each interfaces item is interface_address' run (``_interface_address.converge_interface``) on
+the ports as the commit left them, and each openflow item ovs_flows' run (``_ovs_flows.converge_flows``):
+a bundle per item. A host's switch, its tunnel endpoint's address and its flows then cost one module run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._bridge import BRIDGE_ARGUMENT_SPEC, Bridge
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError
+from ansible_collections.netvirt.overlay.plugins.module_utils._interface_address import (
+    ADDRESS_ARGUMENT_SPEC, AddressError, check_request as check_address_request, converge_interface)
 from ansible_collections.netvirt.overlay.plugins.module_utils._ovs_flows import (
     FLOWS_ARGUMENT_SPEC, FlowsError, check_all as check_flows_request, converge_flows, diff_text)
 from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import TUNNELS_ARGUMENT_SPEC, Tunnels
@@ -122,6 +125,20 @@ class Bridges(PortsResource):
             except (PlanError, InputError) as exc:
                 raise PlanError('%s: %s' % (where, exc))
         _check_openflow(self.openflow, self.parts)
+        # (where, params, checked addresses) of each interfaces item, all checked before anything is read.
+        self.interfaces, seen = [], {}
+        for index, item in enumerate(params.get('interfaces') or []):
+            where = 'interfaces[%d]' % index
+            try:
+                address_params = _item_params(item, ADDRESS_ARGUMENT_SPEC)
+                self.interfaces.append((where, address_params, check_address_request(address_params)))
+            except (PlanError, InputError) as exc:
+                raise PlanError('%s: %s' % (where, exc))
+            name = address_params['interface']
+            if name in seen:
+                raise PlanError("%s.interface: '%s' is listed twice (first as %s); give each interface once"
+                                % (where, name, seen[name]))
+            seen[name] = where
 
     def bridge_names(self):
         names = []
@@ -157,7 +174,9 @@ class Bridges(PortsResource):
                 dict((name, after[name]) for name in names if name in after))
 
     def finish(self, module, result):
-        """Each openflow item on the bridges as the commit left them (check mode: as it would)."""
+        """Each interfaces item, then each openflow item, on the bridges as the commit left them (check
+        mode: as it would)."""
+        self._finish_interfaces(module, result)
         result['openflow'] = []
         removed, added = {}, {}
         for where, p, request in self.openflow:
@@ -176,3 +195,23 @@ class Bridges(PortsResource):
         if removed and 'diff' in result:
             result['diff']['before']['openflow'] = removed
             result['diff']['after']['openflow'] = added
+
+    def _finish_interfaces(self, module, result):
+        result['interfaces'] = []
+        for where, p, addresses in self.interfaces:
+            # A port whose MAC address the commit changed announces its addresses again.
+            mac_changed = any(change.get('op') == 'set_interface' and change.get('interface') == p['interface']
+                              and 'mac' in (change.get('set') or {}) for change in result['changes'])
+            try:
+                done = converge_interface(module, p, addresses, mac_changed=mac_changed)
+            except AddressError as exc:
+                result['interfaces'].append(exc.fields)
+                result['changed'] = result['changed'] or exc.fields.get('changed', False)
+                raise PlanError('%s: %s' % (where, exc))
+            diff = done.pop('diff', None)
+            result['interfaces'].append(done)
+            if done['changed']:
+                result['changed'] = True
+                if diff and 'diff' in result:
+                    result['diff']['before'].setdefault('interfaces', {})[p['interface']] = diff['before']
+                    result['diff']['after'].setdefault('interfaces', {})[p['interface']] = diff['after']

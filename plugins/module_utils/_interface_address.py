@@ -3,9 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """interface_address' run: the addresses, MTU and link state of one interface, changed with ip(8).
 
-The module file is its documentation, its argument spec and ``run(module)``. Every input is
-checked before the host is read, what only the interface can tell (its MTU range, IPv6's minimum
-MTU) before anything is changed; the plan is a list of ip commands.
+The module file is its documentation and ``run(module)``; ovs_bridges runs ``converge_interface``
+for each item of its ``interfaces`` after its commit (an internal port and its address in one module
+run). Every input is checked before the host is read (``check_request``), what only the interface
+can tell (its MTU range, IPv6's minimum MTU) before anything is changed; the plan is a list of ip
+commands.
 """
 
 from __future__ import annotations
@@ -18,10 +20,31 @@ import time
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, checked_or_fail, integer, ip_interface, unique
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError, check_ifname
 
+ADDRESS_ARGUMENT_SPEC = dict(
+    interface=dict(type='str', required=True),
+    addresses=dict(type='list', elements='str', default=[]),
+    purge=dict(type='bool', default=False),
+    mtu=dict(type='int'),
+    link=dict(type='str', default='up', choices=['up', 'down', 'unchanged']),
+    wait_timeout=dict(type='int', default=10),
+    announce=dict(type='bool', default=False),
+    mac_changed=dict(type='bool', default=False),
+    tx_checksum_offload=dict(type='bool'),
+)
+
 IPV6_MIN_MTU = 1280
 # ARP announcements (RFC 5227): how many, how far apart.
 ANNOUNCE_COUNT = 3
 ANNOUNCE_INTERVAL = 0.2
+
+
+class AddressError(Exception):
+    """The interface cannot be converged (after the request was checked): the message, and the
+    result fields to fail with (what was done before)."""
+
+    def __init__(self, msg, **fields):
+        super(AddressError, self).__init__(msg)
+        self.fields = fields
 
 
 def read_interface(module, name):
@@ -45,10 +68,10 @@ def read_tx_checksum_offload(module, ethtool, name):
     if rc != 0:
         if 'no such device' in err.lower():
             return None
-        module.fail_json(msg="'%s -k %s' failed: %s" % (ethtool, name, err.strip()))
+        raise AddressError("'%s -k %s' failed: %s" % (ethtool, name, err.strip()))
     found = re.search(r'^tx-checksumming:\s+(on|off)', out, re.M)
     if not found:
-        module.fail_json(msg="'%s -k %s' printed no tx-checksumming line: %s" % (ethtool, name, out.strip()[:500]))
+        raise AddressError("'%s -k %s' printed no tx-checksumming line: %s" % (ethtool, name, out.strip()[:500]))
     return found.group(1) == 'on'
 
 
@@ -150,10 +173,11 @@ def plan(name, current, addresses, purge, mtu, link, tx_checksum_offload=None, e
     return commands, after
 
 
-def run(module):
-    """The whole module run (exits or fails the module)."""
-    p = module.params
-    addresses = checked_or_fail(module, check_request, (PlanError,))
+def converge_interface(module, p, addresses, mac_changed=False):
+    """One interface as ``p`` (interface_address' options) asks, ``addresses`` from check_request:
+    the result fields (changed, commands, interface, announced; diff with --diff). AddressError when
+    it cannot be done, with the commands done before. ``mac_changed`` adds to p['mac_changed']."""
+    mac_changed = mac_changed or p['mac_changed']
     module.get_bin_path('ip', required=True)
     offload = p['tx_checksum_offload']
     ethtool = module.get_bin_path('ethtool', required=True, opt_dirs=['/sbin', '/usr/sbin']) if offload is not None else None
@@ -167,12 +191,12 @@ def run(module):
         time.sleep(0.2)
         current = read_interface(module, p['interface'])
     if current is None:
-        module.fail_json(msg="interface '%s' does not exist (waited %ss). For an OVS internal port, "
-                         "is ovs-vswitchd running and the port on a bridge?" % (p['interface'], p['wait_timeout']))
+        raise AddressError("interface '%s' does not exist (waited %ss). For an OVS internal port, "
+                           "is ovs-vswitchd running and the port on a bridge?" % (p['interface'], p['wait_timeout']))
     try:
         check_against(p['interface'], current, addresses, p['purge'], p['mtu'])
     except InputError as exc:
-        module.fail_json(msg=str(exc))
+        raise AddressError(str(exc))
     if offload is not None:
         current['tx_checksum_offload'] = read_tx_checksum_offload(module, ethtool, p['interface'])
 
@@ -183,16 +207,16 @@ def run(module):
             rc, _out, err = module.run_command(cmd)
             if rc != 0:
                 # What ran before stays done: say so, and what the interface looks like now.
-                module.fail_json(msg="'%s' failed: %s%s" % (' '.join(cmd), err.strip(),
-                                                            ' (done before it: %s)' % '; '.join(done) if done else ''),
-                                 changed=bool(done), commands=done, interface=public(read_interface(module, p['interface'])))
+                raise AddressError("'%s' failed: %s%s" % (' '.join(cmd), err.strip(),
+                                                          ' (done before it: %s)' % '; '.join(done) if done else ''),
+                                   changed=bool(done), commands=done, interface=public(read_interface(module, p['interface'])))
             done.append(' '.join(cmd))
         after = read_interface(module, p['interface'])
         if offload is not None:
             after['tx_checksum_offload'] = read_tx_checksum_offload(module, ethtool, p['interface'])
     # Announced once, when the address is added (or the MAC address behind it has just changed),
     # so that a re-run sends nothing.
-    announced = [addr for addr in addresses if ':' not in addr and (p['mac_changed'] or addr not in current['addresses'])] \
+    announced = [addr for addr in addresses if ':' not in addr and (mac_changed or addr not in current['addresses'])] \
         if p['announce'] and after['up'] else []
     if announced and not module.check_mode:
         try:
@@ -201,8 +225,17 @@ def run(module):
             module.warn('%s: the ARP announcement of %s was not sent (%s); neighbours that knew another MAC '
                         'address for it keep it until their entry ages out' % (p['interface'], ', '.join(announced), exc))
             announced = []
-    result = dict(changed=bool(commands) or bool(announced and p['mac_changed']), commands=[' '.join(c) for c in commands], interface=public(after),
+    result = dict(changed=bool(commands) or bool(announced and mac_changed), commands=[' '.join(c) for c in commands], interface=public(after),
                   announced=announced)
     if module._diff:
         result['diff'] = dict(before=public(current), after=public(after))
-    module.exit_json(**result)
+    return result
+
+
+def run(module):
+    """The whole module run (exits or fails the module)."""
+    addresses = checked_or_fail(module, check_request, (PlanError,))
+    try:
+        module.exit_json(**converge_interface(module, module.params, addresses))
+    except AddressError as exc:
+        module.fail_json(msg=str(exc), **exc.fields)

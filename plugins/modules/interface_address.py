@@ -128,23 +128,11 @@ interface:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._interface_address import run
-
-ARGUMENT_SPEC = dict(
-    interface=dict(type='str', required=True),
-    addresses=dict(type='list', elements='str', default=[]),
-    purge=dict(type='bool', default=False),
-    mtu=dict(type='int'),
-    link=dict(type='str', default='up', choices=['up', 'down', 'unchanged']),
-    wait_timeout=dict(type='int', default=10),
-    announce=dict(type='bool', default=False),
-    mac_changed=dict(type='bool', default=False),
-    tx_checksum_offload=dict(type='bool'),
-)
+from ansible_collections.netvirt.overlay.plugins.module_utils._interface_address import ADDRESS_ARGUMENT_SPEC, run
 
 
 def main():
-    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
+    run(AnsibleModule(argument_spec=ADDRESS_ARGUMENT_SPEC, supports_check_mode=True))
 
 
 if __name__ == '__main__':

@@ -31,6 +31,10 @@ description:
     created), one OpenFlow bundle per item, atomic. The items are checked with everything else,
     before the module connects. If ovs-ofctl fails on an item, the module fails with what the
     commit and the items before it changed (RV(ignore:changed) is true when they changed something).
+  - Before the O(openflow) items, each item of O(interfaces) does what a M(netvirt.overlay.interface_address)
+    task would (the addresses, MTU and TX checksum offload of an internal port the commit created, for
+    example a tunnel endpoint), checked with everything else before the module connects; a failure
+    fails the module in the same way.
 extends_documentation_fragment:
   - netvirt.overlay.attributes
   - netvirt.overlay.ovsdb
@@ -67,12 +71,28 @@ options:
     type: list
     elements: dict
     default: []
+  interfaces:
+    description:
+      - Linux interfaces, each a dict of the options of M(netvirt.overlay.interface_address)
+        (C(interface) required; C(addresses), C(purge), C(mtu), C(link), C(wait_timeout), C(announce),
+        C(mac_changed), C(tx_checksum_offload)), with their meaning and checks.
+      - An interface is listed once.
+      - An interface that is a port whose MAC address the commit changed (its C(mac)) counts as
+        C(mac_changed), so that C(announce) tells its neighbours the new one.
+      - Check mode and C(--diff) as M(netvirt.overlay.interface_address) (a port the commit would
+        create is predicted as a new interface, down and bare); the diff shows each changed interface
+        under C(interfaces).
+    type: list
+    elements: dict
+    default: []
+    version_added: 0.2.0
 notes:
   - At least one of O(bridges) and O(tunnels) is not empty.
 seealso:
   - module: netvirt.overlay.ovs_bridge
   - module: netvirt.overlay.ovs_tunnels
   - module: netvirt.overlay.ovs_flows
+  - module: netvirt.overlay.interface_address
 '''
 
 EXAMPLES = r'''
@@ -107,6 +127,11 @@ EXAMPLES = r'''
         group: mesh
         remotes: [198.18.10.12, 198.18.10.13]
         purge: true
+    interfaces:
+      - interface: tep0
+        addresses: [198.18.10.11/24]
+        mtu: 1500
+        announce: true
   register: switch
 
 - name: The tunnel changes of that run (for example to forget MACs learned on removed tunnels)
@@ -137,6 +162,16 @@ openflow:
   type: list
   elements: dict
   sample: [{"changed": false, "removed": [], "added": [], "removed_groups": [], "added_groups": [], "ports_to_come": []}]
+interfaces:
+  description:
+    - What M(netvirt.overlay.interface_address) returns for each item of O(interfaces), in order
+      (RV(ignore:commands), RV(ignore:interface), RV(ignore:announced), RV(ignore:changed)).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"changed": false, "commands": [], "interface": {"addresses": ["198.18.1.11/24"], "mtu": 1500, "up": true},
+            "announced": []}]
+  version_added: 0.2.0
 tunnels:
   description: >-
     What M(netvirt.overlay.ovs_tunnels) returns for each item of O(tunnels), in order: the group's
@@ -154,6 +189,7 @@ ARGUMENT_SPEC = dict(
     bridges=dict(type='list', elements='dict', default=[]),
     tunnels=dict(type='list', elements='dict', default=[]),
     openflow=dict(type='list', elements='dict', default=[]),
+    interfaces=dict(type='list', elements='dict', default=[]),
 )
 
 

@@ -6,7 +6,10 @@ bad input refused before anything is written."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
 
 import pytest
 
@@ -124,6 +127,11 @@ def test_check_mode_and_diff_predict_the_real_run(server, capsys):
     (dict(bridges=[dict(bridge='nvt-tun', state='absent')], tunnels=[],
           openflow=[dict(bridge='nvt-tun', flows=['priority=1 actions=drop'])]),
      "openflow[0].bridge: bridge 'nvt-tun' is removed by bridges[0]"),
+    (dict(interfaces=[dict(interface='nvt-tep0', addresses=['198.18.1.11'])]), 'interfaces[0]: addresses[0]'),
+    (dict(interfaces=[dict(interface='nvt-tep0', addresses=['198.18.1.11/24'], mtu=9)]), 'interfaces[0]: mtu'),
+    (dict(interfaces=[dict(address=['198.18.1.11/24'])]), 'interfaces[0]: '),
+    (dict(interfaces=[dict(interface='nvt-tep0'), dict(interface='nvt-tep0', mtu=1500)]),
+     "interfaces[1].interface: 'nvt-tep0' is listed twice (first as interfaces[0])"),
 ])
 def test_bad_input_is_refused_before_anything_is_read(server, capsys, args, message):
     result = bridges(server, capsys, **args)
@@ -202,3 +210,68 @@ def test_flows_refused_by_the_switch_fail_with_what_the_commit_changed(switch, c
     assert result['failed'] is True and result['changed'] is True, result
     assert result['msg'].startswith('openflow[0]: ') and 'nosuchport' in result['msg'], result['msg']
     assert 'nvt-p3' in vsctl(db, 'list-ports', 'br0')
+
+
+# Runs ovs_bridges in the switch's network namespace (where ovs-vswitchd makes the internal port's
+# device), three times with the arguments of argv[2] (JSON): check mode with --diff, the real run,
+# the same again; prints each result, then the device's addresses.
+IN_SWITCH_NETNS = r'''
+import json, subprocess, sys
+sys.path[:0] = sys.argv[3:]
+from ansible_collections.netvirt.overlay.tests.unit.module_args import patch_module_args
+from ansible_collections.netvirt.overlay.plugins.modules import ovs_bridges
+args = json.loads(sys.argv[2])
+for extra in ({'_ansible_check_mode': True, '_ansible_diff': True}, {'_ansible_diff': True}, {}):
+    with patch_module_args(dict(args, **extra)):
+        try:
+            ovs_bridges.main()
+        except SystemExit:
+            pass
+    print()
+print(subprocess.run(['ip', '-j', 'address', 'show', 'dev', sys.argv[1]], capture_output=True, text=True, check=True).stdout)
+'''
+
+
+def in_switch_netns(switch, device, args):
+    """[check mode's result, the real run's, the one after it], and the device's `ip -j address`."""
+    with open(os.path.join(switch['OVS_RUNDIR'], 'ovs-vswitchd.pid')) as handle:
+        pid = handle.read().strip()
+    done = subprocess.run(['nsenter', '--target', pid, '--net', sys.executable, '-c', IN_SWITCH_NETNS, device,
+                           json.dumps(args)] + [p for p in sys.path if p],
+                          env=switch, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith(('{', '['))]
+    return [json.loads(line) for line in lines[:3]], json.loads(lines[3])
+
+
+def test_an_internal_port_and_its_address_in_one_run(switch):
+    """interfaces: the tunnel endpoint's address on the internal port the commit creates, in the
+    same module run, in a network namespace of the test's own (the switch's). Check mode predicts it
+    on a new interface and changes nothing; the real run makes the port, adds the address and
+    announces it; the next run has nothing to do. Then a new MAC address on the port (the commit's
+    change) announces the address again."""
+    db = 'unix:%s/db.sock' % switch['OVS_RUNDIR']
+    port = dict(name='nvt-tep1', type='internal', mac='02:4e:c6:12:01:0b')
+    args = dict(db=db, bridges=[dict(bridge='br0', ports=[dict(name='p1', type='internal'), dict(name='sn-a', type='internal'), port])],
+                interfaces=[dict(interface='nvt-tep1', addresses=['198.18.1.11/24'], mtu=1500, announce=True)])
+    (check, done, again), shown = in_switch_netns(switch, 'nvt-tep1', args)
+    assert check['changed'] is True and 'failed' not in check, check
+    assert check['interfaces'][0]['commands'] == ['ip link set dev nvt-tep1 mtu 1500', 'ip address add 198.18.1.11/24 dev nvt-tep1',
+                                                  'ip link set dev nvt-tep1 up']
+    assert check['diff']['after']['interfaces']['nvt-tep1']['addresses'] == ['198.18.1.11/24']
+    assert done['changed'] is True and 'failed' not in done, done
+    # (Check mode cannot know the MTU of a device still to come: it predicts setting it.)
+    assert done['interfaces'][0]['commands'] == check['interfaces'][0]['commands'][1:]
+    assert done['interfaces'][0]['announced'] == ['198.18.1.11/24']
+    assert again['changed'] is False and again['interfaces'][0] == dict(
+        changed=False, commands=[], announced=[], interface=dict(addresses=['198.18.1.11/24'], mtu=1500, up=True)), again
+    assert [a['local'] for a in shown[0]['addr_info'] if a['family'] == 'inet'] == ['198.18.1.11']
+
+    ports = [dict(name='p1', type='internal'), dict(name='sn-a', type='internal'), dict(port, mac='02:4e:c6:12:01:0c')]
+    moved = dict(args, bridges=[dict(bridge='br0', ports=ports)])
+    (check, done, again), shown = in_switch_netns(switch, 'nvt-tep1', moved)
+    assert check['changed'] is True and check['interfaces'][0]['announced'] == ['198.18.1.11/24'], check
+    assert done['changed'] is True and done['interfaces'][0] == dict(
+        changed=True, commands=[], announced=['198.18.1.11/24'], interface=dict(addresses=['198.18.1.11/24'], mtu=1500, up=True)), done
+    assert again['changed'] is False and again['interfaces'][0]['announced'] == [], again
+    assert shown[0]['address'] == '02:4e:c6:12:01:0c'
