@@ -15,5 +15,5 @@ from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors imp
 
 class FilterModule(object):
     def filters(self):
-        return lazy_filters('_mesh', 'tenant_mtu', 'mesh_peers', 'mesh_check', 'integration_bridge_ports', 'tep_mac',
+        return lazy_filters('_mesh', 'tenant_mtu', 'mesh_peers', 'mesh_endpoints', 'mesh_check', 'integration_bridge_ports', 'tep_mac',
                             overlay_networks='normalise_networks')

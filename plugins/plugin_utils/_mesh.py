@@ -414,3 +414,20 @@ def mesh_check(hostvars, groups, all_networks, tep_var='overlay_tep_address', ne
                 continue
             endpoints.append({'host': host, 'kind': kind, 'networks': hv.get(networks_var)})
     return check_topology(all_networks, endpoints)
+
+
+TEP_GROUPS = ('hypervisors', 'gateways', 'service_nodes')
+
+
+def mesh_endpoints(hostvars, groups, all_networks, encapsulation, tep_groups=TEP_GROUPS, tep_var='overlay_tep_address',
+                   networks_var='overlay_host_networks'):
+    """Every tunnel endpoint of the inventory, checked (mesh_check, and one address per endpoint):
+    [{host, remote_ip, port, networks, kind}] of the hosts of ``tep_groups`` that have an address, as
+    mesh_peers gives them. A host's peers are the others: computed once for the whole mesh, this
+    reads every host's variables once, where mesh_peers on each host reads them once per host."""
+    mesh_check(hostvars, groups, all_networks, tep_var=tep_var, networks_var=networks_var)
+    hosts = []
+    for group in tep_groups:
+        hosts.extend(host for host in groups.get(group) or [] if host not in hosts)
+    return mesh_peers(hostvars, hosts, None, encapsulation, all_networks, tep_var=tep_var, networks_var=networks_var,
+                      service_nodes=groups.get('service_nodes'), gateways=groups.get('gateways'))

@@ -9,8 +9,8 @@ import pytest
 
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._gateway import gateway_plan
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import (
-    MeshError, check_topology, flood_groups, normalise_networks, replication_plan, service_node_flows,
-    tunnel_bridge_flows)
+    MeshError, check_topology, flood_groups, mesh_endpoints, mesh_peers, normalise_networks, replication_plan,
+    service_node_flows, tunnel_bridge_flows)
 
 NETS = normalise_networks([{'name': 'blue', 'vni': 1001}, {'name': 'red', 'vni': 1002}])
 
@@ -273,3 +273,40 @@ def test_tep_mac_checks_a_given_one_as_ovs_bridge_does(given, message):
     with pytest.raises(MeshError, match=re.escape(message)) as exc:
         tep_mac('198.18.1.11/24', given=given)
     assert 'Leave it unset to derive one from overlay_tep_address' in str(exc.value)
+
+
+# --- the mesh's endpoints, once for the whole inventory -------------------------------------
+
+MESH_GROUPS = {'hypervisors': ['hv1', 'hv2', 'hv3'], 'gateways': ['gw1'], 'service_nodes': ['sn1'], 'vms': ['vm1']}
+MESH_HOSTVARS = {
+    'hv1': {'overlay_tep_address': '198.18.1.11/24'},
+    'hv2': {'overlay_tep_address': '198.18.1.12/24', 'overlay_host_networks': ['blue']},
+    'hv3': {},  # no tunnel endpoint: not in the mesh
+    'gw1': {'overlay_tep_address': '198.18.1.21'},
+    'sn1': {'overlay_tep_address': '198.18.1.31/24'},
+    'vm1': {'overlay_tep_address': '198.18.9.9/24'},  # not in a tunnel endpoint group
+}
+
+
+def test_mesh_endpoints_lists_every_endpoint_once_with_its_kind_port_and_networks():
+    found = mesh_endpoints(MESH_HOSTVARS, MESH_GROUPS, NETS, 'gre')
+    assert [(e['host'], e['remote_ip'], e['kind'], e['networks']) for e in found] == [
+        ('hv1', '198.18.1.11', 'hypervisor', ['blue', 'red']), ('hv2', '198.18.1.12', 'hypervisor', ['blue']),
+        ('gw1', '198.18.1.21', 'gateway', ['blue', 'red']), ('sn1', '198.18.1.31', 'service_node', ['blue', 'red'])]
+    assert found[0]['port'].startswith('gre-') and found[3]['port'].startswith('sn-')
+
+
+def test_a_hosts_peers_from_the_endpoints_are_what_mesh_peers_gives_it():
+    found = mesh_endpoints(MESH_HOSTVARS, MESH_GROUPS, NETS, 'gre')
+    for me in ('hv1', 'hv2', 'gw1', 'sn1'):
+        assert [e for e in found if e['host'] != me] == mesh_peers(
+            MESH_HOSTVARS, ['hv1', 'hv2', 'hv3', 'gw1', 'sn1'], me, 'gre', NETS, service_nodes=['sn1'], gateways=['gw1'])
+
+
+def test_mesh_endpoints_checks_the_inventory_first():
+    bad = dict(MESH_HOSTVARS, hv2={'overlay_tep_address': '198.18.1.12/24', 'overlay_host_networks': ['green']})
+    with pytest.raises(MeshError, match=r'host hv2 carries unknown tenant network\(s\): green'):
+        mesh_endpoints(bad, MESH_GROUPS, NETS, 'gre')
+    twice = dict(MESH_HOSTVARS, gw1={'overlay_tep_address': '198.18.1.11/24'})
+    with pytest.raises(MeshError, match='hosts hv1 and gw1 have the same tunnel endpoint 198.18.1.11'):
+        mesh_endpoints(twice, MESH_GROUPS, NETS, 'gre')
