@@ -10,6 +10,9 @@ Nothing else writes these values down.
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
+
 # OpenFlow cookies say whose flows are whose on a bridge: each owner replaces or deletes only the
 # flows that carry its cookie ('NV' and the next two letters, in hex).
 FLOW_COOKIES = {
@@ -31,8 +34,24 @@ TABLE_UNKNOWN_UNICAST = 22     # with service-node replication: unknown unicast 
 # Largest tunnel key per encapsulation, the tenant network's VNI: GRE has a 32-bit key, VXLAN and
 # Geneve a 24-bit VNI; STT's 64-bit context is used as a 32-bit key by OVS's flow-based tunnels.
 KEY_MAX = {'gre': 2 ** 32 - 1, 'vxlan': 2 ** 24 - 1, 'geneve': 2 ** 24 - 1, 'stt': 2 ** 32 - 1}
+TUNNEL_TYPES = tuple(KEY_MAX)
 
 # Where distributions put the Python that their packaged bindings (python3-openvswitch,
 # python3-libselinux) are built for, the distribution's own first; a module that lacks a binding
 # under the interpreter Ansible chose re-runs under the first of these that has it.
 SYSTEM_PYTHONS = ('/usr/libexec/platform-python', '/usr/bin/python3', '/usr/bin/python')
+
+
+def port_name(prefix, remote_ip):
+    """The name of a tunnel port towards remote_ip: deterministic, at most 15 characters,
+    prefix-<8 hex>. For IPv4 the hex digits are the address itself (gre-c6120a0b is 198.18.10.11),
+    so an operator can read it back; IPv6 addresses are hashed. Here, with the constants, because
+    the control node's filters name ports too (plugins/plugin_utils/_mesh.py) and import this module
+    in every worker process, compiled from source: not _tunnels.py and the OVSDB code behind it."""
+    addr = ipaddress.ip_address(remote_ip)
+    if addr.version == 4:
+        digits = '%08x' % int(addr)
+    else:
+        digits = hashlib.sha256(addr.packed).hexdigest()[:8]
+    return '%s-%s' % (prefix, digits)
+

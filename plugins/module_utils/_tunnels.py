@@ -5,17 +5,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._constants import KEY_MAX
+from ansible_collections.netvirt.overlay.plugins.module_utils._constants import KEY_MAX, TUNNEL_TYPES, port_name
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import (
     InputError, integer, ip_address, number_or_word, ovsdb_map, ovsdb_scalar)
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import (
     IFNAME_MAX, TUNNEL_GROUP_KEY, PlanError, check_ifname, new_bridge, plan_ports, port_owners, simulate)
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_resource import PortsResource
 
-TUNNEL_TYPES = tuple(KEY_MAX)
 # Destination port of the encapsulations that have one (vswitchd's defaults); GRE has none.
 DEFAULT_DST_PORT = {'vxlan': '4789', 'geneve': '6081', 'stt': '7471'}
 # Only the out-of-tree kernel module ever had STT; the userspace (netdev) datapath has not.
@@ -45,20 +43,6 @@ TUNNELS_ARGUMENT_SPEC = dict(
     options=dict(type='dict'),
     bfd=dict(type='bool', default=False), bfd_min_rx=dict(type='int'), bfd_min_tx=dict(type='int'),
 )
-
-
-def port_name(prefix, remote_ip):
-    """Deterministic, at most 15 characters: prefix-<8 hex>.
-
-    For IPv4 the hex digits are the address itself (gre-c6120a0b is 198.18.10.11),
-    so an operator can read it back; IPv6 addresses are hashed.
-    """
-    addr = ipaddress.ip_address(remote_ip)
-    if addr.version == 4:
-        digits = '%08x' % int(addr)
-    else:
-        digits = hashlib.sha256(addr.packed).hexdigest()[:8]
-    return '%s-%s' % (prefix, digits)
 
 
 def _local_ip(value, field):

@@ -38,9 +38,8 @@ import ipaddress
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._constants import (
     FLOW_COOKIES, KEY_MAX, TABLE_CLASSIFY, TABLE_FLOOD, TABLE_FROM_INTEGRATION, TABLE_FROM_SERVICE_NODE,
-    TABLE_FROM_TUNNEL, TABLE_LEARN, TABLE_LEARNED, TABLE_UNKNOWN_UNICAST)
+    TABLE_FROM_TUNNEL, TABLE_LEARN, TABLE_LEARNED, TABLE_UNKNOWN_UNICAST, port_name)
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, unicast_mac
-from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import port_name
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import FilterInputError
 
 # Bytes a frame grows by when encapsulated (outer IPv4, tunnel header and the

@@ -26,7 +26,7 @@ from __future__ import annotations
 import fnmatch
 import re
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import TUNNEL_TYPES
+from ansible_collections.netvirt.overlay.plugins.module_utils._constants import TUNNEL_TYPES
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._filter_errors import FilterInputError
 
 # Kinds of machines, in the order their batch is upgraded within the chassis phase: a service node
