@@ -101,8 +101,8 @@ def test_check_mode_on_fresh_machines_changes_nothing_and_predicts_the_real_run(
                                % (sorted(predicted - done), sorted(done - predicted)))
     assert set(host for host, _task in predicted) == set(MACHINES), sorted(predicted)
     for task in ('netvirt.overlay.ovs : Install Open vSwitch',
-                 'netvirt.overlay.hypervisor : Tunnel endpoint address',
-                 'netvirt.overlay.hypervisor : Bridges, ports, tunnels and overlay flows of this endpoint (stale tunnels removed)'):
+                 "netvirt.overlay.hypervisor : Bridges, ports, tunnels, the tunnel endpoint's address and the overlay flows of this "
+                 "endpoint (stale tunnels removed)"):
         assert ('hv1', task) in predicted, (task, sorted(task for host, task in predicted if host == 'hv1'))
     print('\nsite.yml --check --diff on the fresh machines: %d tasks predicted changed on %d machines, the same the '
           'real run changed; nothing on the machines changed (packages, units, files, OVSDB, flows, links)'

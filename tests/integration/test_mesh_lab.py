@@ -35,7 +35,7 @@ MESH_TABLE = {'ping ': 12, 'TCP overlay': 1, 'TCP underlay': 1, 'overlay / under
               'service-node failover': 1, 'L2 gateway': 1, 'L3 gateway': 1, 'floating ': 1, 'gateway failover': 1}
 
 # The hypervisor role's one task for its bridges, tunnels and br-tun's flows (netvirt.overlay.ovs_bridges).
-SWITCH_TASK = 'Bridges, ports, tunnels and overlay flows of this endpoint (stale tunnels removed)'
+SWITCH_TASK = "Bridges, ports, tunnels, the tunnel endpoint's address and the overlay flows of this endpoint (stale tunnels removed)"
 
 
 def lab_vars(name, **extra):

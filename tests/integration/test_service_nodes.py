@@ -49,7 +49,9 @@ def lab():
 def test_deploy_reruns_clean(lab):
     pb, first = lab
     # The second tunnel group of the hypervisor role's one task for its switch: the service nodes.
-    tunnels = results(first, 'Bridges, ports, tunnels and overlay flows of this endpoint (stale tunnels removed)')['hv1']['tunnels'][1]['tunnels']
+    switch = results(first, "Bridges, ports, tunnels, the tunnel endpoint's address and the overlay flows of this endpoint "
+                            "(stale tunnels removed)")
+    tunnels = switch['hv1']['tunnels'][1]['tunnels']
     assert sorted(tunnels) == ['sn-c6120115', 'sn-c6120116']
     assert all(t['bfd'].get('enable') == 'true' for t in tunnels.values())
     assert changed_hosts(pb.run(DEPLOY)) == {}
