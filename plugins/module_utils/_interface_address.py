@@ -30,7 +30,11 @@ ADDRESS_ARGUMENT_SPEC = dict(
     announce=dict(type='bool', default=False),
     mac_changed=dict(type='bool', default=False),
     tx_checksum_offload=dict(type='bool'),
+    arp_ignore=dict(type='int', choices=[0, 1, 2, 3, 8]),
 )
+
+# Where the kernel keeps an interface's IPv4 settings (a constant so that the unit tests can point it elsewhere).
+IPV4_CONF = '/proc/sys/net/ipv4/conf'
 
 IPV6_MIN_MTU = 1280
 # ARP announcements (RFC 5227): how many, how far apart.
@@ -73,6 +77,23 @@ def read_tx_checksum_offload(module, ethtool, name):
     if not found:
         raise AddressError("'%s -k %s' printed no tx-checksumming line: %s" % (ethtool, name, out.strip()[:500]))
     return found.group(1) == 'on'
+
+
+def read_arp_ignore(name):
+    """The interface's arp_ignore; None when the device is not there."""
+    try:
+        with open('%s/%s/arp_ignore' % (IPV4_CONF, name)) as handle:
+            return int(handle.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def write_arp_ignore(name, value):
+    try:
+        with open('%s/%s/arp_ignore' % (IPV4_CONF, name), 'w') as handle:
+            handle.write('%d\n' % value)
+    except OSError as exc:
+        raise AddressError('cannot set arp_ignore of %s: %s' % (name, exc))
 
 
 def public(state):
@@ -199,8 +220,17 @@ def converge_interface(module, p, addresses, mac_changed=False):
         raise AddressError(str(exc))
     if offload is not None:
         current['tx_checksum_offload'] = read_tx_checksum_offload(module, ethtool, p['interface'])
+    arp_ignore = p.get('arp_ignore')
+    if arp_ignore is not None:
+        current['arp_ignore'] = read_arp_ignore(p['interface'])
 
     commands, after = plan(p['interface'], current, addresses, p['purge'], p['mtu'], p['link'], offload, ethtool)
+    # (Not a command: written to /proc, as procps' sysctl may not be installed.)
+    set_arp_ignore = arp_ignore is not None and current['arp_ignore'] != arp_ignore
+    if set_arp_ignore:
+        after['arp_ignore'] = arp_ignore
+    if set_arp_ignore and not module.check_mode:
+        write_arp_ignore(p['interface'], arp_ignore)
     if commands and not module.check_mode:
         done = []
         for cmd in commands:
@@ -214,6 +244,8 @@ def converge_interface(module, p, addresses, mac_changed=False):
         after = read_interface(module, p['interface'])
         if offload is not None:
             after['tx_checksum_offload'] = read_tx_checksum_offload(module, ethtool, p['interface'])
+        if arp_ignore is not None:
+            after['arp_ignore'] = read_arp_ignore(p['interface'])
     # Announced once, when the address is added (or the MAC address behind it has just changed),
     # so that a re-run sends nothing.
     announced = [addr for addr in addresses if ':' not in addr and (mac_changed or addr not in current['addresses'])] \
@@ -225,7 +257,10 @@ def converge_interface(module, p, addresses, mac_changed=False):
             module.warn('%s: the ARP announcement of %s was not sent (%s); neighbours that knew another MAC '
                         'address for it keep it until their entry ages out' % (p['interface'], ', '.join(announced), exc))
             announced = []
-    result = dict(changed=bool(commands) or bool(announced and mac_changed), commands=[' '.join(c) for c in commands], interface=public(after),
+    reported = [' '.join(c) for c in commands]
+    if set_arp_ignore:
+        reported.append('echo %d > %s/%s/arp_ignore' % (arp_ignore, IPV4_CONF, p['interface']))
+    result = dict(changed=bool(reported) or bool(announced and mac_changed), commands=reported, interface=public(after),
                   announced=announced)
     if module._diff:
         result['diff'] = dict(before=public(current), after=public(after))

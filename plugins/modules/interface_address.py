@@ -86,6 +86,17 @@ options:
       - In check mode, an interface that does not exist yet is predicted to need it set.
     type: bool
     version_added: 0.2.0
+  arp_ignore:
+    description:
+      - The interface's C(net.ipv4.conf.INTERFACE.arp_ignore) (written to C(/proc/sys)); unset leaves it alone.
+      - Set it V(1) on a NIC that is a port of an Open vSwitch bridge of the userspace datapath. The kernel
+        still sees the NIC's packets there, and by default answers ARP requests for any of the host's addresses on
+        any interface; it would answer for the tunnel endpoint's address with the NIC's MAC address, and a peer
+        that takes that answer sends its tunnels where the userspace datapath does not end them.
+      - Run-time state, like the addresses (on a real host also write it to C(/etc/sysctl.d)).
+    type: int
+    choices: [0, 1, 2, 3, 8]
+    version_added: 0.2.0
 requirements:
   - iproute2 with JSON output (C(ip -j)), as on every current distribution.
   - ethtool, when O(tx_checksum_offload) is set.
@@ -103,7 +114,8 @@ EXAMPLES = r'''
 RETURN = r'''
 commands:
   description:
-    - The ip (and ethtool) commands run (or, in check mode, that would run).
+    - The ip (and ethtool) commands run (or, in check mode, that would run), and the value written to
+      C(/proc/sys) for O(arp_ignore) (as C(echo VALUE > FILE)).
     - When a command fails, the commands that ran before it (the task then reports C(changed) if there
       were any).
   returned: always

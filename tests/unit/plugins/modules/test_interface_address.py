@@ -411,3 +411,26 @@ def test_tx_checksum_offload_off_on_a_real_veth():
     assert [r['changed'] for r in results] == [True, False], results
     assert results[0]['commands'][-1].endswith('-K a0 tx off') and results[1]['commands'] == []
     assert 'tx-checksumming: off' in done.stdout
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_arp_ignore_is_written_when_it_differs_then_left(monkeypatch, capsys, tmp_path, check_mode):
+    """arp_ignore, read from and written to the interface's file under /proc/sys (here a directory of the test's)."""
+    monkeypatch.setattr(ia, 'IPV4_CONF', str(tmp_path))
+    (tmp_path / 'eth1').mkdir()
+    setting = tmp_path / 'eth1' / 'arp_ignore'
+    setting.write_text('0\n')
+    args = dict(interface='eth1', link='unchanged', arp_ignore=1, _ansible_check_mode=check_mode)
+    rc, out = run_module(monkeypatch, capsys, FakeHost(), args)
+    assert rc == 0 and out['changed'] and out['commands'] == ['echo 1 > %s/eth1/arp_ignore' % tmp_path], out
+    assert out['interface']['arp_ignore'] == 1
+    assert setting.read_text() == ('0\n' if check_mode else '1\n')
+    if not check_mode:
+        rc, out = run_module(monkeypatch, capsys, FakeHost(), args)
+        assert rc == 0 and not out['changed'] and out['commands'] == [] and out['interface']['arp_ignore'] == 1
+
+
+def test_arp_ignore_unset_is_left_alone_and_not_read(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(ia, 'IPV4_CONF', str(tmp_path / 'nowhere'))
+    rc, out = run_module(monkeypatch, capsys, FakeHost(), dict(interface='eth1', link='unchanged'))
+    assert rc == 0 and not out['changed'] and 'arp_ignore' not in out['interface']
