@@ -54,6 +54,20 @@ def _item_params(item, spec):
     return result.validated_parameters
 
 
+def _checked_items(params, option, spec, check):
+    """[(where, item params, check(item params))] of each item of ``option``: checked against ``spec``, then
+    by ``check`` (the single-purpose module's own checks of its request); PlanError naming the item."""
+    items = []
+    for index, item in enumerate(params.get(option) or []):
+        where = '%s[%d]' % (option, index)
+        try:
+            item_params = _item_params(item, spec)
+            items.append((where, item_params, check(item_params)))
+        except (PlanError, InputError) as exc:
+            raise PlanError('%s: %s' % (where, exc))
+    return items
+
+
 def _check_distinct(parts):
     """A bridge is listed once, a tunnel group once, and no tunnel group is on a bridge that goes."""
     bridges, groups = {}, {}
@@ -115,25 +129,11 @@ class Bridges(PortsResource):
         if not self.parts:
             raise PlanError('bridges, tunnels: both are empty; give at least one bridge or tunnel group')
         _check_distinct(self.parts)
-        # (where, params, checked request) of each openflow item, all checked before anything is read.
-        self.openflow = []
-        for index, item in enumerate(params.get('openflow') or []):
-            where = 'openflow[%d]' % index
-            try:
-                flow_params = _item_params(item, FLOWS_ARGUMENT_SPEC)
-                self.openflow.append((where, flow_params, check_flows_request(flow_params)))
-            except (PlanError, InputError) as exc:
-                raise PlanError('%s: %s' % (where, exc))
+        # (where, params, checked request) of each openflow and interfaces item, all checked before anything is read.
+        self.openflow = _checked_items(params, 'openflow', FLOWS_ARGUMENT_SPEC, check_flows_request)
         _check_openflow(self.openflow, self.parts)
-        # (where, params, checked addresses) of each interfaces item, all checked before anything is read.
-        self.interfaces, seen = [], {}
-        for index, item in enumerate(params.get('interfaces') or []):
-            where = 'interfaces[%d]' % index
-            try:
-                address_params = _item_params(item, ADDRESS_ARGUMENT_SPEC)
-                self.interfaces.append((where, address_params, check_address_request(address_params)))
-            except (PlanError, InputError) as exc:
-                raise PlanError('%s: %s' % (where, exc))
+        self.interfaces, seen = _checked_items(params, 'interfaces', ADDRESS_ARGUMENT_SPEC, check_address_request), {}
+        for where, address_params, _addresses in self.interfaces:
             name = address_params['interface']
             if name in seen:
                 raise PlanError("%s.interface: '%s' is listed twice (first as %s); give each interface once"
