@@ -54,4 +54,3 @@ def port_name(prefix, remote_ip):
     else:
         digits = hashlib.sha256(addr.packed).hexdigest()[:8]
     return '%s-%s' % (prefix, digits)
-
