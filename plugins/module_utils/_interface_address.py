@@ -88,12 +88,14 @@ def read_arp_ignore(name):
         return None
 
 
-def write_arp_ignore(name, value):
+def write_arp_ignore(name, value, done):
+    """Write the interface's arp_ignore; ``done``: the commands run before it (for the failure)."""
     try:
         with open('%s/%s/arp_ignore' % (IPV4_CONF, name), 'w') as handle:
             handle.write('%d\n' % value)
     except OSError as exc:
-        raise AddressError('cannot set arp_ignore of %s: %s' % (name, exc))
+        raise AddressError('cannot set arp_ignore of %s: %s%s' % (name, exc, ' (done before it: %s)' % '; '.join(done) if done else ''),
+                           changed=bool(done), commands=done)
 
 
 def public(state):
@@ -229,9 +231,7 @@ def converge_interface(module, p, addresses, mac_changed=False):
     set_arp_ignore = arp_ignore is not None and current['arp_ignore'] != arp_ignore
     if set_arp_ignore:
         after['arp_ignore'] = arp_ignore
-    if set_arp_ignore and not module.check_mode:
-        write_arp_ignore(p['interface'], arp_ignore)
-    if commands and not module.check_mode:
+    if (commands or set_arp_ignore) and not module.check_mode:
         done = []
         for cmd in commands:
             rc, _out, err = module.run_command(cmd)
@@ -241,6 +241,9 @@ def converge_interface(module, p, addresses, mac_changed=False):
                                                           ' (done before it: %s)' % '; '.join(done) if done else ''),
                                    changed=bool(done), commands=done, interface=public(read_interface(module, p['interface'])))
             done.append(' '.join(cmd))
+        # After the commands, so that a failure reports every change made before it.
+        if set_arp_ignore:
+            write_arp_ignore(p['interface'], arp_ignore, done)
         after = read_interface(module, p['interface'])
         if offload is not None:
             after['tx_checksum_offload'] = read_tx_checksum_offload(module, ethtool, p['interface'])
