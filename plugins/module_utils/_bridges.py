@@ -11,7 +11,9 @@ before it would leave (bridges first, then tunnel groups), and the changes of al
 one commit: one ovs-vswitchd reconfiguration, one cur_cfg wait, one rollback if it refuses any.
 Then each interfaces item is interface_address' run (``_interface_address.converge_interface``) on
 the ports as the commit left them, and each openflow item ovs_flows' run (``_ovs_flows.converge_flows``):
-a bundle per item. A host's switch, its tunnel endpoint's address and its flows then cost one module run.
+a bundle per item; last, each forget_learned bridge whose tunnels the commit removed or replaced
+forgets the flows it learned (they output to port numbers). A host's switch, its tunnel endpoint's
+address and its flows then cost one module run.
 """
 
 from __future__ import annotations
@@ -20,17 +22,27 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._bridge import BRIDGE_ARGUMENT_SPEC, Bridge
-from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError
+from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, integer
 from ansible_collections.netvirt.overlay.plugins.module_utils._interface_address import (
     ADDRESS_ARGUMENT_SPEC, AddressError, check_request as check_address_request, converge_interface)
 from ansible_collections.netvirt.overlay.plugins.module_utils._ovs_flows import (
-    FLOWS_ARGUMENT_SPEC, FlowsError, check_all as check_flows_request, converge_flows, diff_text)
+    FLOWS_ARGUMENT_SPEC, FlowsError, check_all as check_flows_request, converge_flows, cookie_text, diff_text)
 from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import TUNNELS_ARGUMENT_SPEC, Tunnels
-from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError, simulate
+from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError, check_ifname, simulate
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_resource import PortsResource
 
 # option -> (the single-purpose module's argument spec, its resource); planned in this order.
 PARTS = (('bridges', BRIDGE_ARGUMENT_SPEC, Bridge), ('tunnels', TUNNELS_ARGUMENT_SPEC, Tunnels))
+# An item of forget_learned: a bridge and the cookie of the flows it learns at run time.
+FORGET_ARGUMENT_SPEC = dict(bridge=dict(type='str', required=True), cookie=dict(type='int', required=True))
+
+
+def _check_forget_request(p):
+    check_ifname(p['bridge'], 'bridge')
+    try:
+        integer(p['cookie'], 'cookie', 1, 2 ** 64 - 1)
+    except InputError as exc:
+        raise InputError('%s (0 is the cookie of flows that nobody owns)' % exc)
 
 
 class Part(object):
@@ -139,6 +151,12 @@ class Bridges(PortsResource):
                 raise PlanError("%s.interface: '%s' is listed twice (first as %s); give each interface once"
                                 % (where, name, seen[name]))
             seen[name] = where
+        self.forget, seen = _checked_items(params, 'forget_learned', FORGET_ARGUMENT_SPEC, _check_forget_request), {}
+        for where, forget_params, _none in self.forget:
+            if forget_params['bridge'] in seen:
+                raise PlanError("%s.bridge: '%s' is listed twice (first as %s); give each bridge once"
+                                % (where, forget_params['bridge'], seen[forget_params['bridge']]))
+            seen[forget_params['bridge']] = where
 
     def bridge_names(self):
         names = []
@@ -195,6 +213,26 @@ class Bridges(PortsResource):
         if removed and 'diff' in result:
             result['diff']['before']['openflow'] = removed
             result['diff']['after']['openflow'] = added
+        self._forget_learned(module, result)
+
+    def _forget_learned(self, module, result):
+        """Each forget_learned bridge on which the commit removed or replaced a tunnel port (any change of its
+        tunnel groups but a port added): its learned flows deleted (check mode: would be)."""
+        result['forgot_learned'] = []
+        for where, p, _none in self.forget:
+            if not any(change['op'] != 'add_port' for part in self.parts
+                       if isinstance(part.resource, Tunnels) and part.resource.params['bridge'] == p['bridge']
+                       for change in part.changes):
+                continue
+            if not module.check_mode:
+                ofctl = module.get_bin_path('ovs-ofctl', required=True)
+                rc, out, err = module.run_command([ofctl, '-O', 'OpenFlow13', 'del-flows', p['bridge'],
+                                                   '%s/-1' % cookie_text(p['cookie'])])
+                if rc != 0:
+                    raise PlanError('%s: ovs-ofctl could not delete the learned flows (cookie 0x%x) of %s: %s'
+                                    % (where, p['cookie'], p['bridge'], err.strip() or out.strip()))
+            result['forgot_learned'].append(p['bridge'])
+            result['changed'] = True
 
     def _finish_interfaces(self, module, result):
         result['interfaces'] = []

@@ -86,6 +86,26 @@ options:
     elements: dict
     default: []
     version_added: 0.2.0
+  forget_learned:
+    description:
+      - Bridges that learn flows at run time (a C(learn) action), each with the cookie of those flows. A learned
+        flow outputs to a port number; when the commit removes or replaces a tunnel port of one of these bridges
+        (any change of its O(tunnels) groups but a port added), the bridge's flows of that cookie are deleted,
+        after the O(openflow) items, and the next flood teaches the new ports.
+      - Check mode reports the bridges whose learned flows would be deleted (RV(forgot_learned)) and deletes none.
+    type: list
+    elements: dict
+    default: []
+    version_added: 0.2.0
+    suboptions:
+      bridge:
+        description: The bridge (listed once).
+        type: str
+        required: true
+      cookie:
+        description: The cookie of its learned flows (1 to 2^64-1).
+        type: int
+        required: true
 notes:
   - At least one of O(bridges) and O(tunnels) is not empty.
 seealso:
@@ -134,7 +154,7 @@ EXAMPLES = r'''
         announce: true
   register: switch
 
-- name: The tunnel changes of that run (for example to forget MACs learned on removed tunnels)
+- name: The tunnel changes of that run
   ansible.builtin.debug:
     msg: "{{ switch.tunnels | map(attribute='changes') | flatten }}"
 '''
@@ -172,6 +192,13 @@ interfaces:
   sample: [{"changed": false, "commands": [], "interface": {"addresses": ["198.18.1.11/24"], "mtu": 1500, "up": true},
             "announced": []}]
   version_added: 0.2.0
+forgot_learned:
+  description: The bridges of O(forget_learned) whose learned flows were deleted (check mode - would be).
+  returned: always
+  type: list
+  elements: str
+  sample: ["br-tun"]
+  version_added: 0.2.0
 tunnels:
   description: >-
     What M(netvirt.overlay.ovs_tunnels) returns for each item of O(tunnels), in order: the group's
@@ -182,7 +209,7 @@ tunnels:
   sample: [{"changes": [], "tunnels": {"gre-c612010c": {"remote_ip": "198.18.1.12", "type": "gre"}}}]
 '''
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._bridges import Bridges
+from ansible_collections.netvirt.overlay.plugins.module_utils._bridges import FORGET_ARGUMENT_SPEC, Bridges
 from ansible_collections.netvirt.overlay.plugins.module_utils._converge import run_module
 
 ARGUMENT_SPEC = dict(
@@ -190,6 +217,7 @@ ARGUMENT_SPEC = dict(
     tunnels=dict(type='list', elements='dict', default=[]),
     openflow=dict(type='list', elements='dict', default=[]),
     interfaces=dict(type='list', elements='dict', default=[]),
+    forget_learned=dict(type='list', elements='dict', default=[], options=FORGET_ARGUMENT_SPEC),
 )
 
 

@@ -15,9 +15,10 @@ description:
   - Reads, without changing anything, what the M(netvirt.overlay.ovs) role decides from before it
     starts Open vSwitch - whether systemd runs, whether the daemons of C(ovs-ctl) run, whether
     the kernel datapath is there, the system-id in OVSDB and in the file C(ovs-ctl) reads at
-    every start - and sets the distribution facts that M(ansible.builtin.setup) sets with
-    C(gather_subset=distribution) (C(ansible_facts['os_family']) among them), computed by the
-    same Ansible code.
+    every start - and sets the distribution facts the roles use (C(ansible_facts['os_family']),
+    C(distribution), C(distribution_version), C(distribution_major_version),
+    C(distribution_release)), read from C(/etc/os-release) and named as M(ansible.builtin.setup)
+    names them for the Debian and Red Hat families.
   - One module run instead of two (C(setup) and a shell probe) on every Open vSwitch host of
     every play; a run that changes nothing pays for every module run on every host.
   - Works before Open vSwitch is installed; what is not there reads as absent.
@@ -42,9 +43,14 @@ attributes:
     description: Not applicable (it changes nothing).
     support: none
   facts:
-    description: Sets the distribution facts.
+    description: Sets the distribution facts (from C(/etc/os-release)).
     support: full
 notes:
+  - The distribution facts come from C(/etc/os-release) (else C(/usr/lib/os-release)), not from the
+    code of M(ansible.builtin.setup), whose import alone costs a module run more than all the rest it
+    does. C(os_family) is V(Debian) for Debian, Ubuntu and their derivatives
+    (C(ID_LIKE)), V(RedHat) for RHEL, its rebuilds, CentOS Stream, Fedora and Amazon Linux; another
+    distribution's C(os_family) is its name, which the roles refuse with a message that names it.
   - The kernel datapath counts as there when the C(openvswitch) module is loaded or installed for
     the running kernel (C(modinfo)).
 seealso:
@@ -92,10 +98,11 @@ system_id_file:
   type: dict
   sample: {"mode": "0644", "content": "hv1\n"}
 ansible_facts:
-  description: The distribution facts, as M(ansible.builtin.setup) sets them.
+  description: The distribution facts, named as M(ansible.builtin.setup) names them.
   returned: always
   type: dict
-  sample: {"ansible_os_family": "Debian", "ansible_distribution": "Debian", "ansible_distribution_major_version": "12"}
+  sample: {"ansible_os_family": "Debian", "ansible_distribution": "Debian", "ansible_distribution_version": "12",
+           "ansible_distribution_major_version": "12", "ansible_distribution_release": "bookworm"}
 '''
 
 import json
@@ -103,11 +110,21 @@ import os
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.facts.system.distribution import DistributionFactCollector
 
 # (A constant so that the unit tests can point it elsewhere.)
 SYSTEMD_RUNTIME_DIR = '/run/systemd/system'
 SBIN = ['/sbin', '/usr/sbin', '/usr/local/sbin']
+OS_RELEASE = ['/etc/os-release', '/usr/lib/os-release']
+# os-release's ID -> (setup's ansible_distribution, its os_family), for the families the roles know
+# (plugins/plugin_utils/_platform.py); any other ID takes its family from ID_LIKE (FAMILY_LIKE).
+DISTRIBUTIONS = {
+    'debian': ('Debian', 'Debian'), 'ubuntu': ('Ubuntu', 'Debian'), 'raspbian': ('Debian', 'Debian'),
+    'linuxmint': ('Linux Mint', 'Debian'), 'pop': ('Pop!_OS', 'Debian'), 'kali': ('Kali', 'Debian'),
+    'rhel': ('RedHat', 'RedHat'), 'centos': ('CentOS', 'RedHat'), 'fedora': ('Fedora', 'RedHat'),
+    'rocky': ('Rocky', 'RedHat'), 'almalinux': ('AlmaLinux', 'RedHat'), 'ol': ('OracleLinux', 'RedHat'),
+    'amzn': ('Amazon', 'RedHat'), 'cloudlinux': ('CloudLinux', 'RedHat'),
+}
+FAMILY_LIKE = (('debian', 'Debian'), ('ubuntu', 'Debian'), ('rhel', 'RedHat'), ('fedora', 'RedHat'), ('centos', 'RedHat'))
 
 
 def ovs_ctl_running(module, ovs_ctl):
@@ -152,9 +169,41 @@ def system_id_db(module, rundir):
     return json.loads(value) if value.startswith('"') else value
 
 
-def distribution_facts(module):
-    facts = DistributionFactCollector().collect(module=module, collected_facts={})
-    return dict(('ansible_' + key, value) for key, value in facts.items())
+def os_release(paths):
+    """The KEY=value lines of the first os-release file there is (quotes taken off); {} when none is."""
+    for path in paths:
+        try:
+            with open(path) as handle:
+                lines = handle.read().splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        values = {}
+        for line in lines:
+            key, sep, value = line.strip().partition('=')
+            if sep and key and not key.startswith('#'):
+                value = value.strip()
+                if len(value) >= 2 and value[0] == value[-1] and value[0] in '"\'':
+                    value = value[1:-1]
+                values[key] = value
+        return values
+    return {}
+
+
+def distribution_facts():
+    release = os_release(OS_RELEASE)
+    name, family = DISTRIBUTIONS.get(release.get('ID', '').lower(), (None, None))
+    if name is None:
+        name = (release.get('NAME') or 'Unknown').split()[0]
+        like = release.get('ID_LIKE', '').lower().split()
+        family = next((fam for key, fam in FAMILY_LIKE if key in like), name)
+    version = release.get('VERSION_ID', '')
+    return {
+        'ansible_distribution': name,
+        'ansible_os_family': family,
+        'ansible_distribution_version': version,
+        'ansible_distribution_major_version': version.split('.')[0],
+        'ansible_distribution_release': release.get('VERSION_CODENAME', ''),
+    }
 
 
 def main():
@@ -171,7 +220,7 @@ def main():
         kernel_datapath=kernel_datapath(module),
         system_id_db=system_id_db(module, params['rundir']),
         system_id_file=system_id_file(params['system_id_file']),
-        ansible_facts=distribution_facts(module),
+        ansible_facts=distribution_facts(),
     )
 
 

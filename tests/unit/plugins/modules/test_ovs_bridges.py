@@ -132,6 +132,10 @@ def test_check_mode_and_diff_predict_the_real_run(server, capsys):
     (dict(interfaces=[dict(address=['198.18.1.11/24'])]), 'interfaces[0]: '),
     (dict(interfaces=[dict(interface='nvt-tep0'), dict(interface='nvt-tep0', mtu=1500)]),
      "interfaces[1].interface: 'nvt-tep0' is listed twice (first as interfaces[0])"),
+    (dict(forget_learned=[dict(bridge='nvt-tun', cookie=0)]), 'forget_learned[0]: cookie: 0 is outside'),
+    (dict(forget_learned=[dict(bridge='nvt-tun', cookie=7), dict(bridge='nvt-tun', cookie=8)]),
+     "forget_learned[1].bridge: 'nvt-tun' is listed twice (first as forget_learned[0])"),
+    (dict(forget_learned=[dict(bridge='nvt-tun')]), 'forget_learned'),  # AnsibleModule's own check: cookie required
 ])
 def test_bad_input_is_refused_before_anything_is_read(server, capsys, args, message):
     result = bridges(server, capsys, **args)
@@ -210,6 +214,43 @@ def test_flows_refused_by_the_switch_fail_with_what_the_commit_changed(switch, c
     assert result['failed'] is True and result['changed'] is True, result
     assert result['msg'].startswith('openflow[0]: ') and 'nosuchport' in result['msg'], result['msg']
     assert 'nvt-p3' in vsctl(db, 'list-ports', 'br0')
+
+
+def test_a_bridge_forgets_what_it_learned_when_a_tunnel_is_replaced(switch, capsys, monkeypatch):
+    """forget_learned: a learned flow (cookie 0x4e57, as br-tun's learn() writes them) stays while tunnels are
+    only added; when the commit replaces a tunnel (another remote), check mode says the bridge would forget
+    and deletes nothing, the real run deletes the bridge's learned flows and no other flow."""
+    monkeypatch.setenv('OVS_RUNDIR', switch['OVS_RUNDIR'])
+    db = 'unix:%s/db.sock' % switch['OVS_RUNDIR']
+
+    def ofctl(*args):
+        return subprocess.run(['ovs-ofctl', '-O', 'OpenFlow13'] + list(args), env=switch, check=True,
+                              stdout=subprocess.PIPE, universal_newlines=True).stdout
+
+    def cookies():  # of this test's flows (the switch is the module's: other tests' flows are there)
+        return sorted(set(line.split('cookie=')[1].split(',')[0] for line in ofctl('dump-flows', 'br0').splitlines()
+                          if 'cookie=' in line) & {'0x4e57', '0x79'})
+
+    def run(remotes, check=False):
+        tunnels = [dict(bridge='br0', tunnel_type='gre', local_ip='198.18.0.1', key='flow', remotes=remotes, purge=True)]
+        return run_module(ovs_bridges, dict(db=db, tunnels=tunnels, forget_learned=[dict(bridge='br0', cookie=0x4e57)],
+                                            _ansible_check_mode=check), capsys)
+
+    ofctl('add-flow', 'br0', 'cookie=0x4e57,table=0,priority=3,dl_dst=02:00:00:00:00:01 actions=drop')
+    ofctl('add-flow', 'br0', 'cookie=0x79,table=0,priority=2 actions=drop')
+    added = run(['198.18.0.2'])
+    assert added['changed'] is True and added['forgot_learned'] == [], added
+    assert cookies() == ['0x4e57', '0x79']
+    replaced = run(['198.18.0.3'], check=True)
+    assert replaced['changed'] is True and replaced['forgot_learned'] == ['br0'], replaced
+    assert cookies() == ['0x4e57', '0x79']
+    replaced = run(['198.18.0.3'])
+    assert replaced['changed'] is True and replaced['forgot_learned'] == ['br0'], replaced
+    assert cookies() == ['0x79']
+    ofctl('add-flow', 'br0', 'cookie=0x4e57,table=0,priority=3,dl_dst=02:00:00:00:00:01 actions=drop')
+    again = run(['198.18.0.3'])
+    assert again['changed'] is False and again['forgot_learned'] == [], again
+    assert cookies() == ['0x4e57', '0x79']
 
 
 # Runs ovs_bridges in the switch's network namespace (where ovs-vswitchd makes the internal port's

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """ovs_host_facts: what the ovs role decides from, read from real files, scripts and a real
 ovsdb-server (test_converge's fixture), in one module run, the same in check mode; and the
-distribution facts that setup's distribution subset sets."""
+distribution facts, from os-release."""
 
 from __future__ import annotations
 
@@ -79,8 +79,8 @@ def test_systemd_is_its_runtime_directory(capsys, tmp_path, monkeypatch):
     assert run(capsys, rundir=str(tmp_path))['systemd'] is True
 
 
-def test_the_distribution_facts_are_setups(capsys, tmp_path, no_systemd):
-    # What setup's distribution collector reads on this machine (Debian 12 here and in CI).
+def test_the_distribution_facts_of_this_machine(capsys, tmp_path, no_systemd):
+    # Debian 12 here and in CI.
     with open('/etc/os-release') as handle:
         release = dict(line.rstrip('\n').split('=', 1) for line in handle if '=' in line)
     facts = run(capsys, rundir=str(tmp_path))['ansible_facts']
@@ -88,3 +88,25 @@ def test_the_distribution_facts_are_setups(capsys, tmp_path, no_systemd):
     assert facts['ansible_distribution'] == release['NAME'].strip('"').split()[0]
     assert facts['ansible_distribution_major_version'] == release['VERSION_ID'].strip('"').split('.')[0]
     assert all(key.startswith('ansible_') for key in facts)
+
+
+@pytest.mark.parametrize('text, expected', [
+    # Ubuntu 24.04's file, shortened.
+    ('NAME="Ubuntu"\nVERSION_ID="24.04"\nVERSION_CODENAME=noble\nID=ubuntu\nID_LIKE=debian\n',
+     ('Ubuntu', 'Debian', '24.04', '24', 'noble')),
+    ("NAME='Rocky Linux'\nVERSION_ID='9.4'\nID='rocky'\nID_LIKE='rhel centos fedora'\n",
+     ('Rocky', 'RedHat', '9.4', '9', '')),
+    ('NAME="Red Hat Enterprise Linux"\nVERSION_ID="9.4"\nID="rhel"\n', ('RedHat', 'RedHat', '9.4', '9', '')),
+    # An ID the table does not know: its family from ID_LIKE, else its name.
+    ('NAME="Devuan GNU/Linux"\nVERSION_ID="5"\nID=devuan\nID_LIKE=debian\n# a comment\n', ('Devuan', 'Debian', '5', '5', '')),
+    ('NAME="Arch Linux"\nID=arch\n', ('Arch', 'Arch', '', '', '')),
+    (None, ('Unknown', 'Unknown', '', '', '')),
+])
+def test_the_distribution_facts_from_os_release(capsys, tmp_path, no_systemd, monkeypatch, text, expected):
+    path = tmp_path / 'os-release'
+    if text is not None:
+        path.write_text(text)
+    monkeypatch.setattr(ovs_host_facts, 'OS_RELEASE', [str(path)])
+    facts = run(capsys, rundir=str(tmp_path))['ansible_facts']
+    assert tuple(facts['ansible_' + key] for key in ('distribution', 'os_family', 'distribution_version',
+                                                     'distribution_major_version', 'distribution_release')) == expected
