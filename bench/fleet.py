@@ -16,8 +16,13 @@ ARP broadcasts, and every other VM of that network must see exactly one copy of 
 other network none. The lab is always destroyed, also on failure or Ctrl-C, and the machine's
 root namespace must be unchanged (tools/host_guard.py).
 
+With ``--baseline REF`` it also times, on each converged lab, no-change re-runs of the collection
+at git ref REF and of this checkout, ``--rounds`` each in alternating order, and prints their
+medians and ratio side by side (a change's speed-up, measured in one run on the same lab).
+
 Run as root, after ``. tools/setup.sh``, under the lab lock:
   flock /run/nvo-lab.lock python bench/fleet.py --sizes 4,8 --planes mesh,ovn [--relays 2]
+  flock /run/nvo-lab.lock python bench/fleet.py --sizes 32 --planes mesh --baseline 65e2e85 --rounds 3
 Not part of CI. Exit code 1 when a check failed, 2 when a step failed.
 """
 
@@ -29,6 +34,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -196,17 +202,18 @@ def task_seconds(data, end):
 
 
 class Lab(object):
-    def __init__(self, inv_path, forks, env):
+    def __init__(self, inv_path, forks, env, root=ROOT):
         self.inv = inv_path
         self.forks = forks
         self.env = env
+        self.root = root  # the collection's checkout whose playbooks and ansible.cfg run
 
     def playbook(self, name, count_runs=False):
         """Run a playbook of playbooks/: (seconds, {host: changed}, {host: module runs}, task_seconds())."""
-        argv = ['ansible-playbook', '-i', self.inv, os.path.join(ROOT, 'playbooks', name)]
+        argv = ['ansible-playbook', '-i', self.inv, os.path.join(self.root, 'playbooks', name)]
         if self.forks:
             argv += ['--forks', str(self.forks)]
-        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), **self.env)
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(self.root, 'ansible.cfg'), **self.env)
         runs_file = None
         if count_runs:
             handle, runs_file = tempfile.mkstemp(suffix='.json')
@@ -339,7 +346,48 @@ def broadcast_check(n):
     return ok, '; '.join(report)
 
 
-def measure(plane, n, relays, forks, env, computed_vm_ports=False):
+def baseline_checkout(ref):
+    """(the collection at git ref REF, unpacked in a temporary directory; a collections path holding it)."""
+    top = tempfile.mkdtemp(prefix='fleet-baseline-')
+    tree = os.path.join(top, 'ansible_collections', 'netvirt', 'overlay')
+    os.makedirs(tree)
+    archive = subprocess.run(['git', '-C', ROOT, 'archive', '--format=tar', ref], stdout=subprocess.PIPE, check=True).stdout
+    subprocess.run(['tar', '-x', '-C', tree], input=archive, check=True)
+    return tree, top
+
+
+def side_by_side(lab, baseline, rounds):
+    """No-change re-runs of this checkout and of the baseline's, `rounds` each on the same lab, in an
+    order that alternates from round to round: {'this'|'baseline': [(seconds, changed, module runs per hypervisor)]}."""
+    tree, top = baseline
+    labs = {'this': lab, 'baseline': Lab(lab.inv, lab.forks, dict(lab.env, ANSIBLE_COLLECTIONS_PATH=top), root=tree)}
+    times = {'this': [], 'baseline': []}
+    for k in range(rounds):
+        for which in (('this', 'baseline') if k % 2 == 0 else ('baseline', 'this')):
+            seconds, changed, runs, _slowest = labs[which].playbook('site.yml', count_runs=True)
+            hv_runs = [v for h, v in runs.items() if h.startswith('hv')]
+            times[which].append((seconds, sum(changed.values()), sum(hv_runs) / float(max(len(hv_runs), 1))))
+    return times
+
+
+def side_by_side_table(rows, ref):
+    out = ['| control plane | N | code | no-change re-run s, median (min-max) | ratio to %s | changed | module runs per '
+           'hypervisor |' % ref, '|---|---:|---|---:|---:|---:|---:|']
+    for r in rows:
+        runs = r.get('side_by_side')
+        if not runs:
+            continue
+        base = sorted(t for t, _c, _m in runs['baseline'])[len(runs['baseline']) // 2]
+        for which, label in (('baseline', ref), ('this', 'this checkout')):
+            secs = sorted(t for t, _c, _m in runs[which])
+            median = secs[len(secs) // 2]
+            out.append('| %s | %d | %s | %.1f (%.1f-%.1f) | %.2f | %d | %.1f |'
+                       % (r['plane'], r['n'], label, median, secs[0], secs[-1], median / base,
+                          sum(c for _t, c, _m in runs[which]), runs[which][0][2]))
+    return '\n'.join(out)
+
+
+def measure(plane, n, relays, forks, env, computed_vm_ports=False, baseline=None, rounds=0):
     handle, inv_path = tempfile.mkstemp(suffix='.json', prefix='fleet-')
     with os.fdopen(handle, 'w') as out:
         json.dump(inventory(plane, n, relays, computed_vm_ports), out)
@@ -371,6 +419,8 @@ def measure(plane, n, relays, forks, env, computed_vm_ports=False):
         row['flows'] = (min(hv_flows), max(hv_flows))
         wait_reachable(n)
         row['bcast_ok'], row['bcast'] = broadcast_check(n)
+        if baseline:
+            row['side_by_side'] = side_by_side(lab, baseline, rounds)
     finally:
         try:
             lab.playbook('lab/destroy.yml')
@@ -421,6 +471,10 @@ def main():
                              "as inventories/lab computes them (a row of its own after each)")
     parser.add_argument('--slowest', type=int, default=0, metavar='K',
                         help="also print the no-change re-run's K slowest tasks of each lab")
+    parser.add_argument('--baseline', metavar='REF',
+                        help='also time no-change re-runs of the collection at git ref REF on each converged lab, '
+                             'side by side with this checkout\'s (--rounds each, alternating), and print their ratio')
+    parser.add_argument('--rounds', type=int, default=3, help='re-runs of each code with --baseline (default 3)')
     args = parser.parse_args()
     env = dict(item.split('=', 1) for item in args.env)
     sizes = [int(s) for s in args.sizes.split(',')]
@@ -428,28 +482,40 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = uptime()
     rows = []
+    baseline = baseline_checkout(args.baseline) if args.baseline else None
 
     def work():
         for plane in planes:
             for n in sizes:
                 print('%s N=%d ...' % (plane, n), file=sys.stderr, flush=True)
-                rows.append(measure(plane, n, args.relays, args.forks, env))
+                rows.append(measure(plane, n, args.relays, args.forks, env, baseline=baseline, rounds=args.rounds))
                 if args.computed_vm_ports:
                     rows.append(measure(plane, n, args.relays, args.forks, env, computed_vm_ports=True))
                 print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
 
-    failure, changed = guarded_run(STATE, work)
+    try:
+        failure, changed = guarded_run(STATE, work)
+    finally:
+        if baseline:
+            shutil.rmtree(baseline[1], ignore_errors=True)
     text = ('fleet benchmark, %s UTC; forks %s%s\nload before: %s\nload after:  %s\n\n%s\n'
             % (started.strftime('%Y-%m-%d %H:%M'), args.forks or "ansible.cfg's",
                ''.join('; %s=%s' % kv for kv in sorted(env.items())), load_before, uptime(), table(rows)))
     if args.slowest:
         text += slowest_tasks(rows, args.slowest) + '\n'
+    if baseline:
+        text += ('\nno-change re-runs side by side, %d each, alternating, on the lab this checkout converged:\n%s\n'
+                 % (args.rounds, side_by_side_table(rows, args.baseline)))
     verdict = report(text, args.output, failure, changed)
     if verdict:
         return verdict
-    bad = [r for r in rows if r['rerun_changed'] or not r['bcast_ok']]
+    bad = [r for r in rows if r['rerun_changed'] or not r['bcast_ok']
+           or any(c for runs in r.get('side_by_side', {}).values() for _t, c, _m in runs)]
     for r in bad:
-        print('FAIL: %s N=%d: re-run changed=%d, broadcast %s' % (r['plane'], r['n'], r['rerun_changed'], r['bcast']))
+        print('FAIL: %s N=%d: re-run changed=%d, broadcast %s%s' % (
+            r['plane'], r['n'], r['rerun_changed'], r['bcast'],
+            '; side by side changed %s' % dict((k, [c for _t, c, _m in v]) for k, v in r['side_by_side'].items())
+            if r.get('side_by_side') else ''))
     return 1 if bad else 0
 
 
