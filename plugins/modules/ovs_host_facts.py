@@ -118,7 +118,7 @@ OS_RELEASE = ['/etc/os-release', '/usr/lib/os-release']
 # os-release's ID -> (setup's ansible_distribution, its os_family), for the families the roles know
 # (plugins/plugin_utils/_platform.py); any other ID takes its family from ID_LIKE (FAMILY_LIKE).
 DISTRIBUTIONS = {
-    'debian': ('Debian', 'Debian'), 'ubuntu': ('Ubuntu', 'Debian'), 'raspbian': ('Debian', 'Debian'),
+    'debian': ('Debian', 'Debian'), 'ubuntu': ('Ubuntu', 'Debian'),
     'linuxmint': ('Linux Mint', 'Debian'), 'pop': ('Pop!_OS', 'Debian'), 'kali': ('Kali', 'Debian'),
     'rhel': ('RedHat', 'RedHat'), 'centos': ('CentOS', 'RedHat'), 'fedora': ('Fedora', 'RedHat'),
     'rocky': ('Rocky', 'RedHat'), 'almalinux': ('AlmaLinux', 'RedHat'), 'ol': ('OracleLinux', 'RedHat'),
