@@ -22,11 +22,11 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._bridge import BRIDGE_ARGUMENT_SPEC, Bridge
-from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, integer
+from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError
 from ansible_collections.netvirt.overlay.plugins.module_utils._interface_address import (
     ADDRESS_ARGUMENT_SPEC, AddressError, check_request as check_address_request, converge_interface)
 from ansible_collections.netvirt.overlay.plugins.module_utils._ovs_flows import (
-    FLOWS_ARGUMENT_SPEC, FlowsError, check_all as check_flows_request, converge_flows, cookie_text, diff_text)
+    FLOWS_ARGUMENT_SPEC, FlowsError, check_all as check_flows_request, check_cookie, converge_flows, cookie_text, diff_text)
 from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import TUNNELS_ARGUMENT_SPEC, Tunnels
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError, check_ifname, simulate
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_resource import PortsResource
@@ -39,10 +39,7 @@ FORGET_ARGUMENT_SPEC = dict(bridge=dict(type='str', required=True), cookie=dict(
 
 def _check_forget_request(p):
     check_ifname(p['bridge'], 'bridge')
-    try:
-        integer(p['cookie'], 'cookie', 1, 2 ** 64 - 1)
-    except InputError as exc:
-        raise InputError('%s (0 is the cookie of flows that nobody owns)' % exc)
+    check_cookie(p['cookie'])
 
 
 class Part(object):
@@ -78,6 +75,17 @@ def _checked_items(params, option, spec, check):
         except (PlanError, InputError) as exc:
             raise PlanError('%s: %s' % (where, exc))
     return items
+
+
+def _listed_once(items, field):
+    """Each item of _checked_items' [(where, params, request)] names a different ``field``; PlanError naming the second."""
+    seen = {}
+    for where, item_params, _request in items:
+        value = item_params[field]
+        if value in seen:
+            raise PlanError("%s.%s: '%s' is listed twice (first as %s); give each %s once"
+                            % (where, field, value, seen[value], field))
+        seen[value] = where
 
 
 def _check_distinct(parts):
@@ -144,19 +152,10 @@ class Bridges(PortsResource):
         # (where, params, checked request) of each openflow and interfaces item, all checked before anything is read.
         self.openflow = _checked_items(params, 'openflow', FLOWS_ARGUMENT_SPEC, check_flows_request)
         _check_openflow(self.openflow, self.parts)
-        self.interfaces, seen = _checked_items(params, 'interfaces', ADDRESS_ARGUMENT_SPEC, check_address_request), {}
-        for where, address_params, _addresses in self.interfaces:
-            name = address_params['interface']
-            if name in seen:
-                raise PlanError("%s.interface: '%s' is listed twice (first as %s); give each interface once"
-                                % (where, name, seen[name]))
-            seen[name] = where
-        self.forget, seen = _checked_items(params, 'forget_learned', FORGET_ARGUMENT_SPEC, _check_forget_request), {}
-        for where, forget_params, _none in self.forget:
-            if forget_params['bridge'] in seen:
-                raise PlanError("%s.bridge: '%s' is listed twice (first as %s); give each bridge once"
-                                % (where, forget_params['bridge'], seen[forget_params['bridge']]))
-            seen[forget_params['bridge']] = where
+        self.interfaces = _checked_items(params, 'interfaces', ADDRESS_ARGUMENT_SPEC, check_address_request)
+        _listed_once(self.interfaces, 'interface')
+        self.forget = _checked_items(params, 'forget_learned', FORGET_ARGUMENT_SPEC, _check_forget_request)
+        _listed_once(self.forget, 'bridge')
 
     def bridge_names(self):
         names = []

@@ -48,12 +48,17 @@ def with_cookie(flow, cookie):
     return '%s,%s' % (cookie_text(cookie), flow.strip())
 
 
-def check_request(p):
-    """The flows to write, every input checked; InputError/PlanError before the switch is asked anything."""
+def check_cookie(cookie):
+    """A cookie of flows someone owns (1 to 2^64-1); InputError else."""
     try:
-        integer(p['cookie'], 'cookie', 1, 2 ** 64 - 1)
+        integer(cookie, 'cookie', 1, 2 ** 64 - 1)
     except InputError as exc:
         raise InputError('%s (0 is the cookie of flows that nobody owns)' % exc)
+
+
+def check_request(p):
+    """The flows to write, every input checked; InputError/PlanError before the switch is asked anything."""
+    check_cookie(p['cookie'])
     check_ifname(p['bridge'], 'bridge')
     flows = p['flows']
     if p['state'] == 'absent':
