@@ -170,21 +170,26 @@ CONTROL_NODE_ONLY = frozenset([
     'import_role', 'include_vars', 'validate_argument_spec', 'add_host', 'group_by', 'set_stats', 'pause',
     'validate_role_variables'])
 # Actions that run one shell command on the host and no Python module (as raw does): the ovs role's
-# probe since 2026-12-06 (it was a module run before).
+# probe since 2026-12-06. Before, it was a module, whose result has the module's invocation: a
+# --baseline run of older code counts it as it ran.
 SHELL_COMMAND_ONLY = frozenset(['raw', 'ovs_host_facts'])
 
 
 def module_runs(data):
     """{host: task runs that executed a module on that host} of a results_file record: every task
     result (each loop item apart) that was not skipped, without control-node actions, actions that
-    run a shell command and no module, and tasks delegated to another host. An action plugin that runs several modules (copy) counts once."""
+    ran a shell command and no module, and tasks delegated to another host. An action plugin that
+    runs several modules (copy) counts once."""
     runs = collections.Counter()
     for play in data['plays']:
         for task in play['tasks']:
-            if task['task']['action'].rsplit('.', 1)[-1] in CONTROL_NODE_ONLY | SHELL_COMMAND_ONLY:
+            action = task['task']['action'].rsplit('.', 1)[-1]
+            if action in CONTROL_NODE_ONLY:
                 continue
             for host, res in task['hosts'].items():
                 if res.get('skipped') or res.get('unreachable') or res.get('_delegated_to'):
+                    continue
+                if action in SHELL_COMMAND_ONLY and 'invocation' not in res:
                     continue
                 items = res.get('results')
                 runs[host] += sum(1 for item in items if not item.get('skipped')) if isinstance(items, list) else 1

@@ -10,7 +10,7 @@ import pytest
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._gateway import gateway_plan
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._mesh import (
     MeshError, check_topology, flood_groups, mesh_endpoints, mesh_peers, normalise_networks, replication_plan,
-    service_node_flows, tunnel_bridge_flows)
+    service_node_flows, tunnel_bridge_flows, tunnel_bridge_plans)
 
 NETS = normalise_networks([{'name': 'blue', 'vni': 1001}, {'name': 'red', 'vni': 1002}])
 
@@ -301,6 +301,30 @@ def test_a_hosts_peers_from_the_endpoints_are_what_mesh_peers_gives_it():
     for me in ('hv1', 'hv2', 'gw1', 'sn1'):
         assert [e for e in found if e['host'] != me] == mesh_peers(
             MESH_HOSTVARS, ['hv1', 'hv2', 'hv3', 'gw1', 'sn1'], me, 'gre', NETS, service_nodes=['sn1'], gateways=['gw1'])
+
+
+def test_each_hosts_tunnel_bridge_is_what_its_peers_and_networks_give():
+    found = mesh_endpoints(MESH_HOSTVARS, MESH_GROUPS, NETS, 'gre')
+    for replication in ('source', 'service_node'):
+        plans = tunnel_bridge_plans(found, ['hv1', 'hv2'], NETS, bum_replication=replication)
+        assert sorted(plans) == ['hv1', 'hv2']
+        for me, carried in (('hv1', ['blue', 'red']), ('hv2', ['blue'])):
+            peers = [e for e in found if e['host'] != me]
+            assert plans[me]['flows'] == tunnel_bridge_flows(NETS, carried, peers, bum_replication=replication)
+            assert plans[me]['groups'] == [g['spec'] for g in flood_groups(NETS, carried, peers, bum_replication=replication)]
+        # Remotes in inventory order, the service node's apart.
+        assert plans['hv1']['mesh_remotes'] == ['198.18.1.12', '198.18.1.21']
+        assert plans['hv1']['service_node_remotes'] == ['198.18.1.31']
+    assert tunnel_bridge_plans(found, ['hv1'], NETS)['hv1']['groups'] == []
+    # A gateway never floods to another gateway; the kind is the play's.
+    gw = tunnel_bridge_plans(found, ['gw1'], NETS, local_kind='gateway')['gw1']
+    assert gw['flows'] == tunnel_bridge_flows(NETS, ['blue', 'red'], [e for e in found if e['host'] != 'gw1'], local_kind='gateway')
+
+
+def test_a_host_of_the_play_that_is_no_endpoint_is_named():
+    found = mesh_endpoints(MESH_HOSTVARS, MESH_GROUPS, NETS, 'gre')
+    with pytest.raises(MeshError, match='hv3 is no tunnel endpoint of the mesh: it needs overlay_tep_address'):
+        tunnel_bridge_plans(found, ['hv1', 'hv3'], NETS)
 
 
 def test_mesh_endpoints_checks_the_inventory_first():
