@@ -6,13 +6,10 @@ collection supports (tools/version_matrix.sh runs these tests too), since each t
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import textwrap
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+from ansible_collections.netvirt.overlay.tests.unit.action_task import run_task
 
 SPEC = '''---
 argument_specs:
@@ -43,31 +40,8 @@ def run(tmp_path, host_vars, roles=('demo',)):
     (role / 'defaults').mkdir(exist_ok=True)
     (role / 'meta' / 'argument_specs.yml').write_text(SPEC)
     (role / 'defaults' / 'main.yml').write_text(DEFAULTS)
-    (tmp_path / 'inventory.yml').write_text(json.dumps({'all': {'hosts': {'host1': dict(host_vars, ansible_connection='local')}}}))
-    out = tmp_path / 'result.json'
-    (tmp_path / 'playbook.yml').write_text(textwrap.dedent('''\
-        - name: Check
-          hosts: host1
-          gather_facts: false
-          tasks:
-            - name: Check the variables of the roles
-              netvirt.overlay.validate_role_variables:
-                roles: {roles}
-                roles_path: {path}
-              register: checked
-              ignore_errors: true
-            - name: Keep the result
-              ansible.builtin.copy:
-                content: "{{{{ checked | to_json }}}}"
-                dest: {out}
-                mode: "0600"
-        ''').format(roles=json.dumps(list(roles)), path=tmp_path / 'roles', out=out))
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'))
-    proc = subprocess.run(['ansible-playbook', '-i', str(tmp_path / 'inventory.yml'), str(tmp_path / 'playbook.yml')],
-                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                          check=False)
-    assert os.path.exists(out), proc.stdout
-    return proc.returncode, proc.stdout, json.loads(out.read_text())
+    return run_task(tmp_path, 'netvirt.overlay.validate_role_variables',
+                    {'roles': list(roles), 'roles_path': str(tmp_path / 'roles')}, host_vars)
 
 
 def test_the_values_the_role_will_see_pass(tmp_path):

@@ -5,19 +5,16 @@ distribution facts from os-release; and the action plugin run by ansible-playboo
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import textwrap
 
 import pytest
 
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._ovs_host_probe import (
     ProbeError, probe_command, read_probe)
+from ansible_collections.netvirt.overlay.tests.unit.action_task import run_task
 from ansible_collections.netvirt.overlay.tests.unit.plugins.module_utils.test_converge import (  # noqa: F401 pylint: disable=unused-import
     server)
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 
 
 def probe(tmp_path, systemd_dir=None, os_release=None, **paths):
@@ -142,37 +139,9 @@ def test_an_output_without_every_answer_is_refused(output):
         read_probe(output)
 
 
-def playbook(tmp_path, args):
-    """(exit code, the task's result) of the action run by ansible-playbook on this machine."""
-    (tmp_path / 'inventory.yml').write_text(json.dumps({'all': {'hosts': {'host1': {
-        'ansible_connection': 'local', 'ansible_python_interpreter': '/usr/bin/python3'}}}}))
-    out = tmp_path / 'result.json'
-    (tmp_path / 'playbook.yml').write_text(textwrap.dedent('''\
-        - name: Probe
-          hosts: host1
-          gather_facts: false
-          tasks:
-            - name: Find out how this host runs Open vSwitch
-              netvirt.overlay.ovs_host_facts: {args}
-              register: probed
-              ignore_errors: true
-            - name: Keep the result
-              ansible.builtin.copy:
-                content: "{{{{ probed | to_json }}}}"
-                dest: {out}
-                mode: '0600'
-        ''').format(args=json.dumps(args), out=out))
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'))
-    done = subprocess.run(['ansible-playbook', '-i', str(tmp_path / 'inventory.yml'), str(tmp_path / 'playbook.yml')],
-                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                          check=False)
-    assert out.exists(), done.stdout
-    return done.returncode, json.loads(out.read_text())
-
-
 def test_the_action_sets_the_facts_and_runs_no_module(tmp_path):
     ovs_ctl = script(tmp_path / 'ovs-ctl', 0)
-    rc, result = playbook(tmp_path, {'ovs_ctl': ovs_ctl, 'rundir': str(tmp_path)})
+    rc, _output, result = run_task(tmp_path, 'netvirt.overlay.ovs_host_facts', {'ovs_ctl': ovs_ctl, 'rundir': str(tmp_path)})
     assert rc == 0 and not result.get('failed'), result
     assert result['changed'] is False and result['ovs_ctl_running'] is True
     assert result['ansible_facts']['ansible_os_family'] == 'Debian'
@@ -181,7 +150,7 @@ def test_the_action_sets_the_facts_and_runs_no_module(tmp_path):
 
 
 def test_the_action_refuses_a_relative_path_before_running_anything(tmp_path):
-    rc, result = playbook(tmp_path, {'ovs_ctl': 'ovs-ctl', 'rundir': 'run'})
+    _rc, _output, result = run_task(tmp_path, 'netvirt.overlay.ovs_host_facts', {'ovs_ctl': 'ovs-ctl', 'rundir': 'run'})
     assert result['failed'] is True
     assert result['msg'] == "ovs_ctl, rundir: give an absolute path on the host (got 'ovs-ctl', 'run')"
     assert 'ovs_ctl_running' not in result
