@@ -169,10 +169,11 @@ CONTROL_NODE_ONLY = frozenset([
     'set_fact', 'assert', 'fail', 'debug', 'meta', 'include_tasks', 'import_tasks', 'include_role',
     'import_role', 'include_vars', 'validate_argument_spec', 'add_host', 'group_by', 'set_stats', 'pause',
     'validate_role_variables'])
-# Actions that run one shell command on the host and no Python module (as raw does): the ovs role's
-# probe since 2026-12-06. Before, it was a module, whose result has the module's invocation: a
-# --baseline run of older code counts it as it ran.
-SHELL_COMMAND_ONLY = frozenset(['raw', 'ovs_host_facts'])
+# Actions that may run shell commands on the host and no Python module (as raw does): the ovs role's
+# probe since 2026-12-06, and ovs_bridges when it returns the result it kept on the host (a module run
+# otherwise). A result with the module's invocation is a module run: ovs_bridges' runs, and a
+# --baseline run of older code, where the probe was a module.
+SHELL_COMMAND_ONLY = frozenset(['raw', 'ovs_host_facts', 'ovs_bridges'])
 
 
 def module_runs(data):

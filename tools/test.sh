@@ -117,7 +117,8 @@ LANE_INTEGRATION=(tests/integration/test_machine_lab_ovn.py)
 # machine lab, instead of lengthening the timed labs after all three lanes (about 8 minutes there).
 LANE_A_MACHINES=(tests/integration/test_machine_lab.py)
 TIMELESS_A=(tests/integration/test_bad_input.py tests/integration/test_ca_rotation_control_node.py
-            tests/integration/test_ovs_modules.py tests/integration/test_ansible_runner.py)
+            tests/integration/test_ovs_modules.py tests/integration/test_ovs_bridges_record.py
+            tests/integration/test_ansible_runner.py)
 TIMELESS_B=(tests/integration/test_molecule.py tests/integration/test_gre_pair.py tests/integration/test_kerberos_lab.py)
 # The rolling upgrade drill (booted machines, Debian 12 to Debian 13 packages; about 10 minutes
 # alone) ends lane B, which is done with its other steps about 26 minutes before the OVN machine lab.

@@ -16,7 +16,7 @@ description:
     M(netvirt.overlay.ovs_tunnels) tasks would do, as one task and one OVSDB transaction (one
     connection, one ovs-vswitchd reconfiguration, one wait for it). A host's whole switch (for
     example an underlay bridge, an integration bridge, a tunnel bridge and its tunnel groups) then
-    costs one module run, which is what a run that changes nothing pays for.
+    costs one module run, and a run that changes nothing none once the result is kept (see the notes).
   - Each item of O(bridges) takes the options of M(netvirt.overlay.ovs_bridge), each item of
     O(tunnels) those of M(netvirt.overlay.ovs_tunnels) (not the connection options nor O(wait),
     which are given once here), and means the same.
@@ -108,6 +108,17 @@ options:
         required: true
 notes:
   - At least one of O(bridges) and O(tunnels) is not empty.
+  - An action plugin runs the module, and keeps the result of a run that changed nothing (outside
+    check mode) on the host, with the request and what the module read to plan it, in the directory
+    of the OVSDB socket (mode 0600; a reboot forgets it). When the same request, with the same module
+    code, finds the host's switch as that run saw it, the task returns the kept result without running
+    the module (RV(recorded) is true; check mode too); one shell command on the host reads it all
+    (C(ovs-vswitchd --version); C(ovsdb-client dump) of the Bridge, Port, Interface and Controller
+    columns the module compares, and the port numbers; for each item of O(openflow), C(ovs-ofctl) of
+    the flows of its cookie and C(dump-groups); for each item of O(interfaces), C(ip -j) of its link and
+    global addresses, C(ethtool -k) and C(arp_ignore) when asked). Any difference, a read that fails,
+    no record, or O(db) other than a local C(unix:) socket runs the module. The record is written with
+    C(base64) and C(gzip) (GNU coreutils or BusyBox, and gzip).
 seealso:
   - module: netvirt.overlay.ovs_bridge
   - module: netvirt.overlay.ovs_tunnels
@@ -160,6 +171,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+recorded:
+  description:
+    - Whether the task returned the result the last run of the same request kept on the host, without
+      running the module (nothing it reads had changed since). V(false) when the module ran.
+  returned: always
+  type: bool
 changes:
   description: All changes planned (check mode) or written in the one OVSDB transaction, in the order of the items.
   returned: always
