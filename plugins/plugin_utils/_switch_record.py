@@ -35,6 +35,8 @@ import json
 import os
 import shlex
 
+from ansible.release import __version__ as ANSIBLE_VERSION
+
 from ansible_collections.netvirt.overlay.plugins.module_utils._constants import FLOW_COOKIES
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import (
     BRIDGE_COLUMNS, INTERFACE_COLUMNS, PORT_COLUMNS)
@@ -91,8 +93,9 @@ def record_path(args):
 
 
 def request_digest(args, code):
-    """sha256 of the task's arguments and the module's code digest."""
-    text = json.dumps(dict(args=args, code=code, version=RECORD_VERSION), sort_keys=True, default=str)
+    """sha256 of the task's arguments, the module's code digest and ansible-core's version (whose
+    module code, argument checks among it, runs with the module's)."""
+    text = json.dumps(dict(args=args, code=code, version=RECORD_VERSION, ansible=ANSIBLE_VERSION), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -10,6 +10,7 @@ import os
 import stat
 import subprocess
 
+from ansible_collections.netvirt.overlay.plugins.plugin_utils import _switch_record
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._switch_record import (
     RECORD_VERSION, code_digest, kept_result, read_state, record_path, request_digest, state_command, write_command)
 from ansible_collections.netvirt.overlay.tests.unit.plugins.module_utils.test_converge import (  # noqa: F401 pylint: disable=unused-import
@@ -44,11 +45,13 @@ def test_one_record_per_set_of_bridges(tmp_path):
     assert os.path.dirname(record_path(other)) == str(tmp_path)
 
 
-def test_the_request_and_the_code_make_the_request_digest(tmp_path):
+def test_the_request_the_code_and_ansible_make_the_request_digest(tmp_path, monkeypatch):
     digest = request_digest(REQUEST, 'code')
     assert digest == request_digest(dict(reversed(list(REQUEST.items()))), 'code')
     assert digest != request_digest(REQUEST, 'other code')
     assert digest != request_digest(dict(REQUEST, bridges=[{'bridge': 'br-int'}]), 'code')
+    monkeypatch.setattr(_switch_record, 'ANSIBLE_VERSION', '0.0.1')
+    assert digest != request_digest(REQUEST, 'code')
     plugins = tmp_path / 'plugins'
     (plugins / 'modules').mkdir(parents=True)
     (plugins / 'module_utils').mkdir()
