@@ -181,7 +181,7 @@ _NOT_KEPT = ('changed', 'diff', 'invocation', 'failed')
 
 
 # The record travels in the command line, which is one argument of sh -c: Linux takes 128 KiB at most
-# for one. Compressed, the record of a hypervisor with 32 tunnel peers is about 3 KiB.
+# for one. A hypervisor's record at N = 32 (34 tunnel peers) is 24 KiB of JSON, 1.7 KiB gzipped.
 MAX_COMMAND = 96 * 1024
 
 
