@@ -13,6 +13,11 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 
+# Where the OVSDB modules connect by default (Open vSwitch's own socket), and the OpenFlow version
+# ovs_flows speaks by default; ovs_bridges' action plugin reads the host with the same defaults.
+DEFAULT_DB = 'unix:/var/run/openvswitch/db.sock'
+DEFAULT_OPENFLOW_PROTOCOL = 'OpenFlow14'
+
 # OpenFlow cookies say whose flows are whose on a bridge: each owner replaces or deletes only the
 # flows that carry its cookie ('NV' and the next two letters, in hex).
 FLOW_COOKIES = {

@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._constants import FLOW_COOKIES
+from ansible_collections.netvirt.overlay.plugins.module_utils._constants import DEFAULT_OPENFLOW_PROTOCOL, FLOW_COOKIES
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError, checked_or_fail, integer
 from ansible_collections.netvirt.overlay.plugins.module_utils._openflow import (
     check_flows, check_groups, parse_group_dump, plan_groups)
@@ -28,7 +28,7 @@ FLOWS_ARGUMENT_SPEC = dict(
     groups=dict(type='list', elements='str'),
     cookie=dict(type='int', default=FLOW_COOKIES['overlay']),
     state=dict(type='str', default='present', choices=['present', 'absent']),
-    protocol=dict(type='str', default='OpenFlow14', choices=['OpenFlow14', 'OpenFlow15']),
+    protocol=dict(type='str', default=DEFAULT_OPENFLOW_PROTOCOL, choices=['OpenFlow14', 'OpenFlow15']),
 )
 
 

@@ -20,7 +20,7 @@ import re
 import time
 import traceback
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._constants import SYSTEM_PYTHONS
+from ansible_collections.netvirt.overlay.plugins.module_utils._constants import DEFAULT_DB, SYSTEM_PYTHONS
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import (
     InputError, integer, ip_address, readable_file)
 
@@ -35,7 +35,6 @@ except ImportError as exc:  # pragma: no cover - exercised through the module te
     OVS_IMPORT_ERROR = exc
     OVS_IMPORT_TRACEBACK = traceback.format_exc()
 
-DEFAULT_DB = 'unix:/var/run/openvswitch/db.sock'
 
 OVS_INSTALL_HINT = (
     "The Python 'ovs' library (Open vSwitch's OVSDB bindings) is not importable on the "

@@ -37,16 +37,14 @@ import shlex
 
 from ansible.release import __version__ as ANSIBLE_VERSION
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._constants import FLOW_COOKIES
+from ansible_collections.netvirt.overlay.plugins.module_utils._constants import (
+    DEFAULT_DB, DEFAULT_OPENFLOW_PROTOCOL, FLOW_COOKIES)
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import (
     BRIDGE_COLUMNS, INTERFACE_COLUMNS, PORT_COLUMNS)
 
 RECORD_VERSION = 1
 # The record's line, last of the command's output: the marker, then the record in base64 (or -).
 RECORD_MARK = 'netvirt-overlay-record '
-DEFAULT_DB = 'unix:/var/run/openvswitch/db.sock'
-# The openflow item's defaults (module_utils._ovs_flows.FLOWS_ARGUMENT_SPEC) when it leaves them out.
-DEFAULT_PROTOCOL = 'OpenFlow14'
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -114,7 +112,7 @@ def _reads(args, socket):
         ('Controller', dump + ['Controller', '_uuid', 'target']),
     ]
     for item in args.get('openflow') or []:
-        bridge, protocol = item.get('bridge'), item.get('protocol') or DEFAULT_PROTOCOL
+        bridge, protocol = item.get('bridge'), item.get('protocol') or DEFAULT_OPENFLOW_PROTOCOL
         ofctl = ['ovs-ofctl', '--timeout=10', '-O', str(protocol)]
         # The flows of the item's cookie only: the module compares no others (learned flows come and go).
         cookie = item.get('cookie')
