@@ -46,7 +46,7 @@ class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
     _requires_connection = False
-    _VALID_ARGS = frozenset(('roles', 'roles_path'))
+    _VALID_ARGS = frozenset(('roles', 'roles_path', 'that'))
 
     def _load(self, path, what):
         if not os.path.isfile(path):
@@ -64,16 +64,30 @@ class ActionModule(ActionBase):
         except AnsibleError as exc:
             raise AnsibleError('cannot read the %s (%s): %s' % (what, path, exc))
 
+    def _holds(self, condition, task_vars):
+        """Whether ``condition`` (a conditional, as assert's that) is true on this host; a template
+        error (a filter that refuses a value) is raised, as assert raises it."""
+        if hasattr(self._templar, 'evaluate_conditional'):  # ansible-core 2.19
+            return self._templar.evaluate_conditional(conditional=condition)
+        from ansible.playbook.conditional import Conditional  # before 2.19, as assert evaluates it
+        check = Conditional(loader=self._loader)
+        check.when = [condition]
+        return check.evaluate_conditional(templar=self._templar, all_vars=task_vars)
+
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         args = self._task.args
-        roles, roles_path = args.get('roles'), args.get('roles_path')
+        roles, roles_path, that = args.get('roles'), args.get('roles_path'), args.get('that', [])
         if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
             return dict(result, failed=True, msg='roles must be a list of role names, got %r' % (roles,))
         if not isinstance(roles_path, str) or not os.path.isdir(roles_path):
             return dict(result, failed=True, msg='roles_path must be the directory that holds the roles, got %r' % (roles_path,))
+        if isinstance(that, str):
+            that = [that]
+        if not isinstance(that, list) or not all(isinstance(condition, str) for condition in that):
+            return dict(result, failed=True, msg='that must be a list of conditions, got %r' % (that,))
 
         values, errors = {}, {}
         for role in roles:
@@ -99,6 +113,10 @@ class ActionModule(ActionBase):
             result['msg'] = '\n'.join('The variables of role %s are not valid: %s' % (role, '; '.join(messages))
                                       for role, messages in errors.items())
             return result
+        # The checks of the variables together, once each has the type its spec says.
+        for condition in that:
+            if not self._holds(condition, task_vars):
+                return dict(result, failed=True, condition=condition, msg='This does not hold: %s' % condition)
         result['changed'] = False
         result['values'] = values
         result['msg'] = 'The variables of role%s %s are valid' % ('s' if len(roles) > 1 else '', ', '.join(roles))

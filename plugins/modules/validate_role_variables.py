@@ -20,8 +20,9 @@ description:
   - A default is evaluated only for a variable the inventory leaves unset; one that cannot be
     evaluated yet (it needs facts or another role's variable) is left out, as the role evaluates it
     when it runs.
+  - Then each condition of O(that) on the host's variables, as M(ansible.builtin.assert) checks it.
   - The preflight play of C(netvirt.overlay.site) runs it once per host for all the host's roles
-    (one task instead of several per role).
+    and the checks of the variables together (one task instead of several).
 options:
   roles:
     description: Names of the roles to check, each a directory under O(roles_path).
@@ -32,6 +33,16 @@ options:
     description: The directory that holds the roles, for example C({{ role_path | dirname }}) from a role of this collection.
     type: path
     required: true
+  that:
+    description:
+      - Conditions on this host's variables, each an expression as in C(when) (no braces), checked in order once
+        the variables of every role pass their argument specs. They see the task's variables, as
+        M(ansible.builtin.assert) would (in a role's tasks, its defaults and vars too), not RV(values). The first that is false fails the task and is
+        returned in RV(condition); one whose evaluation fails (for example a filter that refuses a value) fails
+        the task with that error.
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     description: Reads only, in check mode as in a real run.
@@ -50,6 +61,8 @@ EXAMPLES = r'''
   netvirt.overlay.validate_role_variables:
     roles: [overlay, hypervisor, ovs]
     roles_path: "{{ role_path | dirname }}"
+    that:
+      - overlay_networks | length <= 16
   register: checked
 
 - name: The tunnel endpoint address the hypervisor role will use
@@ -66,4 +79,8 @@ argument_errors:
   description: For each role whose variables are not valid, the argument spec's messages.
   returned: failure
   type: dict
+condition:
+  description: The condition of O(that) that is false.
+  returned: when one of O(that) is false
+  type: str
 '''

@@ -33,15 +33,17 @@ demo_internal: "{{ undefined_thing }}"
 '''
 
 
-def run(tmp_path, host_vars, roles=('demo',)):
+def run(tmp_path, host_vars, roles=('demo',), that=None):
     """(exit code, output, the task's result) of the check on one host with these variables."""
     role = tmp_path / 'roles' / 'demo'
     (role / 'meta').mkdir(parents=True, exist_ok=True)
     (role / 'defaults').mkdir(exist_ok=True)
     (role / 'meta' / 'argument_specs.yml').write_text(SPEC)
     (role / 'defaults' / 'main.yml').write_text(DEFAULTS)
-    return run_task(tmp_path, 'netvirt.overlay.validate_role_variables',
-                    {'roles': list(roles), 'roles_path': str(tmp_path / 'roles')}, host_vars)
+    args = {'roles': list(roles), 'roles_path': str(tmp_path / 'roles')}
+    if that is not None:
+        args['that'] = that
+    return run_task(tmp_path, 'netvirt.overlay.validate_role_variables', args, host_vars)
 
 
 def test_the_values_the_role_will_see_pass(tmp_path):
@@ -74,3 +76,46 @@ def test_a_role_without_an_argument_spec_is_an_error(tmp_path):
     rc, output, result = run(tmp_path, {}, roles=('demo', 'nosuchrole'))
     assert result.get('failed') is True, output
     assert 'role nosuchrole has no argument spec' in result['msg'], result['msg']
+
+
+# The preflight's checks of the variables together (roles/overlay/tasks/preflight.yml), in the same task.
+# They see the task's variables, as assert would (here the inventory's: this task is in no role).
+THAT = ['demo_mtu | int >= 1280', "demo_mode | default('safe') == 'safe' or demo_secret is defined"]
+
+
+def test_conditions_that_hold_pass(tmp_path):
+    rc, output, result = run(tmp_path, {'demo_mtu': 9000}, that=THAT)
+    assert rc == 0 and not result.get('failed'), output
+    assert result['values']['demo']['demo_mtu'] == 9000, result
+
+
+@pytest.mark.parametrize('host_vars, condition', [
+    ({'demo_mtu': 1000}, THAT[0]),
+    ({'demo_mtu': 9000, 'demo_mode': 'fast'}, THAT[1]),
+])
+def test_the_first_condition_that_is_false_fails_the_task_naming_it(tmp_path, host_vars, condition):
+    rc, output, result = run(tmp_path, host_vars, that=THAT)
+    assert result.get('failed') is True, output
+    assert result['condition'] == condition and result['msg'] == 'This does not hold: ' + condition, result
+
+
+def test_conditions_wait_for_the_argument_specs(tmp_path):
+    # A value of the wrong type is reported by its spec, not by a condition that would compare it.
+    rc, output, result = run(tmp_path, {'demo_mtu': 'big'}, that=THAT)
+    assert result.get('failed') is True, output
+    assert "argument 'demo_mtu' is of type" in result['msg'] and 'condition' not in result, result
+
+
+def test_a_condition_that_cannot_be_evaluated_fails_with_the_error(tmp_path):
+    # As assert: the error of a filter that refuses a value (here the preflight's check of the
+    # tunnel endpoint's MAC address) is the task's message.
+    that = ["demo_mtu | int > 0 and '198.18.0.1/24' | netvirt.overlay.tep_mac(given='02:zz') is string"]
+    rc, output, result = run(tmp_path, {'demo_mtu': 9000}, that=that)
+    assert result.get('failed') is True, output
+    assert 'condition' not in result and 'Leave it unset to derive one from overlay_tep_address' in result['msg'], result
+
+
+def test_that_must_be_a_list_of_conditions(tmp_path):
+    rc, output, result = run(tmp_path, {}, that=[{'not': 'a condition'}])
+    assert result.get('failed') is True, output
+    assert result['msg'].startswith('that must be a list of conditions'), result
