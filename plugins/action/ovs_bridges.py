@@ -43,17 +43,28 @@ class ActionModule(ActionBase):
             if not complete:
                 state = None
         outcome = self._execute_module(module_name='netvirt.overlay.ovs_bridges', module_args=args, task_vars=task_vars)
+        # After a run that changed the switch, the module read the state it left and ran the request
+        # again in check mode on it (_bridges.Bridges.settle): what the next run would find and return.
+        settled = outcome.pop('settled', None)
         result.update(outcome)
         result['recorded'] = False
-        # Kept only after a run that changed nothing, on the state it saw: read again, still the same.
-        if (state is not None and not self._task.check_mode and not outcome.get('failed')
-                and not outcome.get('changed')):
+        if self._task.check_mode or outcome.get('failed') or command is None:
+            return result
+        keep = None
+        if not outcome.get('changed'):
+            # Kept after a run that changed nothing, on the state it saw: read again, still the same.
+            if state is not None:
+                after, _record, complete = self._read_state(command)
+                keep = write_command(args, request, state, outcome) if complete and after == state else None
+        elif isinstance(settled, dict) and isinstance(settled.get('result'), dict):
+            # Kept after a run that changed it, when the state read now is the one the module's check ran on.
             after, _record, complete = self._read_state(command)
-            keep = write_command(args, request, state, outcome) if complete and after == state else None
-            if keep is not None:
-                answer = self._low_level_execute_command(keep)
-                if answer.get('rc') != 0:
-                    self._display.warning('ovs_bridges: the record of this run could not be kept on the host '
-                                          '(the next run runs the module again): %s'
-                                          % (answer.get('stderr') or answer.get('stdout') or '').strip()[-300:])
+            if complete and after == settled.get('state'):
+                keep = write_command(args, request, after, settled['result'])
+        if keep is not None:
+            answer = self._low_level_execute_command(keep)
+            if answer.get('rc') != 0:
+                self._display.warning('ovs_bridges: the record of this run could not be kept on the host '
+                                      '(the next run runs the module again): %s'
+                                      % (answer.get('stderr') or answer.get('stdout') or '').strip()[-300:])
         return result

@@ -19,14 +19,17 @@ address and its flows then cost one module run.
 from __future__ import annotations
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.warnings import get_warning_messages
 from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.netvirt.overlay.plugins.module_utils._bridge import BRIDGE_ARGUMENT_SPEC, Bridge
+from ansible_collections.netvirt.overlay.plugins.module_utils._converge import check_pass
 from ansible_collections.netvirt.overlay.plugins.module_utils._input import InputError
 from ansible_collections.netvirt.overlay.plugins.module_utils._interface_address import (
     ADDRESS_ARGUMENT_SPEC, AddressError, check_request as check_address_request, converge_interface)
 from ansible_collections.netvirt.overlay.plugins.module_utils._ovs_flows import (
     FLOWS_ARGUMENT_SPEC, FlowsError, check_all as check_flows_request, check_cookie, converge_flows, cookie_text, diff_text)
+from ansible_collections.netvirt.overlay.plugins.module_utils._switch_state import state_digest, state_script
 from ansible_collections.netvirt.overlay.plugins.module_utils._tunnels import TUNNELS_ARGUMENT_SPEC, Tunnels
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import PlanError, check_ifname, simulate
 from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch_resource import PortsResource
@@ -213,6 +216,30 @@ class Bridges(PortsResource):
             result['diff']['before']['openflow'] = removed
             result['diff']['after']['openflow'] = added
         self._forget_learned(module, result)
+
+    def settle(self, module, result):
+        """After a run that changed the switch (not in check mode): the state as the action plugin reads
+        it (module_utils._switch_state), then this request's run in check mode on it. When that run
+        changes nothing and warns of nothing, both go back in ``result['settled']`` (the action keeps
+        them on the host, if the state it reads after this run is the same, and takes them out of
+        the result): the next run then finds them, as after a run that changed nothing, and needs
+        no module run."""
+        script = state_script(self.params)
+        if not result.get('changed') or module.check_mode or script is None:
+            return
+        # Only ever a saving for the next run: nothing here fails a run that did what it was asked.
+        try:
+            rc, out, _err = module.run_command(['/bin/sh', '-c', script])
+            state, complete = state_digest(out)
+            if rc != 0 or not complete:
+                return
+            warned = len(get_warning_messages())
+            again = check_pass(module, Bridges)
+        except Exception:  # pylint: disable=broad-except
+            return
+        if again is None or again.get('changed') or len(get_warning_messages()) != warned:
+            return
+        result['settled'] = dict(state=state, result=again)
 
     def _forget_learned(self, module, result):
         """Each forget_learned bridge on which the commit removed or replaced a tunnel port (any change of its

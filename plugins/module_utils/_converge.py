@@ -105,6 +105,10 @@ class Resource(object):
         """(result fields, diff before, diff after); diff None when the module has no --diff."""
         raise NotImplementedError
 
+    def settle(self, module, result):
+        """Last, after a run that went well: may add to ``result`` what a run right after this one
+        would see (ovs_bridges: the state and the result of a run that changes nothing)."""
+
 
 def converge(client, resource, check_mode):
     """Snapshot, plan, simulate and (outside check mode) commit; returns (before, changes, after).
@@ -216,4 +220,39 @@ def run(module, resource_class):
         resource.finish(module, result)
     except PlanError as exc:
         module.fail_json(msg=resource.error_prefix + str(exc), **result)
+    resource.settle(module, result)
     module.exit_json(**result)
+
+
+def check_pass(module, resource_class):
+    """The result of a run in check mode, or None when it cannot be had (no failure: the caller goes
+    without). For ovs_bridges' settle: the same run on the state its commit left, read anew."""
+    try:
+        resource = resource_class(module.params, True)
+        client = OvsdbClient.from_params(module.params, database=resource.database, tables=resource.tables,
+                                         leader_only=resource.leader_only).connect()
+    except (PlanError, InputError, OvsdbError):
+        return None
+    try:
+        before, changes, after = converge(client, resource, True)
+        if resource.outcome(client.tables, changes, after):
+            return None
+    except (PlanError, OvsdbError, CommittedError):
+        return None
+    finally:
+        client.close()
+    fields = resource.report(before, changes, after)[0]
+    result = dict(changed=bool(changes))
+    result.update(fields)
+    if resource.warnings:
+        return None
+    # What finish reads, it reads as check mode would: nothing is written.
+    real = module.check_mode
+    module.check_mode = True
+    try:
+        resource.finish(module, result)
+    except PlanError:
+        return None
+    finally:
+        module.check_mode = real
+    return result

@@ -110,15 +110,18 @@ notes:
   - At least one of O(bridges) and O(tunnels) is not empty.
   - An action plugin runs the module, and keeps the result of a run that changed nothing (outside
     check mode) on the host, with the request and what the module read to plan it, in the directory
-    of the OVSDB socket (mode 0600; a reboot forgets it). When the same request, with the same module
-    code, finds the host's switch as that run saw it, the task returns the kept result without running
-    the module (RV(recorded) is true; check mode too); one shell command on the host reads it all
-    (C(ovs-vswitchd --version); C(ovsdb-client dump) of the Bridge, Port, Interface and Controller
-    columns the module compares, and the port numbers; for each item of O(openflow), C(ovs-ofctl) of
-    the flows of its cookie and C(dump-groups); for each item of O(interfaces), C(ip -j) of its link and
-    global addresses, C(ethtool -k) and C(arp_ignore) when asked). Any difference, a read that fails,
-    no record, or O(db) other than a local C(unix:) socket runs the module. The record is written with
-    C(base64) and C(gzip) (GNU coreutils or BusyBox, and gzip).
+    of the OVSDB socket (mode 0600; a reboot forgets it). After a run that changed the switch, the
+    module reads the state it left and runs the request again in check mode on it, in the same module
+    run; when that changes nothing, its result is kept (if the state read after the module is the
+    same). When the same request, with the same module code, finds the host's switch as that run saw
+    it, the task returns the kept result without running the module (RV(recorded) is true; check
+    mode too); one shell command on the host reads it all (C(ovs-vswitchd --version);
+    C(ovsdb-client dump) of the Bridge, Port, Interface and Controller columns the module compares,
+    and the port numbers; for each item of O(openflow), C(ovs-ofctl) of the flows of its cookie and
+    C(dump-groups); for each item of O(interfaces), C(ip -j) of its link and global addresses,
+    C(ethtool -k) and C(arp_ignore) when asked). Any difference, a read that fails, no record, or
+    O(db) other than a local C(unix:) socket runs the module. The record is written with C(base64)
+    and C(gzip) (GNU coreutils or BusyBox, and gzip).
 seealso:
   - module: netvirt.overlay.ovs_bridge
   - module: netvirt.overlay.ovs_tunnels

@@ -6,21 +6,24 @@ nothing changed needs no module run.
 
 The module costs a host a Python module run (a Python start and the compilation of Ansible's module
 code and ours: about 0.45 s of CPU under load), and the hypervisor role runs it on every hypervisor in
-every play. One POSIX shell command (``state_command``) reads instead everything the module's plan is
-made from: the Open vSwitch version, the rows of Bridge, Port, Interface and Controller in the columns
-the module compares (the constants of ``module_utils._vswitch``, which its snapshot reads) and the port
+every play. One POSIX shell command (``state_command``, the reads of ``module_utils._switch_state``)
+reads instead everything the module's plan is made from: the Open vSwitch version, the rows of
+Bridge, Port, Interface and Controller in the columns the module compares (the constants of ``module_utils._vswitch``, which its snapshot reads) and the port
 numbers, and for each ``openflow`` item the flows of the item's cookie and the groups, for
 each ``interfaces`` item the device's link and global addresses (``ip -j``), its TX checksum offload
-and arp_ignore when asked; and the record the plugin kept on the host after the module's last run that
-changed nothing: that run's request, a digest of that state and its result.
+and arp_ignore when asked; and the record the plugin kept on the host after the module's last run:
+that run's request, a digest of the state and the result of a run that changes nothing on it.
 
 The same request (the task's arguments, with the digest of the module's code), the same state: the
 module would plan nothing again, and the task returns the kept result without running it. Anything
 else runs the module as before: no record, another request or module code, any difference in what is
 read (what changes at run time, such as learned flows and link states, is not read; one that is
 only costs a module run), a read that fails, an OVSDB that is not a local socket. The record is
-written only after a module run that changed nothing and outside check mode, and only when the state
-read again after it is still the one read before it (nothing changed it meanwhile). It lives in the
+written outside check mode only, after a module run that changed nothing, when the state read again
+after it is still the one read before it (nothing changed it meanwhile); or after a run that changed
+the switch, from what the module did then (``_bridges.Bridges.settle``): it read the state it left with
+the same commands (``module_utils._switch_state``) and ran the request again in check mode on it, and
+that changed nothing; the state read after the module must be the one it read. It lives in the
 OVSDB socket's directory (a run-time directory: a reboot forgets it), mode 0600, written with
 ``base64 -d`` and ``gzip -dc`` and read with ``base64 -w0`` (GNU coreutils or BusyBox).
 """
@@ -37,10 +40,8 @@ import shlex
 
 from ansible.release import __version__ as ANSIBLE_VERSION
 
-from ansible_collections.netvirt.overlay.plugins.module_utils._constants import (
-    DEFAULT_DB, DEFAULT_OPENFLOW_PROTOCOL, FLOW_COOKIES)
-from ansible_collections.netvirt.overlay.plugins.module_utils._vswitch import (
-    BRIDGE_COLUMNS, INTERFACE_COLUMNS, PORT_COLUMNS)
+from ansible_collections.netvirt.overlay.plugins.module_utils._switch_state import (
+    local_socket, state_digest, state_script)
 
 RECORD_VERSION = 1
 # The record's line, last of the command's output: the marker, then the record in base64 (or -).
@@ -62,16 +63,6 @@ def code_digest(plugins_dir=os.path.dirname(_HERE)):
     return digest.hexdigest()
 
 
-def _socket(args):
-    """The OVSDB socket's path, or None when the module connects otherwise (TCP, SSL): no record then."""
-    db = args.get('db') or DEFAULT_DB
-    if not isinstance(db, str) or not db.startswith('unix:') or any(args.get(name) for name in (
-            'ssl_private_key', 'ssl_certificate', 'ssl_ca_cert')):
-        return None
-    path = db[len('unix:'):]
-    return path if os.path.isabs(path) else None
-
-
 def _bridges(args):
     names = set()
     for option in ('bridges', 'tunnels', 'openflow', 'forget_learned'):
@@ -83,7 +74,7 @@ def _bridges(args):
 
 def record_path(args):
     """Where the record of this request's bridges is kept; None when no record is kept for it."""
-    socket = _socket(args)
+    socket = local_socket(args)
     if socket is None:
         return None
     key = hashlib.sha256('\0'.join(_bridges(args)).encode()).hexdigest()[:16]
@@ -97,56 +88,15 @@ def request_digest(args, code):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _reads(args, socket):
-    """[(label, argv)] of what the module's plan is made from, in a fixed order."""
-    db = 'unix:' + socket
-    dump = ['ovsdb-client', '--timeout=10', '-f', 'csv', '--no-headings', 'dump', db, 'Open_vSwitch']
-    bridge_columns = sorted('controller' if c == 'controllers' else c for c in BRIDGE_COLUMNS)
-    reads = [
-        ('version', ['ovs-vswitchd', '--version']),
-        ('Bridge', dump + ['Bridge', '_uuid', 'name', 'ports'] + bridge_columns),
-        ('Port', dump + ['Port', '_uuid', 'name', 'interfaces'] + sorted(PORT_COLUMNS)),
-        # ofport: the port numbers behind the port names that flows use (not ovs-ofctl's port
-        # descriptions, whose link state BFD turns over under load).
-        ('Interface', dump + ['Interface', '_uuid', 'name', 'error', 'ofport'] + sorted(INTERFACE_COLUMNS)),
-        ('Controller', dump + ['Controller', '_uuid', 'target']),
-    ]
-    for item in args.get('openflow') or []:
-        bridge, protocol = item.get('bridge'), item.get('protocol') or DEFAULT_OPENFLOW_PROTOCOL
-        ofctl = ['ovs-ofctl', '--timeout=10', '-O', str(protocol)]
-        # The flows of the item's cookie only: the module compares no others (learned flows come and go).
-        cookie = item.get('cookie')
-        match = ['cookie=%#x/-1' % int(FLOW_COOKIES['overlay'] if cookie is None else cookie)]
-        reads.append(('flows %s' % bridge, ofctl + ['--names', '--no-stats', 'dump-flows', str(bridge)] + match))
-        if item.get('groups') is not None:
-            reads.append(('groups %s' % bridge, ofctl + ['--names', 'dump-groups', str(bridge)]))
-    for item in args.get('interfaces') or []:
-        name = str(item.get('interface'))
-        # The link (MTU, flags, MAC address) and its global addresses: what the module reads of them. Not
-        # the link-local ones, which are tentative for a while after the link comes up.
-        reads += [('link %s' % name, ['ip', '-d', '-j', 'link', 'show', 'dev', name]),
-                  ('addresses %s' % name, ['ip', '-j', 'address', 'show', 'dev', name, 'scope', 'global'])]
-        if item.get('tx_checksum_offload') is not None:
-            reads.append(('offload %s' % name, ['ethtool', '-k', name]))
-        if item.get('arp_ignore') is not None:
-            reads.append(('arp_ignore %s' % name, ['cat', '/proc/sys/net/ipv4/conf/%s/arp_ignore' % name]))
-    return reads
-
-
 def state_command(args):
-    """The shell command that prints the state (each read with its exit status) and then the record's
-    line; None when no record is kept for this request (see record_path)."""
+    """The shell command that prints the state (module_utils._switch_state: each read with its exit
+    status) and then the record's line; None when no record is kept for this request (see record_path)."""
     path = record_path(args)
     if path is None:
         return None
-    lines = ['PATH="$PATH:/sbin:/usr/sbin:/usr/local/sbin"', 'export LC_ALL=C']
-    for label, argv in _reads(args, _socket(args)):
-        lines.append("printf '== %%s\\n' %s; %s 2>&1; printf '== rc %%s\\n' \"$?\""
-                     % (shlex.quote(label), ' '.join(shlex.quote(a) for a in argv)))
     path = shlex.quote(path)
-    lines.append("if test -f %s; then printf '%s'; base64 -w0 %s; printf '\\n'; else printf '%s-\\n'; fi"
-                 % (path, RECORD_MARK, path, RECORD_MARK))
-    return '{ %s; }' % '; '.join(lines)
+    return ("{ %s; if test -f %s; then printf '%s'; base64 -w0 %s; printf '\\n'; else printf '%s-\\n'; fi; }"
+            % (state_script(args), path, RECORD_MARK, path, RECORD_MARK))
 
 
 def read_state(stdout):
@@ -155,7 +105,7 @@ def read_state(stdout):
     state, mark, tail = text.rpartition('\n' + RECORD_MARK)
     if not mark:
         return None, None, False
-    complete = all(line == '== rc 0' for line in state.splitlines() if line.startswith('== rc '))
+    digest, complete = state_digest(state)
     record = None
     encoded = tail.strip()
     if encoded != '-':
@@ -163,7 +113,7 @@ def read_state(stdout):
             record = json.loads(base64.b64decode(encoded, validate=True))
         except (binascii.Error, ValueError):
             record = None
-    return hashlib.sha256(state.encode()).hexdigest(), record, complete
+    return digest, record, complete
 
 
 def kept_result(record, request, state):

@@ -10,6 +10,7 @@ import os
 import stat
 import subprocess
 
+from ansible_collections.netvirt.overlay.plugins.module_utils._switch_state import state_digest, state_script
 from ansible_collections.netvirt.overlay.plugins.plugin_utils import _switch_record
 from ansible_collections.netvirt.overlay.plugins.plugin_utils._switch_record import (
     RECORD_VERSION, code_digest, kept_result, read_state, record_path, request_digest, state_command, write_command)
@@ -78,6 +79,17 @@ def test_the_state_of_a_real_ovsdb(server):
     with_port = state(args)[0]
     vsctl(server, 'set', 'Interface', 'vm1', 'mtu_request=1400')
     assert len({first, with_bridge, with_port, state(args)[0]}) == 4
+
+
+def test_the_module_reads_the_state_the_action_reads(server):
+    # After a change the module runs the reads alone (Bridges.settle) and the action compares its
+    # digest with the one of its own command, which adds the record's line: the same for one state.
+    args = dict(REQUEST, db=server)
+    vsctl(server, 'add-br', 'br-int')
+    done = subprocess.run(['/bin/sh', '-c', state_script(args)], stdout=subprocess.PIPE, universal_newlines=True, check=True)
+    assert state_digest(done.stdout) == (state(args)[0], True)
+    vsctl(server, 'add-br', 'br-tun')
+    assert state_digest(done.stdout)[0] != state(args)[0]
 
 
 def test_a_read_that_fails_is_no_state_to_trust(server):
