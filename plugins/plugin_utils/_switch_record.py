@@ -11,8 +11,9 @@ reads instead everything the module's plan is made from: the Open vSwitch versio
 Bridge, Port, Interface and Controller in the columns the module compares (the constants of
 ``module_utils._vswitch``, which its snapshot reads) and the port numbers, and for each ``openflow``
 item the flows of the item's cookie and the groups, for each ``interfaces`` item the device's link
-and global addresses (``ip -j``), its TX checksum offload and arp_ignore when asked; and the record the plugin kept on the host after the module's last run:
-that run's request, a digest of the state and the result of a run that changes nothing on it.
+and global addresses (``ip -j``), its TX checksum offload and arp_ignore when asked; and the record
+the plugin kept on the host after the module's last run: that run's request, a digest of the state
+and the result of a run that changes nothing on it.
 
 The same request (the task's arguments, with the digest of the module's code), the same state: the
 module would plan nothing again, and the task returns the kept result without running it. Anything
