@@ -181,6 +181,14 @@ def run_module(argument_spec, resource_class):
     run(AnsibleModule(argument_spec=spec, supports_check_mode=True), resource_class)
 
 
+def _result(resource, before, changes, after):
+    """(the module's result before finish, diff before, diff after) of a converge."""
+    fields, diff_before, diff_after = resource.report(before, changes, after)
+    result = dict(changed=bool(changes))
+    result.update(fields)
+    return result, diff_before, diff_after
+
+
 def run(module, resource_class):
     """The whole module run: validate, converge, report, and exit (or fail) the module."""
     try:
@@ -207,9 +215,7 @@ def run(module, resource_class):
         finally:
             client.close()
 
-    fields, diff_before, diff_after = resource.report(before, changes, after)
-    result = dict(changed=bool(changes))
-    result.update(fields)
+    result, diff_before, diff_after = _result(resource, before, changes, after)
     if module._diff and diff_before is not None:
         result['diff'] = dict(before=diff_before, after=diff_after)
     for warning in resource.warnings:
@@ -241,9 +247,7 @@ def check_pass(module, resource_class):
         return None
     finally:
         client.close()
-    fields = resource.report(before, changes, after)[0]
-    result = dict(changed=bool(changes))
-    result.update(fields)
+    result = _result(resource, before, changes, after)[0]
     if resource.warnings:
         return None
     # What finish reads, it reads as check mode would: nothing is written.
