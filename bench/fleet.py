@@ -405,7 +405,7 @@ def measure(plane, n, relays, forks, env, computed_vm_ports=False, baseline=None
            + (' (VM ports computed)' if computed_vm_ports else ''), 'n': n}
     try:
         row['create'] = lab.playbook('lab/create.yml')[0]
-        row['first'] = lab.playbook('site.yml')[0]
+        row['first'], _changed, _runs, row['slowest_first'] = lab.playbook('site.yml', count_runs=True)
         lab.playbook('lab/host_networks.yml')
         # Where the re-run's CPU goes: Ansible (ansible-playbook, its workers and the module runs, all
         # its descendants) against the lab's own daemons (Open vSwitch and OVN in every lab host).
@@ -453,12 +453,14 @@ def table(rows):
 
 
 def slowest_tasks(rows, count):
-    """The no-change re-run's `count` slowest tasks of each row: where its time goes."""
+    """The `count` slowest tasks of each row's first converge and no-change re-run: where their time goes."""
     out = []
     for r in rows:
-        out += ['', 'slowest tasks of the no-change re-run, %s N=%d (%.1f s in all):' % (r['plane'], r['n'], r['rerun']),
-                '| seconds | hosts that ran it | play | task |', '|---:|---:|---|---|']
-        out += ['| %.1f | %d | %s | %s |' % (sec, ran, play, task) for sec, play, task, ran in r['slowest'][:count]]
+        for run, seconds, slowest in (('first converge', r['first'], r['slowest_first']),
+                                      ('no-change re-run', r['rerun'], r['slowest'])):
+            out += ['', 'slowest tasks of the %s, %s N=%d (%.1f s in all):' % (run, r['plane'], r['n'], seconds),
+                    '| seconds | hosts that ran it | play | task |', '|---:|---:|---|---|']
+            out += ['| %.1f | %d | %s | %s |' % (sec, ran, play, task) for sec, play, task, ran in slowest[:count]]
     return '\n'.join(out)
 
 
@@ -479,7 +481,7 @@ def main():
                         help="also measure each lab with the hypervisors' VM ports computed from the VMs' variables, "
                              "as inventories/lab computes them (a row of its own after each)")
     parser.add_argument('--slowest', type=int, default=0, metavar='K',
-                        help="also print the no-change re-run's K slowest tasks of each lab")
+                        help="also print the K slowest tasks of each lab's first converge and no-change re-run")
     parser.add_argument('--baseline', metavar='REF',
                         help='also time no-change re-runs of the collection at git ref REF on each converged lab, '
                              'side by side with this checkout\'s (--rounds each, alternating), and print their ratio')
