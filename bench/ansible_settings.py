@@ -68,10 +68,11 @@ def table(rows, baseline, converge=False):
 
 
 def changed_cell(row, converge):
-    """A re-run must change nothing; a converge must change every host (a row of converges that left
-    one unchanged did not converge from nothing)."""
+    """A re-run must change nothing; a converge must change every host (a converge that left one
+    unchanged did not start from nothing)."""
     if converge:
-        return '%d-%d hosts' % (min(row['changed']), max(row['changed'])) if row['changed'] else 'FAIL none'
+        text = '%d-%d of %d hosts' % (min(row['changed']), max(row['changed']), row['hosts'])
+        return text if row['all_changed'] else 'FAIL ' + text
     return '0' if not row['changed'] else 'FAIL %d' % max(row['changed'])
 
 
@@ -80,7 +81,8 @@ def converges(n, rounds, cache_dir, variants):
     handle, inv_path = tempfile.mkstemp(suffix='.json', prefix='settings-')
     with os.fdopen(handle, 'w') as out:
         json.dump(inventory('mesh', n, 0), out)
-    rows = [{'name': name, 'times': [], 'changed': [], 'runs': 0.0, 'all_changed': True} for name, _forks, _env in variants]
+    rows = [{'name': name, 'times': [], 'changed': [], 'runs': 0.0, 'all_changed': True, 'hosts': n + 2}
+            for name, _forks, _env in variants]
     try:
         for r in range(rounds):
             order = list(range(len(variants)))
