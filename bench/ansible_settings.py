@@ -76,18 +76,28 @@ def changed_cell(row, converge):
     return '0' if not row['changed'] else 'FAIL %d' % max(row['changed'])
 
 
-def converges(n, rounds, cache_dir, variants):
-    """Each setting's first converges: per measurement a new lab, converged under the setting, destroyed."""
+def inventory_file(n):
+    """A temporary file with the inventory of bench/fleet.py's mesh lab of n hypervisors (the caller removes it)."""
     handle, inv_path = tempfile.mkstemp(suffix='.json', prefix='settings-')
     with os.fdopen(handle, 'w') as out:
         json.dump(inventory('mesh', n, 0), out)
+    return inv_path
+
+
+def rotated(count, round_index):
+    """The settings' indexes in the order of a round: each round starts one further on."""
+    order = list(range(count))
+    return order[round_index % count:] + order[:round_index % count]
+
+
+def converges(n, rounds, cache_dir, variants):
+    """Each setting's first converges: per measurement a new lab, converged under the setting, destroyed."""
+    inv_path = inventory_file(n)
     rows = [{'name': name, 'times': [], 'changed': [], 'runs': 0.0, 'all_changed': True, 'hosts': n + 2}
             for name, _forks, _env in variants]
     try:
         for r in range(rounds):
-            order = list(range(len(variants)))
-            order = order[r % len(order):] + order[:r % len(order)]
-            for i in order:
+            for i in rotated(len(variants), r):
                 name, forks, env = variants[i]
                 for entry in os.listdir(cache_dir):
                     os.unlink(os.path.join(cache_dir, entry))
@@ -110,9 +120,7 @@ def converges(n, rounds, cache_dir, variants):
 
 
 def measure(n, rounds, cache_dir, variants, cache_env):
-    handle, inv_path = tempfile.mkstemp(suffix='.json', prefix='settings-')
-    with os.fdopen(handle, 'w') as out:
-        json.dump(inventory('mesh', n, 0), out)
+    inv_path = inventory_file(n)
     rows = [{'name': name, 'times': [], 'changed': [], 'runs': 0.0} for name, _forks, _env in variants]
     # The first converge runs with the fact cache on: it fills the cache the fact cache setting reads.
     setup = Lab(inv_path, 0, cache_env)
@@ -121,9 +129,7 @@ def measure(n, rounds, cache_dir, variants, cache_env):
         first = setup.playbook('site.yml')[0]
         print('lab create %.1f s, first converge %.1f s' % (create, first), file=sys.stderr, flush=True)
         for r in range(rounds):
-            order = list(range(len(variants)))
-            order = order[r % len(order):] + order[:r % len(order)]
-            for i in order:
+            for i in rotated(len(variants), r):
                 name, forks, env = variants[i]
                 seconds, changed, runs, _slowest = Lab(inv_path, forks, env).playbook('site.yml', count_runs=True)
                 changed_total = sum(changed.values())
