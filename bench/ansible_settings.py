@@ -72,8 +72,13 @@ def changed_cell(row, converge):
     unchanged did not start from nothing)."""
     if converge:
         text = '%d-%d of %d hosts' % (min(row['changed']), max(row['changed']), row['hosts'])
-        return text if row['all_changed'] else 'FAIL ' + text
+        return text if all_changed(row) else 'FAIL ' + text
     return '0' if not row['changed'] else 'FAIL %d' % max(row['changed'])
+
+
+def all_changed(row):
+    """Whether each of a row's converges changed every host."""
+    return bool(row['changed']) and min(row['changed']) == row['hosts']
 
 
 def inventory_file(n):
@@ -93,8 +98,7 @@ def rotated(count, round_index):
 def converges(n, rounds, cache_dir, variants):
     """Each setting's first converges: per measurement a new lab, converged under the setting, destroyed."""
     inv_path = inventory_file(n)
-    rows = [{'name': name, 'times': [], 'changed': [], 'runs': 0.0, 'all_changed': True, 'hosts': n + 2}
-            for name, _forks, _env in variants]
+    rows = [{'name': name, 'times': [], 'changed': [], 'runs': 0.0, 'hosts': n + 2} for name, _forks, _env in variants]
     try:
         for r in range(rounds):
             for i in rotated(len(variants), r):
@@ -110,7 +114,6 @@ def converges(n, rounds, cache_dir, variants):
                 hosts_changed = sum(1 for count in changed.values() if count)
                 rows[i]['times'].append(seconds)
                 rows[i]['changed'].append(hosts_changed)
-                rows[i]['all_changed'] = rows[i]['all_changed'] and hosts_changed == n + 2
                 rows[i]['runs'] = sum(runs.get('hv%d' % k, 0) for k in range(1, n + 1)) / float(n)
                 print('round %d: %s %.1f s (%d hosts changed)' % (r + 1, name, seconds, hosts_changed),
                       file=sys.stderr, flush=True)
@@ -189,10 +192,10 @@ def main():
     if verdict:
         return verdict
     if args.converge:
-        bad = [r for r in rows if not r['all_changed']]
+        bad = [r for r in rows if not all_changed(r)]
         for r in bad:
             print('FAIL: %s: a first converge left hosts unchanged (hosts changed: %s of %d)'
-                  % (r['name'], r['changed'], args.hypervisors + 2))
+                  % (r['name'], r['changed'], r['hosts']))
     else:
         bad = [r for r in rows if r['changed']]
         for r in bad:
