@@ -355,7 +355,7 @@ def test_the_fleet_is_renewed_a_hypervisor_joins_while_another_and_a_gateway_lea
           'to hv4 and none to the leavers %.1f s after), then hv3 and gw2 joined again while hv4 left and was switched off '
           '(run %.0f s); %s' % (hv4_up, renewed_in, tunnels_in, back_in, figures))
     # North-south may lose one ping a run: vm4 once lost one (icmp_seq 6677 of 14629 at 50 a second)
-    # in the return of a CI run, and the namespace lab lost 1 in 23 rounds of the return's sequence
+    # in the return of a CI run, and the namespace lab lost 1 in 48 rounds of the return's sequence
     # (gw2 out of edge and its ovn-controller stopped, then listed again and started). An outage
     # loses more: listing an already registered chassis in a group of one silenced the way out for
     # 0.9-1.8 s there, while BFD came up. (Under .ci/run's load replies were up to 0.23 s apart
